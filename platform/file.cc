@@ -1,0 +1,78 @@
+#include "platform/file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace portier::platform {
+
+namespace {
+
+error os_error(const std::string& what, const std::string& path) {
+  return error{path + ": " + what + ": " + std::strerror(errno)};
+}
+
+class fd_guard {
+ public:
+  explicit fd_guard(int fd) : fd_(fd) {}
+  ~fd_guard() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+result<std::string> read_file(const std::string& path, std::size_t max_bytes) {
+  fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return os_error("cannot open", path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return os_error("cannot stat", path);
+  if (!S_ISREG(st.st_mode)) return error{path + ": not a regular file"};
+  if (static_cast<std::size_t>(st.st_size) > max_bytes) {
+    return error{path + ": larger than the limit of " + std::to_string(max_bytes) + " bytes"};
+  }
+  std::string out;
+  out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::read(fd.get(), out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return os_error("cannot read", path);
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  out.resize(done);
+  return out;
+}
+
+result<bool> write_file_atomic(const std::string& path, std::string_view content, unsigned mode) {
+  const std::string tmp = path + ".tmp";
+  fd_guard fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (fd.get() < 0) return os_error("cannot create", tmp);
+  std::size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return os_error("cannot write", tmp);
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) return os_error("cannot fsync", tmp);
+  if (::close(fd.release()) != 0) return os_error("cannot close", tmp);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return os_error("cannot rename onto", path);
+  const auto slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  fd_guard dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dfd.get() < 0 || ::fsync(dfd.get()) != 0) return os_error("cannot fsync directory", dir);
+  return true;
+}
+
+}  // namespace portier::platform

@@ -1,0 +1,20 @@
+// Whole-file reads with a size bound, and atomic replace (write temp, fsync, rename, fsync dir)
+// so a power cut leaves either the old or the new content, never a mix.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "platform/result.h"
+
+namespace portier::platform {
+
+// Reads `path` whole; fails with a message naming the file if it is missing, unreadable or
+// larger than max_bytes.
+result<std::string> read_file(const std::string& path, std::size_t max_bytes);
+
+// Replaces `path` atomically with `content`, created with `mode` permissions.
+result<bool> write_file_atomic(const std::string& path, std::string_view content, unsigned mode);
+
+}  // namespace portier::platform

@@ -1,0 +1,113 @@
+// The compiled, immutable form of a policy: what the data path reads. Built only by
+// compile_policy() (policy_compiler.h), which validates everything once; an object that exists is
+// usable. Share it across threads as shared_ptr<const compiled_policy>; a reload builds a new one
+// and swaps the pointer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policies/field_action.h"
+#include "policies/field_path.h"
+#include "policies/topic_filter.h"
+#include "policies/topic_template.h"
+
+namespace portier::policies {
+
+enum class legal_basis : std::uint8_t { consent, contract, legitimate_interest, legal_obligation };
+enum class special_category : std::uint8_t { none, health, location, biometric };
+
+std::string_view legal_basis_name(legal_basis b);
+std::string_view special_category_name(special_category c);
+
+struct compiled_purpose {
+  std::string id;
+  std::string title;
+  std::string description;
+  legal_basis basis = legal_basis::consent;
+  special_category category = special_category::none;
+  std::uint32_t retention_seconds = 0;
+  topic_template topic;
+  bool suspended = false;
+  // Granted when no household decision exists: contract, legitimate interest and legal
+  // obligation outside special categories. Consent and special categories start refused.
+  bool granted_by_default = false;
+};
+
+// A node of a class's field tree: object members by name, array elements by "[*]".
+struct field_node {
+  std::string key;                                  // the member name (empty for elements)
+  std::vector<std::unique_ptr<field_node>> members; // object members, in table order
+  std::unique_ptr<field_node> each;                 // array elements
+  int field = -1;                                   // leaf: index into compiled_class::fields
+  std::uint16_t member_index = 0;                   // position among the parent's members
+
+  const field_node* member(std::string_view name) const {
+    for (const auto& m : members) {
+      if (m->key == name) return m.get();
+    }
+    return nullptr;
+  }
+  bool is_leaf() const { return field >= 0; }
+};
+
+struct compiled_field {
+  std::string path;   // canonical text
+  std::vector<path_step> steps;
+  std::string title;  // for explanations; the path when the policy gives none
+  std::string unit;
+  std::vector<field_action> actions;  // indexed by purpose; kind none where no rule applies
+  bool synthetic = false;             // added as a location partner, not listed by the policy
+};
+
+struct compiled_predicate {
+  std::vector<path_step> steps;
+  std::string equals;
+};
+
+struct compiled_class {
+  enum class payload_format : std::uint8_t { json, raw };
+  std::string id;
+  std::string title;
+  std::vector<topic_filter> topics;
+  topic_template device_id;  // over captures; only literal and capture parts
+  payload_format format = payload_format::json;
+  std::optional<compiled_predicate> when;
+  std::vector<compiled_field> fields;
+  field_node root;                 // the field tree; root.field >= 0 for a "$" field
+  std::vector<std::size_t> purposes;  // purposes with at least one rule in this class
+};
+
+class compiled_policy {
+ public:
+  struct route {
+    const topic_filter* filter;
+    const compiled_class* device_class;
+  };
+
+  const std::string& name() const { return name_; }
+  std::uint64_t version() const { return version_; }
+  const std::vector<compiled_purpose>& purposes() const { return purposes_; }
+  const std::vector<std::unique_ptr<compiled_class>>& classes() const { return classes_; }
+  // Every (filter, class), most specific first; with equal filters, classes with a predicate
+  // come first. The first route that matches topic and predicate decides.
+  const std::vector<route>& routes() const { return routes_; }
+  int purpose_index(std::string_view id) const;
+  const compiled_class* find_class(std::string_view id) const;
+  // Every distinct topic filter (captures as "+"): what an MQTT client must subscribe to.
+  std::vector<std::string> subscriptions() const;
+
+ private:
+  friend class policy_compiler;
+  std::string name_;
+  std::uint64_t version_ = 0;
+  std::vector<compiled_purpose> purposes_;
+  std::vector<std::unique_ptr<compiled_class>> classes_;
+  std::vector<route> routes_;
+};
+
+}  // namespace portier::policies

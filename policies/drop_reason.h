@@ -1,0 +1,48 @@
+// Why something did not leave the home. Every drop is counted under exactly one reason; the
+// names are stable (metrics, `portier-policy run`, the ledger) and never carry a value.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace portier::policies {
+
+enum class drop_reason : std::uint8_t {
+  // Whole message, nothing released for any purpose:
+  paused,             // the household paused every release
+  invalid_topic,      // topic empty, too long or not valid UTF-8
+  unmatched_topic,    // no device class matches the topic (and payload predicate)
+  too_large,          // payload over the size limit
+  too_deep,           // JSON nested deeper than the depth limit
+  invalid_json,       // not a JSON document (syntax, trailing bytes, NaN)
+  invalid_utf8,       // a string or a bare payload that is not valid UTF-8
+  duplicate_key,      // an object names a listed field twice: which one would leave is ambiguous
+  no_purpose_granted, // the class's purposes are all refused or suspended
+  // One purpose, for one message:
+  consent_refused,    // the household has not granted (or has withdrawn) this purpose
+  purpose_suspended,  // the operator suspended this purpose
+  nothing_permitted,  // the message had no field this purpose may receive
+  // One field, for one purpose:
+  unlisted_field,     // the field is not in the class's field table
+  policy_drop,        // the field is listed, but not for this purpose (or explicitly dropped)
+  type_mismatch,      // the value's type does not fit its action (text to round, object to keep)
+  incomplete_location,// a latitude without its longitude (or the reverse), or out of range
+};
+
+inline constexpr std::size_t kDropReasonCount = 16;
+
+constexpr std::string_view drop_reason_name(drop_reason r) {
+  constexpr std::array<std::string_view, kDropReasonCount> names = {
+      "paused",          "invalid_topic",      "unmatched_topic", "too_large",
+      "too_deep",        "invalid_json",       "invalid_utf8",    "duplicate_key",
+      "no_purpose_granted", "consent_refused", "purpose_suspended", "nothing_permitted",
+      "unlisted_field",  "policy_drop",        "type_mismatch",   "incomplete_location",
+  };
+  return names[static_cast<std::size_t>(r)];
+}
+
+using drop_counts = std::array<std::uint32_t, kDropReasonCount>;
+
+}  // namespace portier::policies

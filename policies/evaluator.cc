@@ -1,0 +1,237 @@
+#include "policies/evaluator.h"
+
+#include <stdexcept>
+
+#include "policies/json_text.h"
+
+namespace portier::policies {
+
+namespace {
+
+constexpr std::size_t kDevicePseudonymLength = 16;
+
+std::vector<std::string> purpose_ids(const compiled_policy& p) {
+  std::vector<std::string> ids;
+  for (const auto& purpose : p.purposes()) ids.push_back(purpose.id);
+  return ids;
+}
+
+bool safe_topic_level(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+evaluator::evaluator(std::shared_ptr<const compiled_policy> policy, engine_identity identity, engine_limits limits)
+    : policy_(std::move(policy)),
+      identity_(std::move(identity)),
+      limits_(limits),
+      names_(identity_.secret, purpose_ids(*policy_)) {
+  // Start-up errors, not data-path errors: a misconfigured gateway must not start.
+  if (identity_.secret.size() < 16) throw std::invalid_argument("gateway secret shorter than 16 bytes");
+  if (!safe_topic_level(identity_.gateway_id)) {
+    throw std::invalid_argument("gateway id must be 1 to 64 letters, digits, '-' or '_'");
+  }
+  limits_.max_depth = std::min(limits_.max_depth, kMaxJsonDepth);
+  decision_.releases_.resize(policy_->purposes().size());
+  outputs_.reserve(policy_->purposes().size());
+}
+
+bool evaluator::granted(const consent_snapshot& consent, std::size_t purpose, std::string_view device,
+                        std::string_view device_class) const {
+  const compiled_purpose& p = policy_->purposes()[purpose];
+  if (p.suspended || consent.paused()) return false;
+  switch (consent.lookup(device, device_class, p.id)) {
+    case consent_decision::granted: return true;
+    case consent_decision::refused: return false;
+    case consent_decision::unset: return p.granted_by_default;
+  }
+  return false;
+}
+
+std::string evaluator::device_pseudonym(std::size_t purpose, std::string_view device_id) {
+  return std::string(names_.pseudonym(purpose, device_id, kDevicePseudonymLength));
+}
+
+const compiled_class* evaluator::match(std::string_view topic, std::string_view payload,
+                                       std::optional<drop_reason>& failure) {
+  for (const auto& route : policy_->routes()) {
+    if (!route.filter->match(topic, captures_)) continue;
+    const compiled_class& c = *route.device_class;
+    if (c.when) {
+      bool matches = false;
+      failure = rewriter_.test_predicate(*c.when, payload, limits_.max_depth, matches);
+      if (failure) return nullptr;
+      if (!matches) continue;
+    }
+    matched_filter_ = route.filter;
+    return &c;
+  }
+  return nullptr;
+}
+
+bool evaluator::render_device_id(const compiled_class& c) {
+  std::string& id = decision_.device_id_;
+  id.clear();
+  for (const auto& part : c.device_id.parts()) {
+    if (part.kind == topic_template::part_kind::literal) {
+      id += part.text;
+    } else {
+      id += captures_[static_cast<std::size_t>(matched_filter_->capture_index(part.text))];
+    }
+  }
+  return !id.empty();
+}
+
+void evaluator::render_topic(const compiled_class& c, std::size_t purpose, std::string& out) {
+  out.clear();
+  const compiled_purpose& p = policy_->purposes()[purpose];
+  for (const auto& part : p.topic.parts()) {
+    switch (part.kind) {
+      case topic_template::part_kind::literal: out += part.text; break;
+      case topic_template::part_kind::gateway: out += identity_.gateway_id; break;
+      case topic_template::part_kind::purpose: out += p.id; break;
+      case topic_template::part_kind::device_class: out += c.id; break;
+      case topic_template::part_kind::device:
+        out += names_.pseudonym(purpose, decision_.device_id_, kDevicePseudonymLength);
+        break;
+      case topic_template::part_kind::capture: {
+        const int i = matched_filter_->capture_index(part.text);
+        out += names_.pseudonym(purpose, captures_[static_cast<std::size_t>(i)], kDevicePseudonymLength);
+        break;
+      }
+    }
+  }
+}
+
+// A RAW payload is one value: a number if it reads as one, otherwise a string.
+void evaluator::raw_rewrite(const compiled_class& c, std::string_view payload, std::span<rewrite_output> outputs) {
+  const compiled_field& f = c.fields[static_cast<std::size_t>(c.root.field)];
+  double number = 0;
+  const bool is_number = parse_number(payload, number);
+  for (auto& o : outputs) {
+    o.payload->clear();
+    o.fields->clear();
+    const field_action& a = f.actions[o.purpose];
+    bool ok = true;
+    bool out_is_number = false;
+    switch (a.kind) {
+      case action_kind::none:
+      case action_kind::drop:
+      case action_kind::generalise_location:
+      case action_kind::location_longitude:  // a pair cannot be one bare value
+        drop(a.kind == action_kind::none || a.kind == action_kind::drop ? drop_reason::policy_drop
+                                                                         : drop_reason::type_mismatch);
+        continue;
+      case action_kind::keep: *o.payload = payload; break;
+      case action_kind::pseudonymise: *o.payload = names_.pseudonym(o.purpose, payload, a.length); break;
+      case action_kind::round: ok = is_number && apply_round(a, payload, *o.payload); break;
+      case action_kind::bucket: {
+        const std::string* label = nullptr;
+        ok = is_number && apply_bucket(a, payload, &label);
+        if (ok) *o.payload = *label;
+        break;
+      }
+      case action_kind::coarsen_time:
+        ok = apply_coarsen_time(a, is_number ? value_type::number : value_type::string, payload, *o.payload,
+                                out_is_number);
+        break;
+      case action_kind::truncate: *o.payload = truncate_utf8(payload, a.length); break;
+    }
+    if (!ok) {
+      o.payload->clear();
+      drop(drop_reason::type_mismatch);
+      continue;
+    }
+    o.fields->push_back(static_cast<std::uint16_t>(c.root.field));
+  }
+}
+
+const decision& evaluator::evaluate(std::string_view topic, std::string_view payload, const consent_snapshot& consent,
+                                    std::int64_t now_ms) {
+  decision& d = decision_;
+  d.device_class_ = nullptr;
+  d.device_id_.clear();
+  d.release_count_ = 0;
+  d.drops_.fill(0);
+  if (consent.paused()) {
+    drop(drop_reason::paused);
+    return d;
+  }
+  if (topic.empty() || topic.size() > limits_.max_topic_bytes || !valid_utf8(topic) ||
+      topic.find('\0') != std::string_view::npos) {
+    drop(drop_reason::invalid_topic);
+    return d;
+  }
+  if (payload.size() > limits_.max_payload_bytes) {
+    drop(drop_reason::too_large);
+    return d;
+  }
+  std::optional<drop_reason> failure;
+  const compiled_class* c = match(topic, payload, failure);
+  if (failure) {
+    drop(*failure);
+    return d;
+  }
+  if (c == nullptr) {
+    drop(drop_reason::unmatched_topic);
+    return d;
+  }
+  d.device_class_ = c;
+  if (!render_device_id(*c)) {
+    drop(drop_reason::invalid_topic);
+    return d;
+  }
+  outputs_.clear();
+  for (std::size_t p : c->purposes) {
+    if (policy_->purposes()[p].suspended) {
+      drop(drop_reason::purpose_suspended);
+    } else if (!granted(consent, p, d.device_id_, c->id)) {
+      drop(drop_reason::consent_refused);
+    } else {
+      release& r = d.releases_[outputs_.size()];
+      outputs_.push_back({p, &r.payload, &r.fields});
+    }
+  }
+  if (outputs_.empty()) {
+    drop(drop_reason::no_purpose_granted);
+    return d;
+  }
+  if (c->format == compiled_class::payload_format::raw) {
+    if (!valid_utf8(payload)) {
+      drop(drop_reason::invalid_utf8);
+      return d;
+    }
+    raw_rewrite(*c, payload, outputs_);
+  } else if (auto reason = rewriter_.rewrite(*c, payload, outputs_, names_, limits_.max_depth, d.drops_)) {
+    drop(*reason);
+    return d;
+  }
+  // Compact: keep the releases that received something, in purpose order.
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < outputs_.size(); ++i) {
+    release& src = d.releases_[i];
+    if (src.fields.empty()) {
+      drop(drop_reason::nothing_permitted);
+      continue;
+    }
+    if (n != i) {
+      std::swap(d.releases_[n].payload, src.payload);
+      std::swap(d.releases_[n].fields, src.fields);
+    }
+    release& r = d.releases_[n++];
+    r.purpose = outputs_[i].purpose;
+    r.payload_is_json = c->format == compiled_class::payload_format::json;
+    r.expires_at_ms = now_ms + static_cast<std::int64_t>(policy_->purposes()[r.purpose].retention_seconds) * 1000;
+    render_topic(*c, r.purpose, r.topic);
+  }
+  d.release_count_ = n;
+  return d;
+}
+
+}  // namespace portier::policies

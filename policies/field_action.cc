@@ -1,0 +1,185 @@
+#include "policies/field_action.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace portier::policies {
+
+namespace {
+
+constexpr double kKmPerDegree = 111.32;
+constexpr double kPi = 3.14159265358979323846;
+
+bool parse_int64(std::string_view text, std::int64_t& out) {
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), out);
+  return r.ec == std::errc() && r.ptr == text.data() + text.size();
+}
+
+std::int64_t floor_to(std::int64_t v, std::int64_t unit) {
+  std::int64_t r = v % unit;
+  if (r < 0) r += unit;
+  return v - r;
+}
+
+std::int64_t unit_seconds(time_unit u) {
+  switch (u) {
+    case time_unit::minute: return 60;
+    case time_unit::hour: return 3600;
+    case time_unit::day: return 86400;
+  }
+  return 86400;
+}
+
+bool coarsen_epoch(const field_action& a, std::string_view number, std::string& out) {
+  std::int64_t v = 0;
+  if (!parse_int64(number, v)) {
+    double d = 0;
+    if (!parse_number(number, d) || std::fabs(d) > 9e15) return false;
+    v = static_cast<std::int64_t>(std::floor(d));
+  }
+  const bool millis = a.input == time_input::epoch_millis ||
+                      (a.input == time_input::automatic && (v >= 100'000'000'000 || v <= -100'000'000'000));
+  const std::int64_t unit = unit_seconds(a.unit) * (millis ? 1000 : 1);
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, floor_to(v, unit));
+  out.assign(buf, r.ptr);
+  return true;
+}
+
+bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    out = out * 10 + (s[i] - '0');
+  }
+  return true;
+}
+
+// ISO-8601 / RFC 3339: YYYY-MM-DD[(T| )HH:MM[:SS[.f+]]][Z|±HH[:]MM]
+bool coarsen_iso(const field_action& a, std::string_view s, std::string& out) {
+  int year, month, day;
+  if (!digits(s, 0, 4, year) || s.size() < 10 || s[4] != '-' || !digits(s, 5, 2, month) || s[7] != '-' ||
+      !digits(s, 8, 2, day) || month < 1 || month > 12 || day < 1 || day > 31) {
+    return false;
+  }
+  (void)year;
+  if (s.size() == 10) {  // a date: already as coarse as a day
+    out.assign(s);
+    return true;
+  }
+  const char sep = s[10];
+  int hour, minute, second = 0;
+  if ((sep != 'T' && sep != 't' && sep != ' ') || !digits(s, 11, 2, hour) || s.size() < 16 || s[13] != ':' ||
+      !digits(s, 14, 2, minute) || hour > 23 || minute > 59) {
+    return false;
+  }
+  std::size_t pos = 16;
+  if (pos < s.size() && s[pos] == ':') {
+    if (!digits(s, pos + 1, 2, second) || second > 60) return false;
+    pos += 3;
+    if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
+      ++pos;
+      const std::size_t start = pos;
+      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+      if (pos == start) return false;
+    }
+  }
+  const std::string_view zone = s.substr(pos);
+  int zh, zm;
+  const bool zone_ok =
+      zone.empty() || zone == "Z" || zone == "z" ||
+      (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && digits(zone, 1, 2, zh) && zone[3] == ':' &&
+       digits(zone, 4, 2, zm)) ||
+      (zone.size() == 5 && (zone[0] == '+' || zone[0] == '-') && digits(zone, 1, 2, zh) && digits(zone, 3, 2, zm));
+  if (!zone_ok) return false;
+  out.assign(s.substr(0, 11));  // "YYYY-MM-DDT"
+  switch (a.unit) {
+    case time_unit::day: out.append("00:00:00"); break;
+    case time_unit::hour: out.append(s.substr(11, 2)).append(":00:00"); break;
+    case time_unit::minute: out.append(s.substr(11, 5)).append(":00"); break;
+  }
+  out.append(zone);
+  return true;
+}
+
+}  // namespace
+
+bool parse_number(std::string_view text, double& out) {
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), out);
+  return r.ec == std::errc() && r.ptr == text.data() + text.size() && std::isfinite(out);
+}
+
+void append_fixed(std::string& out, double v, int decimals) {
+  char buf[64];
+  int n = std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  if (n <= 0 || n >= static_cast<int>(sizeof buf)) {
+    n = std::snprintf(buf, sizeof buf, "%.17g", v);  // huge magnitudes: still a valid number
+  }
+  std::string_view s(buf, static_cast<std::size_t>(n));
+  if (s.front() == '-' && s.find_first_not_of("-0.") == std::string_view::npos) s.remove_prefix(1);
+  out.append(s);
+}
+
+int decimals_for_step(double step) {
+  for (int d = 0; d < 9; ++d) {
+    const double scaled = step * std::pow(10.0, d);
+    if (std::fabs(scaled - std::round(scaled)) < 1e-9 * std::max(1.0, scaled)) return d;
+  }
+  return 9;
+}
+
+bool apply_round(const field_action& a, std::string_view number, std::string& out) {
+  double v = 0;
+  if (!parse_number(number, v)) return false;
+  const double r = std::round(v / a.step) * a.step;
+  if (!std::isfinite(r)) return false;
+  out.clear();
+  append_fixed(out, r, a.decimals);
+  return true;
+}
+
+bool apply_bucket(const field_action& a, std::string_view number, const std::string** label) {
+  double v = 0;
+  if (!parse_number(number, v)) return false;
+  std::size_t i = 0;
+  while (i < a.bounds.size() && v >= a.bounds[i]) ++i;
+  *label = &a.labels[i];
+  return true;
+}
+
+bool apply_coarsen_time(const field_action& a, value_type type, std::string_view value, std::string& out,
+                        bool& out_is_number) {
+  out_is_number = type == value_type::number;
+  if (type == value_type::number) {
+    return a.input != time_input::iso8601 && coarsen_epoch(a, value, out);
+  }
+  if (type == value_type::string) {
+    return (a.input == time_input::iso8601 || a.input == time_input::automatic) && coarsen_iso(a, value, out);
+  }
+  return false;
+}
+
+std::string_view truncate_utf8(std::string_view text, std::uint32_t length) {
+  std::size_t i = 0;
+  for (std::uint32_t n = 0; n < length && i < text.size(); ++n) {
+    ++i;
+    while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) ++i;
+  }
+  return text.substr(0, i);
+}
+
+bool generalise_location(double cell_km, double lat, double lon, double& cell_lat, double& cell_lon) {
+  if (!(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180)) return false;
+  const double dlat = cell_km / kKmPerDegree;
+  const double lat_index = std::floor((lat + 90) / dlat);
+  cell_lat = std::min(90.0, -90 + (lat_index + 0.5) * dlat);
+  const double cos_lat = std::cos(cell_lat * kPi / 180);
+  const double dlon = cos_lat < 1e-6 ? 360.0 : std::min(360.0, cell_km / (kKmPerDegree * cos_lat));
+  const double lon_index = std::floor((lon + 180) / dlon);
+  cell_lon = std::min(180.0, -180 + (lon_index + 0.5) * dlon);
+  return true;
+}
+
+}  // namespace portier::policies

@@ -1,0 +1,65 @@
+// The compiled form of one field action, and the value transforms that run on the data path.
+// Transforms write into a caller-owned buffer and report a type mismatch as a value (false);
+// they never allocate for numbers and times, and never throw.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace portier::policies {
+
+enum class action_kind : std::uint8_t {
+  none,                 // the purpose has no rule for this field: not sent (policy_drop)
+  keep,                 // sent as the device wrote it
+  drop,                 // explicitly not sent (policy_drop)
+  pseudonymise,         // keyed HMAC pseudonym, base32
+  round,                // nearest multiple of step
+  bucket,               // label of the range
+  coarsen_time,         // start of minute / hour / day, same notation
+  truncate,             // first N Unicode characters
+  generalise_location,  // latitude of a pair: both become the grid cell's centre
+  location_longitude,   // longitude of a pair: held until its latitude is known
+};
+
+enum class time_unit : std::uint8_t { minute, hour, day };
+enum class time_input : std::uint8_t { automatic, epoch_seconds, epoch_millis, iso8601 };
+
+// What the device sent, as the JSON reader saw it (numbers keep their exact text).
+enum class value_type : std::uint8_t { string, number, boolean, null };
+
+struct field_action {
+  action_kind kind = action_kind::none;
+  std::uint32_t length = 0;          // pseudonymise: characters; truncate: code points
+  double step = 0;                   // round
+  int decimals = 0;                  // round: decimals printed, derived from step
+  std::vector<double> bounds;        // bucket
+  std::vector<std::string> labels;   // bucket
+  time_unit unit = time_unit::hour;  // coarsen_time
+  time_input input = time_input::automatic;
+  double cell_km = 0;                // generalise_location
+  std::string longitude;             // generalise_location: the sibling member's name
+  int partner_field = -1;            // generalise_location: the longitude field's index
+};
+
+// Round `number` (JSON number text) to the action's step. False if not a finite number.
+bool apply_round(const field_action& a, std::string_view number, std::string& out);
+// The label for `number`. False if not a finite number.
+bool apply_bucket(const field_action& a, std::string_view number, const std::string** label);
+// Coarsen an epoch number (type number) or ISO-8601 string. Writes a number's text or a
+// string's content to `out`; `out_is_number` tells which. False if the value is not a time.
+bool apply_coarsen_time(const field_action& a, value_type type, std::string_view value,
+                        std::string& out, bool& out_is_number);
+// The longest prefix of at most `length` code points of valid UTF-8 `text`.
+std::string_view truncate_utf8(std::string_view text, std::uint32_t length);
+// The centre of the cell of lat/lon on a grid of cell_km; false if out of range.
+bool generalise_location(double cell_km, double lat, double lon, double& cell_lat, double& cell_lon);
+// Parses a JSON number text; false unless it is finite.
+bool parse_number(std::string_view text, double& out);
+// Appends `v` with `decimals` digits after the point, without "-0".
+void append_fixed(std::string& out, double v, int decimals);
+// Number of decimals needed to print multiples of `step` exactly (at most 9).
+int decimals_for_step(double step);
+
+}  // namespace portier::policies

@@ -1,0 +1,618 @@
+#include "policies/policy_compiler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <initializer_list>
+#include <map>
+
+namespace portier::policies {
+
+namespace pb = portier::policy;
+
+std::string_view legal_basis_name(legal_basis b) {
+  switch (b) {
+    case legal_basis::consent: return "consent";
+    case legal_basis::contract: return "contract";
+    case legal_basis::legitimate_interest: return "legitimate interest";
+    case legal_basis::legal_obligation: return "legal obligation";
+  }
+  return "consent";
+}
+
+std::string_view special_category_name(special_category c) {
+  switch (c) {
+    case special_category::none: return "none";
+    case special_category::health: return "health";
+    case special_category::location: return "location";
+    case special_category::biometric: return "biometric";
+  }
+  return "none";
+}
+
+int compiled_policy::purpose_index(std::string_view id) const {
+  for (std::size_t i = 0; i < purposes_.size(); ++i) {
+    if (purposes_[i].id == id) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+const compiled_class* compiled_policy::find_class(std::string_view id) const {
+  for (const auto& c : classes_) {
+    if (c->id == id) return c.get();
+  }
+  return nullptr;
+}
+
+std::vector<std::string> compiled_policy::subscriptions() const {
+  std::vector<std::string> out;
+  for (const auto& r : routes_) {
+    std::string s = r.filter->normalised();
+    if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+namespace {
+
+// One step of a field path inside a source file: "device_class", 2 -> device_class[2].
+struct step {
+  const char* field;
+  int index = -1;
+};
+using where = std::vector<step>;
+
+where operator+(where w, step s) {
+  w.push_back(s);
+  return w;
+}
+
+bool valid_id(std::string_view id, std::size_t max) {
+  if (id.empty() || id.size() > max || !(id[0] >= 'a' && id[0] <= 'z')) return false;
+  return std::all_of(id.begin(), id.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+std::string number_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+}  // namespace
+
+class policy_compiler {
+ public:
+  explicit policy_compiler(std::span<const policy_source> sources) : sources_(sources) {}
+
+  compile_result run() {
+    out_ = std::make_shared<compiled_policy>();
+    header();
+    for (std::size_t f = 0; f < sources_.size(); ++f) {
+      for (int i = 0; i < sources_[f].policy.purpose_size(); ++i) purpose(f, i);
+    }
+    for (std::size_t f = 0; f < sources_.size(); ++f) {
+      for (int i = 0; i < sources_[f].policy.device_class_size(); ++i) device_class(f, i);
+    }
+    if (out_->purposes_.empty()) error_global("a policy needs at least one purpose");
+    if (out_->classes_.empty()) error_global("a policy needs at least one device_class");
+    if (out_->purposes_.size() > kMaxPurposes) error_global("more than 32 purposes");
+    if (out_->classes_.size() > kMaxClasses) error_global("more than 256 device classes");
+    routes();
+    compile_result r;
+    r.errors = std::move(errors_);
+    if (r.errors.empty()) r.policy = std::move(out_);
+    return r;
+  }
+
+ private:
+  // ---- errors -----------------------------------------------------------------------------
+  void error(std::size_t file, const where& w, const std::string& message) {
+    const policy_source& src = sources_[file];
+    std::string path;
+    const google::protobuf::Descriptor* d = pb::Policy::descriptor();
+    const google::protobuf::TextFormat::ParseInfoTree* tree = src.locations.get();
+    int line = 0, column = 0;
+    for (const step& s : w) {
+      if (!path.empty()) path += '.';
+      path += s.field;
+      if (s.index >= 0) path += "[" + std::to_string(s.index) + "]";
+      const google::protobuf::FieldDescriptor* fd = d ? d->FindFieldByName(s.field) : nullptr;
+      if (fd == nullptr || tree == nullptr) {
+        d = nullptr;
+        continue;
+      }
+      const auto loc = tree->GetLocation(fd, s.index);
+      if (loc.line >= 0) {
+        line = loc.line + 1;
+        column = loc.column + 1;
+      }
+      if (fd->message_type() != nullptr) {
+        tree = tree->GetTreeForNested(fd, s.index);
+        d = fd->message_type();
+      } else {
+        d = nullptr;
+      }
+    }
+    std::string prefix = src.path;
+    if (line > 0) prefix += ":" + std::to_string(line) + ":" + std::to_string(column);
+    errors_.push_back(prefix + ": " + path + ": " + message);
+  }
+
+  void error_global(const std::string& message) {
+    std::string files;
+    for (const auto& s : sources_) files += (files.empty() ? "" : ", ") + s.path;
+    errors_.push_back((files.empty() ? std::string("(no files)") : files) + ": " + message);
+  }
+
+  std::string location_text(std::size_t file, const where& w) {
+    const std::size_t before = errors_.size();
+    error(file, w, "");
+    std::string s = errors_.back();
+    errors_.resize(before);
+    const auto cut = s.find(": ");
+    return s.substr(0, cut);
+  }
+
+  // ---- header -----------------------------------------------------------------------------
+  void header() {
+    int name_file = -1, version_file = -1;
+    for (std::size_t f = 0; f < sources_.size(); ++f) {
+      const auto& p = sources_[f].policy;
+      if (!p.name().empty()) {
+        if (name_file >= 0) {
+          error(f, {{"name"}}, "the policy name is already set in " + sources_[name_file].path);
+        } else {
+          name_file = static_cast<int>(f);
+          out_->name_ = p.name();
+        }
+      }
+      if (p.version() != 0) {
+        if (version_file >= 0) {
+          error(f, {{"version"}}, "the policy version is already set in " + sources_[version_file].path);
+        } else {
+          version_file = static_cast<int>(f);
+          out_->version_ = p.version();
+        }
+      }
+    }
+    if (out_->name_.size() > 64) error(name_file, {{"name"}}, "longer than 64 characters");
+  }
+
+  // ---- purposes ---------------------------------------------------------------------------
+  void purpose(std::size_t f, int i) {
+    const pb::Purpose& p = sources_[f].policy.purpose(i);
+    const where w{{"purpose", i}};
+    const std::size_t before = errors_.size();
+    compiled_purpose c;
+    c.id = p.id();
+    if (!valid_id(p.id(), 32)) {
+      error(f, w + step{"id"},
+            "purpose id " + quoted(p.id()) +
+                " must be 1 to 32 lower-case letters, digits or '-', starting with a letter");
+    } else if (auto it = purpose_sites_.find(p.id()); it != purpose_sites_.end()) {
+      error(f, w + step{"id"}, "duplicate purpose id " + quoted(p.id()) + ", first defined at " + it->second);
+    }
+    if (p.title().empty()) error(f, w + step{"title"}, "every purpose needs a title the household can read");
+    if (p.title().size() > 120) error(f, w + step{"title"}, "longer than 120 characters");
+    if (p.description().size() > 2000) error(f, w + step{"description"}, "longer than 2000 characters");
+    c.title = p.title();
+    c.description = p.description();
+    switch (p.legal_basis()) {
+      case pb::Purpose::CONSENT: c.basis = legal_basis::consent; break;
+      case pb::Purpose::CONTRACT: c.basis = legal_basis::contract; break;
+      case pb::Purpose::LEGITIMATE_INTEREST: c.basis = legal_basis::legitimate_interest; break;
+      case pb::Purpose::LEGAL_OBLIGATION: c.basis = legal_basis::legal_obligation; break;
+      default:
+        error(f, w + step{"legal_basis"},
+              "legal_basis must be CONSENT, CONTRACT, LEGITIMATE_INTEREST or LEGAL_OBLIGATION");
+    }
+    switch (p.special_category()) {
+      case pb::Purpose::NOT_SPECIAL: c.category = special_category::none; break;
+      case pb::Purpose::HEALTH: c.category = special_category::health; break;
+      case pb::Purpose::LOCATION: c.category = special_category::location; break;
+      case pb::Purpose::BIOMETRIC: c.category = special_category::biometric; break;
+      default: error(f, w + step{"special_category"}, "unknown special category");
+    }
+    if (p.retention_seconds() < 1 || p.retention_seconds() > 31'536'000) {
+      error(f, w + step{"retention_seconds"},
+            "retention_seconds must be 1 to 31536000 (one year), got " + std::to_string(p.retention_seconds()));
+    }
+    c.retention_seconds = p.retention_seconds();
+    auto tmpl = topic_template::parse(p.topic_template().empty() ? topic_template::kDefault : p.topic_template());
+    if (!tmpl) {
+      error(f, w + step{"topic_template"}, tmpl.error_message());
+    } else {
+      c.topic = std::move(*tmpl);
+    }
+    c.suspended = p.suspended();
+    c.granted_by_default = c.basis != legal_basis::consent && c.category == special_category::none;
+    if (errors_.size() != before) return;
+    purpose_sites_[c.id] = location_text(f, w);
+    purpose_files_.push_back({f, i});
+    out_->purposes_.push_back(std::move(c));
+  }
+
+  // ---- device classes ---------------------------------------------------------------------
+  void device_class(std::size_t f, int i) {
+    const pb::DeviceClass& d = sources_[f].policy.device_class(i);
+    const where w{{"device_class", i}};
+    const std::size_t before = errors_.size();
+    auto c = std::make_unique<compiled_class>();
+    c->id = d.id();
+    c->title = d.title().empty() ? d.id() : d.title();
+    if (!valid_id(d.id(), 48)) {
+      error(f, w + step{"id"},
+            "device class id " + quoted(d.id()) +
+                " must be 1 to 48 lower-case letters, digits or '-', starting with a letter");
+    } else if (auto it = class_sites_.find(d.id()); it != class_sites_.end()) {
+      error(f, w + step{"id"}, "duplicate device class id " + quoted(d.id()) + ", first defined at " + it->second);
+    }
+    if (d.topic_size() == 0) error(f, w, "a device class needs at least one topic filter");
+    for (int t = 0; t < d.topic_size(); ++t) {
+      auto filter = topic_filter::parse(d.topic(t));
+      if (!filter) {
+        error(f, w + step{"topic", t}, filter.error_message());
+      } else {
+        c->topics.push_back(std::move(*filter));
+      }
+    }
+    // device_id: a template over captures.
+    const std::string id_text = d.device_id().empty() ? "{device}" : d.device_id();
+    auto id_tmpl = topic_template::parse(id_text);
+    if (!id_tmpl) {
+      error(f, w + step{"device_id"}, id_tmpl.error_message());
+    } else {
+      for (const auto& part : id_tmpl->parts()) {
+        if (part.kind == topic_template::part_kind::literal) continue;
+        if (part.kind != topic_template::part_kind::device && part.kind != topic_template::part_kind::capture) {
+          error(f, w + step{"device_id"}, "device_id may use only captures of the topic filters, not {" + part.text + "}");
+          continue;
+        }
+        for (std::size_t t = 0; t < c->topics.size(); ++t) {
+          if (c->topics[t].capture_index(part.text) < 0) {
+            error(f, w + step{"topic", static_cast<int>(t)},
+                  "topic filter " + quoted(c->topics[t].text()) + " has no capture {" + part.text +
+                      "}, which device_id " + quoted(id_text) + " needs");
+          }
+        }
+      }
+      c->device_id = std::move(*id_tmpl);
+    }
+    c->format = d.format() == pb::DeviceClass::RAW ? compiled_class::payload_format::raw
+                                                   : compiled_class::payload_format::json;
+    if (d.has_when()) {
+      if (c->format == compiled_class::payload_format::raw) {
+        error(f, w + step{"when"}, "a RAW class has no fields to test: use a JSON class or drop `when`");
+      }
+      auto steps = parse_field_path(d.when().path());
+      if (!steps) {
+        error(f, w + step{"when"} + step{"path"}, "bad path " + quoted(d.when().path()) + ": " + steps.error_message());
+      } else if (steps->empty() ||
+                 std::any_of(steps->begin(), steps->end(), [](const path_step& s) { return s.each; })) {
+        error(f, w + step{"when"} + step{"path"}, "a predicate path names one member, like \"_type\" or \"a.b\"");
+      } else {
+        c->when = compiled_predicate{std::move(*steps), d.when().equals()};
+      }
+      if (d.when().equals().empty()) error(f, w + step{"when"} + step{"equals"}, "`equals` is empty");
+    }
+    if (d.field_size() == 0) error(f, w, "a device class needs at least one field");
+    if (d.field_size() > static_cast<int>(kMaxFieldsPerClass)) error(f, w, "more than 256 fields");
+    for (int k = 0; k < d.field_size() && k < static_cast<int>(kMaxFieldsPerClass); ++k) field(f, w, d, k, *c);
+    locations(f, *c);
+    templates(f, w, *c);
+    if (errors_.size() != before) return;
+    class_sites_[c->id] = location_text(f, w);
+    class_files_.push_back({f, i});
+    out_->classes_.push_back(std::move(c));
+  }
+
+  void field(std::size_t f, const where& cw, const pb::DeviceClass& d, int k, compiled_class& c) {
+    const pb::Field& pf = d.field(k);
+    const where w = cw + step{"field", k};
+    compiled_field cf;
+    auto steps = parse_field_path(pf.path());
+    if (!steps) {
+      error(f, w + step{"path"}, "bad path " + quoted(pf.path()) + ": " + steps.error_message());
+      return;
+    }
+    cf.steps = std::move(*steps);
+    cf.path = field_path_text(cf.steps);
+    if (c.format == compiled_class::payload_format::raw && !cf.steps.empty()) {
+      error(f, w + step{"path"}, "a RAW class has only the field \"$\", not " + quoted(pf.path()));
+      return;
+    }
+    cf.title = pf.title().empty() ? cf.path : pf.title();
+    cf.unit = pf.unit();
+    cf.actions.resize(out_->purposes_.size());
+    std::vector<bool> seen(out_->purposes_.size());
+    for (int r = 0; r < pf.rule_size(); ++r) {
+      const pb::Rule& rule = pf.rule(r);
+      const where rw = w + step{"rule", r};
+      if (rule.purpose_size() == 0) error(f, rw, "a rule names at least one purpose");
+      auto action = compile_action(f, rw, rule);
+      for (int p = 0; p < rule.purpose_size(); ++p) {
+        const int idx = out_->purpose_index(rule.purpose(p));
+        if (idx < 0) {
+          error(f, rw + step{"purpose", p}, "unknown purpose " + quoted(rule.purpose(p)));
+          continue;
+        }
+        if (seen[idx]) {
+          error(f, rw + step{"purpose", p},
+                "purpose " + quoted(rule.purpose(p)) + " already has a rule for field " + quoted(cf.path));
+          continue;
+        }
+        seen[idx] = true;
+        if (action) cf.actions[idx] = *action;
+      }
+    }
+    const int index = static_cast<int>(c.fields.size());
+    // Place the field in the tree.
+    field_node* node = &c.root;
+    for (std::size_t s = 0; s < cf.steps.size(); ++s) {
+      if (node->is_leaf()) break;
+      if (cf.steps[s].each) {
+        if (!node->each) node->each = std::make_unique<field_node>();
+        node = node->each.get();
+      } else {
+        field_node* next = const_cast<field_node*>(node->member(cf.steps[s].key));
+        if (next == nullptr) {
+          auto m = std::make_unique<field_node>();
+          m->key = cf.steps[s].key;
+          m->member_index = static_cast<std::uint16_t>(node->members.size());
+          next = m.get();
+          node->members.push_back(std::move(m));
+        }
+        node = next;
+      }
+    }
+    if (node->is_leaf()) {
+      error(f, w + step{"path"},
+            "field " + quoted(cf.path) + " overlaps field " + quoted(c.fields[node->field].path) +
+                ": list either a value or the members inside it");
+      return;
+    }
+    if (!node->members.empty() || node->each) {
+      error(f, w + step{"path"}, "field " + quoted(cf.path) + " is a container of other listed fields; list its members");
+      return;
+    }
+    node->field = index;
+    field_sites_.push_back(w);
+    c.fields.push_back(std::move(cf));
+  }
+
+  std::optional<field_action> compile_action(std::size_t f, const where& rw, const pb::Rule& rule) {
+    field_action a;
+    switch (rule.action_case()) {
+      case pb::Rule::kKeep: a.kind = action_kind::keep; break;
+      case pb::Rule::kDrop: a.kind = action_kind::drop; break;
+      case pb::Rule::kPseudonymise: {
+        a.kind = action_kind::pseudonymise;
+        a.length = rule.pseudonymise().length() == 0 ? 16 : rule.pseudonymise().length();
+        if (a.length < 8 || a.length > 51) {
+          error(f, rw + step{"pseudonymise"} + step{"length"},
+                "pseudonym length must be 8 to 51 characters, got " + std::to_string(a.length));
+          return std::nullopt;
+        }
+        break;
+      }
+      case pb::Rule::kRound: {
+        a.kind = action_kind::round;
+        a.step = rule.round().step();
+        if (!(a.step > 0) || !std::isfinite(a.step) || a.step > 1e12) {
+          error(f, rw + step{"round"} + step{"step"}, "round step must be greater than 0, got " + number_text(a.step));
+          return std::nullopt;
+        }
+        a.decimals = decimals_for_step(a.step);
+        break;
+      }
+      case pb::Rule::kBucket: {
+        a.kind = action_kind::bucket;
+        const auto& b = rule.bucket();
+        a.bounds.assign(b.bound().begin(), b.bound().end());
+        a.labels.assign(b.label().begin(), b.label().end());
+        if (a.bounds.empty() || a.bounds.size() > 64) {
+          error(f, rw + step{"bucket"}, "a bucket needs 1 to 64 bounds");
+          return std::nullopt;
+        }
+        for (std::size_t i = 0; i < a.bounds.size(); ++i) {
+          if (!std::isfinite(a.bounds[i]) || (i > 0 && !(a.bounds[i] > a.bounds[i - 1]))) {
+            error(f, rw + step{"bucket"} + step{"bound", static_cast<int>(i)},
+                  "bounds must be finite and strictly ascending");
+            return std::nullopt;
+          }
+        }
+        if (a.labels.size() != a.bounds.size() + 1) {
+          error(f, rw + step{"bucket"},
+                "a bucket with " + std::to_string(a.bounds.size()) + " bounds needs " +
+                    std::to_string(a.bounds.size() + 1) + " labels, got " + std::to_string(a.labels.size()));
+          return std::nullopt;
+        }
+        for (std::size_t i = 0; i < a.labels.size(); ++i) {
+          if (a.labels[i].empty() || a.labels[i].size() > 64) {
+            error(f, rw + step{"bucket"} + step{"label", static_cast<int>(i)}, "labels must be 1 to 64 characters");
+            return std::nullopt;
+          }
+        }
+        break;
+      }
+      case pb::Rule::kCoarsenTime: {
+        a.kind = action_kind::coarsen_time;
+        switch (rule.coarsen_time().to()) {
+          case pb::CoarsenTime::MINUTE: a.unit = time_unit::minute; break;
+          case pb::CoarsenTime::HOUR: a.unit = time_unit::hour; break;
+          case pb::CoarsenTime::DAY: a.unit = time_unit::day; break;
+          default:
+            error(f, rw + step{"coarsen_time"} + step{"to"}, "coarsen_time needs `to: MINUTE`, `HOUR` or `DAY`");
+            return std::nullopt;
+        }
+        switch (rule.coarsen_time().input()) {
+          case pb::CoarsenTime::EPOCH_SECONDS: a.input = time_input::epoch_seconds; break;
+          case pb::CoarsenTime::EPOCH_MILLIS: a.input = time_input::epoch_millis; break;
+          case pb::CoarsenTime::ISO8601: a.input = time_input::iso8601; break;
+          default: a.input = time_input::automatic; break;
+        }
+        break;
+      }
+      case pb::Rule::kTruncate: {
+        a.kind = action_kind::truncate;
+        a.length = rule.truncate().length();
+        if (a.length < 1 || a.length > 1024) {
+          error(f, rw + step{"truncate"} + step{"length"},
+                "truncate length must be 1 to 1024 characters, got " + std::to_string(a.length));
+          return std::nullopt;
+        }
+        break;
+      }
+      case pb::Rule::kGeneraliseLocation: {
+        a.kind = action_kind::generalise_location;
+        a.cell_km = rule.generalise_location().cell_km();
+        a.longitude = rule.generalise_location().longitude();
+        if (!(a.cell_km >= 0.1 && a.cell_km <= 1000)) {
+          error(f, rw + step{"generalise_location"} + step{"cell_km"},
+                "cell_km must be 0.1 to 1000, got " + number_text(a.cell_km));
+          return std::nullopt;
+        }
+        break;
+      }
+      default:
+        error(f, rw, "the rule has no action (keep, drop, pseudonymise, round, bucket, coarsen_time, truncate, generalise_location)");
+        return std::nullopt;
+    }
+    return a;
+  }
+
+  // Links each latitude to its longitude sibling, adding the longitude field if not listed.
+  void locations(std::size_t f, compiled_class& c) {
+    const std::size_t listed = c.fields.size();
+    for (std::size_t k = 0; k < listed; ++k) {
+      for (std::size_t p = 0; p < c.fields[k].actions.size(); ++p) {
+        if (c.fields[k].actions[p].kind != action_kind::generalise_location) continue;
+        const where w = field_sites_[field_sites_.size() - listed + k];
+        const auto& lat_steps = c.fields[k].steps;
+        if (lat_steps.empty() || lat_steps.back().each) {
+          error(f, w + step{"path"}, "generalise_location goes on a latitude member such as \"lat\"");
+          continue;
+        }
+        const std::string& lon_name = c.fields[k].actions[p].longitude;
+        if (lon_name.empty() || lon_name.find_first_of(".[]\"") != std::string::npos) {
+          error(f, w, "generalise_location.longitude must name a sibling member, such as \"lon\"");
+          continue;
+        }
+        std::vector<path_step> lon_steps(lat_steps.begin(), lat_steps.end() - 1);
+        lon_steps.push_back({lon_name, false});
+        int lon = -1;
+        for (std::size_t j = 0; j < c.fields.size(); ++j) {
+          if (c.fields[j].steps == lon_steps) lon = static_cast<int>(j);
+        }
+        if (lon < 0) {
+          compiled_field lf;
+          lf.steps = lon_steps;
+          lf.path = field_path_text(lon_steps);
+          lf.title = lf.path;
+          lf.actions.resize(out_->purposes_.size());
+          lf.synthetic = true;
+          field_node* parent = &c.root;
+          for (std::size_t s = 0; s + 1 < lon_steps.size(); ++s) {
+            parent = lon_steps[s].each ? parent->each.get() : const_cast<field_node*>(parent->member(lon_steps[s].key));
+          }
+          auto node = std::make_unique<field_node>();
+          node->key = lon_name;
+          node->member_index = static_cast<std::uint16_t>(parent->members.size());
+          lon = static_cast<int>(c.fields.size());
+          node->field = lon;
+          parent->members.push_back(std::move(node));
+          c.fields.push_back(std::move(lf));
+        } else if (c.fields[lon].actions[p].kind != action_kind::none) {
+          error(f, w, "longitude field " + quoted(c.fields[lon].path) + " already has a rule for purpose " +
+                          quoted(out_->purposes_[p].id) + "; generalise_location on " + quoted(c.fields[k].path) +
+                          " decides it");
+          continue;
+        }
+        c.fields[k].actions[p].partner_field = lon;
+        c.fields[lon].actions[p].kind = action_kind::location_longitude;
+        c.fields[lon].actions[p].partner_field = static_cast<int>(k);
+      }
+    }
+  }
+
+  // Every capture used by a purpose's topic template must exist in every filter of a class that
+  // sends to that purpose; records which purposes the class uses.
+  void templates(std::size_t f, const where& w, compiled_class& c) {
+    for (std::size_t p = 0; p < out_->purposes_.size(); ++p) {
+      bool used = false;
+      for (const auto& field : c.fields) used = used || (field.actions[p].kind != action_kind::none &&
+                                                        field.actions[p].kind != action_kind::drop);
+      if (!used) continue;
+      c.purposes.push_back(p);
+      for (const auto& part : out_->purposes_[p].topic.parts()) {
+        if (part.kind != topic_template::part_kind::capture) continue;
+        for (std::size_t t = 0; t < c.topics.size(); ++t) {
+          if (c.topics[t].capture_index(part.text) < 0) {
+            error(f, w + step{"topic", static_cast<int>(t)},
+                  "topic filter " + quoted(c.topics[t].text()) + " has no capture {" + part.text +
+                      "}, which the topic_template of purpose " + quoted(out_->purposes_[p].id) + " needs");
+          }
+        }
+      }
+    }
+  }
+
+  // ---- routes -----------------------------------------------------------------------------
+  void routes() {
+    auto& routes = out_->routes_;
+    std::vector<std::pair<std::size_t, std::size_t>> origin;  // class index, topic index
+    for (std::size_t ci = 0; ci < out_->classes_.size(); ++ci) {
+      for (const auto& t : out_->classes_[ci]->topics) routes.push_back({&t, out_->classes_[ci].get()});
+    }
+    std::stable_sort(routes.begin(), routes.end(), [](const auto& a, const auto& b) {
+      const int s = a.filter->compare_specificity(*b.filter);
+      if (s != 0) return s < 0;
+      return a.device_class->when.has_value() && !b.device_class->when.has_value();
+    });
+    for (std::size_t i = 0; i + 1 < routes.size(); ++i) {
+      for (std::size_t j = i + 1; j < routes.size(); ++j) {
+        const auto& a = routes[i];
+        const auto& b = routes[j];
+        if (a.filter->normalised() != b.filter->normalised()) continue;
+        const bool same_predicate =
+            a.device_class->when.has_value() == b.device_class->when.has_value() &&
+            (!a.device_class->when ||
+             (a.device_class->when->steps == b.device_class->when->steps && a.device_class->when->equals == b.device_class->when->equals));
+        if (!same_predicate) continue;
+        if (a.device_class == b.device_class) {
+          class_error(b.device_class, "topic filter " + quoted(b.filter->text()) + " is listed twice");
+        } else {
+          class_error(b.device_class, "topic filter " + quoted(b.filter->text()) + " is the same as " +
+                                          quoted(a.filter->text()) + " of device class " + quoted(a.device_class->id) +
+                                          " with the same predicate: which class applies would be ambiguous");
+        }
+      }
+    }
+  }
+
+  void class_error(const compiled_class* c, const std::string& message) {
+    for (std::size_t i = 0; i < out_->classes_.size(); ++i) {
+      if (out_->classes_[i].get() == c) {
+        error(class_files_[i].first, {{"device_class", class_files_[i].second}}, message);
+        return;
+      }
+    }
+  }
+
+  std::span<const policy_source> sources_;
+  std::shared_ptr<compiled_policy> out_;
+  std::vector<std::string> errors_;
+  std::map<std::string, std::string> purpose_sites_;
+  std::map<std::string, std::string> class_sites_;
+  std::vector<std::pair<std::size_t, int>> purpose_files_;
+  std::vector<std::pair<std::size_t, int>> class_files_;
+  std::vector<where> field_sites_;
+};
+
+compile_result compile_policy(std::span<const policy_source> sources) {
+  return policy_compiler(sources).run();
+}
+
+}  // namespace portier::policies

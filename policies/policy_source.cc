@@ -1,0 +1,95 @@
+#include "policies/policy_source.h"
+
+#include <dirent.h>
+
+#include <algorithm>
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/util/json_util.h>
+
+#include "platform/file.h"
+
+namespace portier::policies {
+
+namespace {
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+bool is_json_path(std::string_view path) { return ends_with(path, ".json"); }
+
+bool is_policy_path(std::string_view name) {
+  return ends_with(name, ".textproto") || ends_with(name, ".txtpb") || ends_with(name, ".pb.txt") ||
+         is_json_path(name);
+}
+
+class first_error : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit first_error(const std::string& path) : path_(path) {}
+  void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
+    if (message_.empty()) {
+      message_ = path_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " + message;
+    }
+  }
+  void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
+  const std::string& message() const { return message_; }
+
+ private:
+  const std::string& path_;
+  std::string message_;
+};
+
+}  // namespace
+
+platform::result<policy_source> parse_policy_source(const std::string& path, std::string_view text) {
+  policy_source src;
+  src.path = path;
+  if (text.size() > kMaxPolicyFileBytes) return platform::error{path + ": larger than 1 MiB"};
+  if (is_json_path(path)) {
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = false;
+    const auto status = google::protobuf::util::JsonStringToMessage(text, &src.policy, options);
+    if (!status.ok()) return platform::error{path + ": " + std::string(status.message())};
+    return src;
+  }
+  auto tree = std::make_shared<google::protobuf::TextFormat::ParseInfoTree>();
+  first_error errors(path);
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  parser.WriteLocationsTo(tree.get());
+  parser.AllowUnknownField(false);
+  google::protobuf::io::ArrayInputStream input(text.data(), static_cast<int>(text.size()));
+  if (!parser.Parse(&input, &src.policy)) {
+    return platform::error{errors.message().empty() ? path + ": cannot parse" : errors.message()};
+  }
+  src.locations = std::move(tree);
+  return src;
+}
+
+platform::result<policy_source> load_policy_file(const std::string& path) {
+  auto text = platform::read_file(path, kMaxPolicyFileBytes);
+  if (!text) return platform::error{text.error_message()};
+  return parse_policy_source(path, *text);
+}
+
+platform::result<std::vector<policy_source>> load_policy_dir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return platform::error{dir + ": cannot open policy directory"};
+  std::vector<std::string> names;
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.' && is_policy_path(e->d_name)) names.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  if (names.empty()) return platform::error{dir + ": no policy files (.textproto or .json)"};
+  std::vector<policy_source> out;
+  for (const auto& n : names) {
+    auto src = load_policy_file(dir + "/" + n);
+    if (!src) return platform::error{src.error_message()};
+    out.push_back(std::move(*src));
+  }
+  return out;
+}
+
+}  // namespace portier::policies

@@ -1,0 +1,117 @@
+// portier-policy: the operator's tool for policies. `portier-policy help` lists the commands.
+#include <sys/stat.h>
+
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "policies/explain.h"
+#include "policies/policy_compiler.h"
+#include "tools/portier_policy/commands.h"
+
+namespace portier::tools {
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: portier-policy COMMAND [ARGS]
+
+Commands:
+  check FILE|DIR...     Validate a policy (all files together form one policy).
+                        Prints every error as FILE:LINE:COLUMN: FIELD: message; exit 1 if any.
+  explain FILE|DIR...   Plain-language summary of what each purpose receives, and how.
+  run FILE|DIR... [--grant PURPOSE]... [--refuse PURPOSE]... [--grant-all]
+      [--pause] [--gateway-id ID] [--gateway-secret HEX]
+                        Evaluate messages read from stdin, one JSON object a line:
+                          {"topic": "...", "payload": <JSON value>}
+                        (a string payload stands for a non-JSON wire payload) and write one
+                        line per input: {"topic", "releases": [{"purpose", "topic",
+                        "payload"}], "dropped": [{"reason", "count"}]}.
+  help                  This text.
+
+Exit status: 0 success, 1 invalid policy or input, 2 wrong usage.
+)";
+
+bool is_directory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int check(const std::vector<std::string>& paths) {
+  auto policy = load_policy(paths);
+  if (!policy) return 1;
+  std::size_t filters = 0;
+  for (const auto& c : policy->classes()) filters += c->topics.size();
+  std::cout << "ok: " << policy->purposes().size() << " purposes, " << policy->classes().size()
+            << " device classes, " << filters << " topic filters\n";
+  return 0;
+}
+
+int explain(const std::vector<std::string>& paths) {
+  auto policy = load_policy(paths);
+  if (!policy) return 1;
+  std::cout << policies::explain_policy(*policy);
+  return 0;
+}
+
+}  // namespace
+
+std::shared_ptr<const policies::compiled_policy> load_policy(const std::vector<std::string>& paths) {
+  std::vector<policies::policy_source> sources;
+  bool ok = true;
+  for (const auto& path : paths) {
+    if (is_directory(path)) {
+      auto dir = policies::load_policy_dir(path);
+      if (!dir) {
+        std::cerr << dir.error_message() << "\n";
+        ok = false;
+        continue;
+      }
+      for (auto& s : *dir) sources.push_back(std::move(s));
+    } else {
+      auto src = policies::load_policy_file(path);
+      if (!src) {
+        std::cerr << src.error_message() << "\n";
+        ok = false;
+        continue;
+      }
+      sources.push_back(std::move(*src));
+    }
+  }
+  if (!ok) return nullptr;
+  auto result = policies::compile_policy(sources);
+  for (const auto& e : result.errors) std::cerr << e << "\n";
+  if (!result.errors.empty()) {
+    std::cerr << result.errors.size() << (result.errors.size() == 1 ? " error\n" : " errors\n");
+  }
+  return result.policy;
+}
+
+}  // namespace portier::tools
+
+int main(int argc, char** argv) {
+  using namespace portier::tools;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  if (command == "run") return run_command(args);
+  if (command != "check" && command != "explain") {
+    std::cerr << "portier-policy: unknown command \"" << command << "\"; see `portier-policy help`\n";
+    return 2;
+  }
+  if (args.empty()) {
+    std::cerr << "portier-policy " << command << ": name at least one policy file or directory\n";
+    return 2;
+  }
+  for (const auto& a : args) {
+    if (a.rfind("--", 0) == 0) {
+      std::cerr << "portier-policy " << command << ": unknown option " << a << "\n";
+      return 2;
+    }
+  }
+  return command == "check" ? check(args) : explain(args);
+}
