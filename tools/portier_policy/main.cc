@@ -21,12 +21,16 @@ Commands:
                         Prints every error as FILE:LINE:COLUMN: FIELD: message; exit 1 if any.
   explain FILE|DIR...   Plain-language summary of what each purpose receives, and how.
   run FILE|DIR... [--grant PURPOSE]... [--refuse PURPOSE]... [--grant-all]
-      [--pause] [--gateway-id ID] [--gateway-secret HEX]
+      [--pause] [--gateway-id ID] [--gateway-secret HEX] [--human]
                         Evaluate messages read from stdin, one JSON object a line:
                           {"topic": "...", "payload": <JSON value>}
                         (a string payload stands for a non-JSON wire payload) and write one
                         line per input: {"topic", "releases": [{"purpose", "topic",
                         "payload"}], "dropped": [{"reason", "count"}]}.
+                        --human prints the same for people: what the device sent
+                        beside what each purpose receives.
+                        Without --gateway-secret a fixed test secret is used, so
+                        pseudonyms differ from a real gateway's.
   help                  This text.
 
 Exit status: 0 success, 1 invalid policy or input, 2 wrong usage.

@@ -1,4 +1,5 @@
 // portier-policy run: evaluate JSON lines from stdin against a policy, as the gateway would.
+#include <algorithm>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -37,6 +38,52 @@ bool parse_hex(const std::string& hex, std::vector<std::uint8_t>& out) {
 
 using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
+// --human: what the device said beside what each purpose receives, for people.
+void write_human(const std::string& topic, const std::string& payload, const policies::decision& d,
+                 policies::evaluator& ev, const policies::consent_snapshot& consent) {
+  const auto& policy = ev.policy();
+  std::cout << "── " << topic << "\n";
+  std::cout << "   device sent     " << payload << "\n";
+  // Reasons that stop the whole message come first in drop_reason, up to duplicate_key.
+  std::string whole;
+  for (std::size_t i = 0; i <= static_cast<std::size_t>(policies::drop_reason::duplicate_key); ++i) {
+    if (d.drops()[i] > 0) whole = policies::drop_reason_name(static_cast<policies::drop_reason>(i));
+  }
+  if (const policies::compiled_class* c = d.device_class()) {
+    std::cout << "   class           " << c->id << " (" << c->title << ")\n";
+  }
+  if (!whole.empty()) {
+    std::cout << "   nothing leaves  the whole message is dropped: " << whole << "\n";
+  } else if (const policies::compiled_class* c = d.device_class()) {
+    for (std::size_t p : c->purposes) {
+      const auto& purpose = policy.purposes()[p];
+      std::string label = purpose.id;
+      label.resize(std::max<std::size_t>(label.size(), 15), ' ');
+      const policies::release* r = nullptr;
+      for (const auto& rel : d.releases()) {
+        if (rel.purpose == p) r = &rel;
+      }
+      if (r != nullptr) {
+        std::cout << "   " << label << " " << r->topic << "  " << r->payload << "\n";
+      } else if (purpose.suspended) {
+        std::cout << "   " << label << " nothing: suspended by the operator\n";
+      } else if (!ev.granted(consent, p, d.device_id(), c->id)) {
+        std::cout << "   " << label << " nothing: not granted by the household\n";
+      } else {
+        std::cout << "   " << label << " nothing it may receive\n";
+      }
+    }
+  }
+  std::string dropped;
+  for (std::size_t i = 0; i < policies::kDropReasonCount; ++i) {
+    if (d.drops()[i] == 0) continue;
+    dropped += (dropped.empty() ? "" : ", ") + std::string(policies::drop_reason_name(static_cast<policies::drop_reason>(i))) +
+               " " + std::to_string(d.drops()[i]);
+  }
+  if (!dropped.empty()) std::cout << "   dropped         " << dropped << "\n";
+  std::cout << "\n";
+}
+
 void write_error(std::size_t line, const std::string& message) {
   rapidjson::StringBuffer buf;
   json_writer w(buf);
@@ -54,7 +101,7 @@ void write_error(std::size_t line, const std::string& message) {
 int run_command(const std::vector<std::string>& args) {
   std::vector<std::string> paths;
   std::vector<std::string> grants, refusals;
-  bool grant_all = false, pause = false;
+  bool grant_all = false, pause = false, human = false;
   std::string gateway_id = "gw-test";
   std::string secret_hex = kDefaultSecretHex;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -70,6 +117,8 @@ int run_command(const std::vector<std::string>& args) {
       refusals.push_back(args[++i]);
     } else if (a == "--grant-all") {
       grant_all = true;
+    } else if (a == "--human") {
+      human = true;
     } else if (a == "--pause") {
       pause = true;
     } else if (a == "--gateway-id") {
@@ -148,6 +197,10 @@ int run_command(const std::vector<std::string>& args) {
       payload.assign(pb.GetString(), pb.GetSize());
     }
     const policies::decision& d = ev->evaluate(topic, payload, consent, 0);
+    if (human) {
+      write_human(topic, payload, d, *ev, consent);
+      continue;
+    }
     rapidjson::StringBuffer buf;
     json_writer w(buf);
     w.StartObject();
