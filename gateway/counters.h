@@ -1,0 +1,53 @@
+// Every message is accounted for. Counters are declared once in the list below (adding one is
+// one line); they are monotonic, thread-safe, and never hold a value a device sent.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "policies/drop_reason.h"
+
+namespace portier::gateway {
+
+#define PORTIER_GATEWAY_COUNTERS(X)                                                           \
+  X(received, "messages read from the local broker")                                          \
+  X(released, "releases the policy produced, all purposes")                                   \
+  X(dropped, "messages that produced no release at all")                                      \
+  X(published, "releases handed to the upstream client (including resends)")                 \
+  X(acknowledged, "releases the upstream broker acknowledged (PUBACK)")                       \
+  X(resent, "releases sent again after the upstream connection was lost before their PUBACK") \
+  X(expired, "releases dropped unsent because they waited longer than their retention")      \
+  X(lost_at_shutdown, "releases still queued when the drain deadline passed")                 \
+  X(local_connects, "successful connections to the local broker")                             \
+  X(local_connect_failures, "failed connection attempts to the local broker")                 \
+  X(upstream_connects, "successful connections to the upstream broker")                       \
+  X(upstream_connect_failures, "failed connection attempts to the upstream broker")           \
+  X(reloads, "successful configuration and policy reloads")                                   \
+  X(reload_failures, "rejected reloads (the running policy stayed)")
+
+struct counters {
+#define PORTIER_DECLARE_COUNTER(name, help) std::atomic<std::uint64_t> name{0};
+  PORTIER_GATEWAY_COUNTERS(PORTIER_DECLARE_COUNTER)
+#undef PORTIER_DECLARE_COUNTER
+
+  std::array<std::atomic<std::uint64_t>, policies::kDropReasonCount> drops{};
+
+  void add_released(const std::string& purpose, std::uint64_t n = 1) {
+    std::lock_guard lock(mu_);
+    released_by_purpose_[purpose] += n;
+  }
+  std::map<std::string, std::uint64_t> released_by_purpose() const {
+    std::lock_guard lock(mu_);
+    return released_by_purpose_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::uint64_t> released_by_purpose_;
+};
+
+}  // namespace portier::gateway

@@ -1,0 +1,149 @@
+#include "gateway/gateway_config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <initializer_list>
+
+#include "platform/file.h"
+#include "platform/proto_text.h"
+
+namespace portier::gateway {
+
+namespace {
+
+namespace pc = portier::config;
+using platform::field_step;
+
+bool starts_with(const std::string& s, std::string_view p) { return s.rfind(p, 0) == 0; }
+
+bool valid_gateway_id(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
+class validator {
+ public:
+  validator(const std::string& path, const google::protobuf::TextFormat::ParseInfoTree* tree) : path_(path), tree_(tree) {}
+
+  void fail(std::initializer_list<field_step> steps, const std::string& message) {
+    errors_ += platform::describe_field(path_, tree_, pc::GatewayConfig::descriptor(), {steps.begin(), steps.size()}) +
+               ": " + message + "\n";
+  }
+  void range(std::initializer_list<field_step> steps, std::uint64_t v, std::uint64_t lo, std::uint64_t hi) {
+    if (v < lo || v > hi) fail(steps, "must be " + std::to_string(lo) + " to " + std::to_string(hi) + ", got " + std::to_string(v));
+  }
+  void readable(std::initializer_list<field_step> steps, const std::string& file) {
+    if (!file.empty() && ::access(file.c_str(), R_OK) != 0) fail(steps, "cannot read \"" + file + "\"");
+  }
+  std::string read_password(std::initializer_list<field_step> steps, const std::string& file) {
+    if (file.empty()) return "";
+    auto content = platform::read_file(file, 4096);
+    if (!content) {
+      fail(steps, content.error_message());
+      return "";
+    }
+    std::string s = *content;
+    s = s.substr(0, s.find('\n'));
+    return s;
+  }
+  const std::string& errors() const { return errors_; }
+
+ private:
+  const std::string& path_;
+  const google::protobuf::TextFormat::ParseInfoTree* tree_;
+  std::string errors_;
+};
+
+}  // namespace
+
+platform::result<gateway_config> load_gateway_config(const std::string& path) {
+  auto text = platform::read_file(path, 256 * 1024);
+  if (!text) return platform::error{text.error_message()};
+  gateway_config out;
+  out.path = path;
+  google::protobuf::TextFormat::ParseInfoTree tree;
+  if (auto parsed = platform::parse_text_proto(path, *text, out.proto, &tree); !parsed) {
+    return platform::error{parsed.error_message()};
+  }
+  pc::GatewayConfig& c = out.proto;
+  validator v(path, &tree);
+
+  if (!valid_gateway_id(c.gateway_id())) {
+    v.fail({{"gateway_id"}}, "gateway_id is required: 1 to 64 letters, digits, '-' or '_'");
+  }
+  if (c.policy_dir().empty()) c.set_policy_dir("/etc/portier/policies");
+  if (c.state_dir().empty()) c.set_state_dir("/var/lib/portier");
+
+  auto& local = *c.mutable_local();
+  if (local.uri().empty()) local.set_uri("tcp://127.0.0.1:1883");
+  if (!starts_with(local.uri(), "tcp://") && !starts_with(local.uri(), "mqtt://")) {
+    v.fail({{"local"}, {"uri"}}, "the local broker is reached as tcp://HOST:PORT, got \"" + local.uri() + "\"");
+  }
+  if (local.client_id().empty()) local.set_client_id("portier-" + c.gateway_id() + "-local");
+  if (local.keepalive_seconds() == 0) local.set_keepalive_seconds(30);
+  v.range({{"local"}, {"keepalive_seconds"}}, local.keepalive_seconds(), 5, 3600);
+  out.password_local = v.read_password({{"local"}, {"password_file"}}, local.password_file());
+
+  auto& up = *c.mutable_upstream();
+  if (up.uri().empty()) {
+    v.fail({{"upstream"}, {"uri"}}, "upstream.uri is required: ssl://HOST:PORT");
+  } else if (!starts_with(up.uri(), "ssl://") && !starts_with(up.uri(), "mqtts://")) {
+    v.fail({{"upstream"}, {"uri"}},
+           "upstream is always TLS: use ssl://HOST:PORT or mqtts://HOST:PORT, got \"" + up.uri() + "\"");
+  }
+  v.readable({{"upstream"}, {"ca_file"}}, up.ca_file());
+  v.readable({{"upstream"}, {"ca_path"}}, up.ca_path());
+  v.readable({{"upstream"}, {"client_cert_file"}}, up.client_cert_file());
+  v.readable({{"upstream"}, {"client_key_file"}}, up.client_key_file());
+  if (up.client_cert_file().empty() != up.client_key_file().empty()) {
+    v.fail({{"upstream"}}, "client_cert_file and client_key_file go together: give both or neither");
+  }
+  if (up.client_id().empty()) up.set_client_id("portier-" + c.gateway_id());
+  if (up.keepalive_seconds() == 0) up.set_keepalive_seconds(30);
+  v.range({{"upstream"}, {"keepalive_seconds"}}, up.keepalive_seconds(), 5, 3600);
+  if (up.max_inflight() == 0) up.set_max_inflight(64);
+  v.range({{"upstream"}, {"max_inflight"}}, up.max_inflight(), 1, 1000);
+  out.password_upstream = v.read_password({{"upstream"}, {"password_file"}}, up.password_file());
+
+  for (int i = 0; i < c.grant_size(); ++i) {
+    for (int j = 0; j < c.refuse_size(); ++j) {
+      if (c.grant(i) == c.refuse(j)) v.fail({{"refuse", j}}, "purpose \"" + c.refuse(j) + "\" is both granted and refused");
+    }
+  }
+
+  auto& q = *c.mutable_queue();
+  if (q.max_messages() == 0) q.set_max_messages(10000);
+  if (q.max_bytes() == 0) q.set_max_bytes(8u << 20);
+  v.range({{"queue"}, {"max_messages"}}, q.max_messages(), 1, 1'000'000);
+  v.range({{"queue"}, {"max_bytes"}}, q.max_bytes(), 64 * 1024, 1ull << 30);
+
+  if (c.status().interval_seconds() == 0) c.mutable_status()->set_interval_seconds(30);
+  v.range({{"status"}, {"interval_seconds"}}, c.status().interval_seconds(), 1, 3600);
+
+  auto& limits = *c.mutable_limits();
+  if (limits.max_payload_bytes() == 0) limits.set_max_payload_bytes(65536);
+  if (limits.max_depth() == 0) limits.set_max_depth(16);
+  v.range({{"limits"}, {"max_payload_bytes"}}, limits.max_payload_bytes(), 64, 1 << 20);
+  v.range({{"limits"}, {"max_depth"}}, limits.max_depth(), 1, 32);
+
+  auto& rc = *c.mutable_reconnect();
+  if (rc.initial_ms() == 0) rc.set_initial_ms(500);
+  if (rc.max_ms() == 0) rc.set_max_ms(30000);
+  v.range({{"reconnect"}, {"initial_ms"}}, rc.initial_ms(), 10, 60000);
+  v.range({{"reconnect"}, {"max_ms"}}, rc.max_ms(), rc.initial_ms(), 3'600'000);
+
+  if (c.drain_timeout_ms() == 0) c.set_drain_timeout_ms(5000);
+  v.range({{"drain_timeout_ms"}}, c.drain_timeout_ms(), 1, 300000);
+
+  if (!v.errors().empty()) {
+    std::string e = v.errors();
+    e.pop_back();
+    return platform::error{e};
+  }
+  return out;
+}
+
+}  // namespace portier::gateway

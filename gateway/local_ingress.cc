@@ -1,0 +1,108 @@
+#include "gateway/local_ingress.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "platform/log.h"
+
+namespace portier::gateway {
+
+namespace {
+
+constexpr auto kSubscribeTimeout = std::chrono::seconds(10);
+
+mqtt_session::settings ingress_settings(const gateway_config& config) {
+  const auto& c = config.proto;
+  mqtt_session::settings s;
+  s.name = "local";
+  s.uri = c.local().uri();
+  s.client_id = c.local().client_id();
+  s.persist_dir = c.state_dir() + "/mqtt-local";
+  auto b = mqtt::connect_options_builder()
+               .clean_session(false)
+               .keep_alive_interval(std::chrono::seconds(c.local().keepalive_seconds()))
+               .connect_timeout(std::chrono::seconds(10));
+  if (!c.local().username().empty()) b.user_name(c.local().username());
+  if (!config.password_local.empty()) b.password(config.password_local);
+  s.options = b.finalize();
+  s.backoff_initial = std::chrono::milliseconds(c.reconnect().initial_ms());
+  s.backoff_max = std::chrono::milliseconds(c.reconnect().max_ms());
+  return s;
+}
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+local_ingress::local_ingress(const gateway_config& config, pipeline& p, release_queue& q, counters& c)
+    : pipeline_(p), queue_(q), counters_(c), session_(ingress_settings(config)) {
+  session_.client().set_message_callback([this](mqtt::const_message_ptr m) { on_message(m); });
+  session_.on_connected([this](mqtt::async_client& client) { subscribe_all(client); });
+  session_.on_connect_result([this](bool ok) { ++(ok ? counters_.local_connects : counters_.local_connect_failures); });
+}
+
+void local_ingress::subscribe_all(mqtt::async_client& client) {
+  const auto filters = pipeline_.subscriptions();
+  std::lock_guard lock(subs_mu_);
+  if (!filters.empty()) {
+    auto topics = mqtt::string_collection::create(filters);
+    client.subscribe(topics, std::vector<int>(filters.size(), 1))->wait_for(kSubscribeTimeout);
+  }
+  subscribed_ = filters;
+  platform::log_info("local broker: subscribed to ", filters.size(), " topic filters");
+}
+
+void local_ingress::resubscribe() {
+  const auto filters = pipeline_.subscriptions();
+  std::lock_guard lock(subs_mu_);
+  std::vector<std::string> added, removed;
+  for (const auto& f : filters) {
+    if (std::find(subscribed_.begin(), subscribed_.end(), f) == subscribed_.end()) added.push_back(f);
+  }
+  for (const auto& f : subscribed_) {
+    if (std::find(filters.begin(), filters.end(), f) == filters.end()) removed.push_back(f);
+  }
+  subscribed_ = filters;
+  if (!session_.connected()) return;  // the next connect subscribes to the new set
+  try {
+    if (!added.empty()) {
+      session_.client()
+          .subscribe(mqtt::string_collection::create(added), std::vector<int>(added.size(), 1))
+          ->wait_for(kSubscribeTimeout);
+    }
+    if (!removed.empty()) session_.client().unsubscribe(mqtt::string_collection::create(removed))->wait_for(kSubscribeTimeout);
+    platform::log_info("local broker: subscriptions updated, ", added.size(), " added, ", removed.size(), " removed");
+  } catch (const mqtt::exception& e) {
+    platform::log_warning("local broker: cannot update subscriptions: ", e.what());
+  }
+}
+
+void local_ingress::on_message(const mqtt::const_message_ptr& m) {
+  const std::string& topic = m->get_topic();
+  const mqtt::string_ref& payload = m->get_payload_ref();
+  pipeline_.process(topic, {payload.data(), payload.size()}, wall_ms(),
+                    [this](const policies::release& r, const policies::compiled_purpose& purpose) {
+                      outbound o;
+                      o.purpose = purpose.id;
+                      o.topic = r.topic;
+                      o.payload = r.payload;
+                      o.expires_at_ms = r.expires_at_ms;
+                      // Blocks while the queue is full; only a shutdown gives up.
+                      while (!queue_.push(o, release_queue::clock::now() + std::chrono::milliseconds(250))) {
+                        if (stopping_) {
+                          ++counters_.lost_at_shutdown;
+                          return;
+                        }
+                      }
+                    });
+}
+
+void local_ingress::stop() {
+  stopping_ = true;
+  session_.stop(std::chrono::milliseconds(2000));
+}
+
+}  // namespace portier::gateway

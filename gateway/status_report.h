@@ -1,0 +1,22 @@
+// The gateway's status as JSON, for the retained message on portier/{gateway}/status: state,
+// version, policy, uptime and counters. Never personal data: counts and names only.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "gateway/counters.h"
+#include "gateway/pipeline.h"
+#include "gateway/release_queue.h"
+
+namespace portier::gateway {
+
+inline constexpr const char* kPortierVersion = "0.1.0";
+
+std::string status_topic(const std::string& gateway_id);
+// {"gateway": ..., "state": "offline"}: the last will, and the message on a clean stop.
+std::string offline_status(const std::string& gateway_id);
+std::string online_status(const std::string& gateway_id, std::chrono::steady_clock::time_point started,
+                          const counters& c, const pipeline& p, const release_queue& q);
+
+}  // namespace portier::gateway

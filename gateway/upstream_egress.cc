@@ -1,0 +1,142 @@
+#include "gateway/upstream_egress.h"
+
+#include "gateway/status_report.h"
+#include "platform/log.h"
+
+namespace portier::gateway {
+
+namespace {
+
+mqtt_session::settings egress_settings(const gateway_config& config) {
+  const auto& c = config.proto;
+  const auto& up = c.upstream();
+  mqtt_session::settings s;
+  s.name = "upstream";
+  s.uri = up.uri();
+  s.client_id = up.client_id();
+  // The server's certificate and host name are always verified; there is no way to turn it off.
+  auto ssl = mqtt::ssl_options_builder()
+                 .enable_server_cert_auth(true)
+                 .verify(true)
+                 .ssl_version(MQTT_SSL_VERSION_TLS_1_2)
+                 .error_handler([](const std::string& msg) { platform::log_warning("upstream TLS: ", msg); });
+  if (!up.ca_file().empty()) ssl.trust_store(up.ca_file());
+  if (!up.ca_path().empty()) ssl.ca_path(up.ca_path());
+  if (up.ca_file().empty() && up.ca_path().empty()) ssl.ca_path("/etc/ssl/certs");
+  if (!up.client_cert_file().empty()) {
+    ssl.key_store(up.client_cert_file());
+    ssl.private_key(up.client_key_file());
+  }
+  auto b = mqtt::connect_options_builder()
+               .clean_session(true)  // unacknowledged releases are ours to resend, not Paho's
+               .keep_alive_interval(std::chrono::seconds(up.keepalive_seconds()))
+               .connect_timeout(std::chrono::seconds(10))
+               .max_inflight(static_cast<int>(up.max_inflight()) + 8)
+               .will(mqtt::message(status_topic(c.gateway_id()), offline_status(c.gateway_id()), 1, true))
+               .ssl(ssl.finalize());
+  if (!up.username().empty()) b.user_name(up.username());
+  if (!config.password_upstream.empty()) b.password(config.password_upstream);
+  s.options = b.finalize();
+  s.backoff_initial = std::chrono::milliseconds(c.reconnect().initial_ms());
+  s.backoff_max = std::chrono::milliseconds(c.reconnect().max_ms());
+  return s;
+}
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+upstream_egress::upstream_egress(const gateway_config& config, release_queue& q, counters& c, status_source status)
+    : gateway_id_(config.proto.gateway_id()),
+      queue_(q),
+      counters_(c),
+      status_(std::move(status)),
+      status_interval_(config.proto.status().interval_seconds()),
+      max_inflight_(config.proto.upstream().max_inflight()),
+      session_(egress_settings(config)) {
+  session_.on_connected([this](mqtt::async_client&) { publish_status(); });
+  session_.on_lost([this] { queue_.requeue_inflight(); });
+  session_.on_connect_result([this](bool ok) {
+    ++(ok ? counters_.upstream_connects : counters_.upstream_connect_failures);
+    queue_.notify();
+  });
+}
+
+upstream_egress::~upstream_egress() { stop(); }
+
+void upstream_egress::start() {
+  session_.start();
+  publisher_ = std::thread([this] { publisher(); });
+}
+
+void upstream_egress::delivery_listener::on_success(const mqtt::token& tok) {
+  e_.queue_.acknowledge(reinterpret_cast<std::uintptr_t>(tok.get_user_context()));
+  ++e_.counters_.acknowledged;
+}
+
+void upstream_egress::delivery_listener::on_failure(const mqtt::token&) {
+  // Only a lost connection fails a QoS 1 publish; its handler puts everything in flight back.
+}
+
+void upstream_egress::publish_status() {
+  try {
+    session_.client().publish(status_topic(gateway_id_), status_(), 1, true);
+  } catch (const mqtt::exception& e) {
+    platform::log_warning("upstream: cannot publish status: ", e.what());
+  }
+}
+
+void upstream_egress::publisher() {
+  using clock = std::chrono::steady_clock;
+  auto next_status = clock::now() + status_interval_;
+  while (!stopping_) {
+    const auto now = clock::now();
+    if (now >= next_status) {
+      if (session_.connected()) publish_status();
+      next_status = now + status_interval_;
+    }
+    const auto deadline = std::min(next_status, now + std::chrono::milliseconds(200));
+    if (!session_.connected()) {
+      session_.wait_connected(deadline);
+      continue;
+    }
+    auto item = queue_.pop(deadline, max_inflight_);
+    if (!item) continue;
+    if (item->expires_at_ms < wall_ms()) {
+      queue_.discard(item->seq);
+      ++counters_.expired;
+      continue;
+    }
+    try {
+      auto msg = mqtt::make_message(item->topic, item->payload, 1, false);
+      session_.client().publish(msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(item->seq)), listener_);
+      ++counters_.published;
+      if (item->resend) ++counters_.resent;
+    } catch (const mqtt::exception& e) {
+      platform::log_warning("upstream: publish failed, will resend: ", e.what());
+      queue_.requeue_inflight();
+      session_.wait_connected(clock::now() + std::chrono::milliseconds(200));
+    }
+  }
+}
+
+bool upstream_egress::drain(std::chrono::steady_clock::time_point deadline) { return queue_.wait_empty(deadline); }
+
+void upstream_egress::stop() {
+  if (stopping_.exchange(true)) return;
+  queue_.close();
+  if (publisher_.joinable()) publisher_.join();
+  if (session_.connected()) {
+    try {
+      session_.client().publish(status_topic(gateway_id_), offline_status(gateway_id_), 1, true)->wait_for(
+          std::chrono::seconds(2));
+    } catch (const mqtt::exception&) {
+    }
+  }
+  session_.stop(std::chrono::milliseconds(2000));
+}
+
+}  // namespace portier::gateway

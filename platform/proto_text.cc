@@ -1,0 +1,74 @@
+#include "platform/proto_text.h"
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+namespace portier::platform {
+
+namespace {
+
+class first_error : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit first_error(const std::string& path) : path_(path) {}
+  void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
+    if (message_.empty()) {
+      message_ = path_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " + message;
+    }
+  }
+  void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
+  const std::string& message() const { return message_; }
+
+ private:
+  const std::string& path_;
+  std::string message_;
+};
+
+}  // namespace
+
+result<bool> parse_text_proto(const std::string& path, std::string_view text, google::protobuf::Message& message,
+                              google::protobuf::TextFormat::ParseInfoTree* locations) {
+  first_error errors(path);
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (locations != nullptr) parser.WriteLocationsTo(locations);
+  parser.AllowUnknownField(false);
+  google::protobuf::io::ArrayInputStream input(text.data(), static_cast<int>(text.size()));
+  if (!parser.Parse(&input, &message)) {
+    return error{errors.message().empty() ? path + ": cannot parse" : errors.message()};
+  }
+  return true;
+}
+
+std::string describe_field(const std::string& path, const google::protobuf::TextFormat::ParseInfoTree* locations,
+                           const google::protobuf::Descriptor* root, std::span<const field_step> steps) {
+  std::string field_path;
+  const google::protobuf::Descriptor* d = root;
+  const google::protobuf::TextFormat::ParseInfoTree* tree = locations;
+  int line = 0, column = 0;
+  for (const field_step& s : steps) {
+    if (!field_path.empty()) field_path += '.';
+    field_path += s.field;
+    if (s.index >= 0) field_path += "[" + std::to_string(s.index) + "]";
+    const google::protobuf::FieldDescriptor* fd = d ? d->FindFieldByName(s.field) : nullptr;
+    if (fd == nullptr || tree == nullptr) {
+      d = nullptr;
+      continue;
+    }
+    const auto loc = tree->GetLocation(fd, s.index);
+    if (loc.line >= 0) {
+      line = loc.line + 1;
+      column = loc.column + 1;
+    }
+    if (fd->message_type() != nullptr) {
+      tree = tree->GetTreeForNested(fd, s.index);
+      d = fd->message_type();
+    } else {
+      d = nullptr;
+    }
+  }
+  std::string prefix = path;
+  if (line > 0) prefix += ":" + std::to_string(line) + ":" + std::to_string(column);
+  return prefix + ": " + field_path;
+}
+
+}  // namespace portier::platform

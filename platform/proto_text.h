@@ -1,0 +1,34 @@
+// Protobuf text format with positions: parse a file into a message while recording where each
+// field was written, and turn a field path into "FILE:LINE:COLUMN: a.b[2].c" for error messages.
+// Shared by the policy compiler and the daemon's configuration.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <google/protobuf/message.h>
+#include <google/protobuf/text_format.h>
+
+#include "platform/result.h"
+
+namespace portier::platform {
+
+// One step of a field path: "device_class", 2 stands for device_class[2]; index -1 for a
+// singular field.
+struct field_step {
+  const char* field;
+  int index = -1;
+};
+
+// Parses `text` (the content of `path`) into `message`, recording positions into `locations`
+// (may be null). The error names file, line and column.
+result<bool> parse_text_proto(const std::string& path, std::string_view text, google::protobuf::Message& message,
+                              google::protobuf::TextFormat::ParseInfoTree* locations);
+
+// "FILE:LINE:COLUMN: path" for the deepest step that has a recorded position ("FILE: path"
+// without positions, e.g. for JSON sources).
+std::string describe_field(const std::string& path, const google::protobuf::TextFormat::ParseInfoTree* locations,
+                           const google::protobuf::Descriptor* root, std::span<const field_step> steps);
+
+}  // namespace portier::platform
