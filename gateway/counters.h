@@ -27,7 +27,14 @@ namespace portier::gateway {
   X(upstream_connects, "successful connections to the upstream broker")                       \
   X(upstream_connect_failures, "failed connection attempts to the upstream broker")           \
   X(reloads, "successful configuration and policy reloads")                                   \
-  X(reload_failures, "rejected reloads (the running policy stayed)")
+  X(reload_failures, "rejected reloads (the running policy stayed)")                          \
+  X(spool_appended, "releases written to the spool")                                          \
+  X(spool_refused_full, "releases the full spool refused (refuse_new; the ingress waits)")    \
+  X(spool_dropped_full, "unsent releases deleted to make room (drop_oldest)")                 \
+  X(spool_purged, "waiting releases crypto-shredded by a consent withdrawal or erasure")      \
+  X(spool_corrupt, "spool records skipped: bad checksum, framing or authentication tag")      \
+  X(spool_torn_tails, "torn spool tails cut off at start-up (power cut during a write)")      \
+  X(spool_recovered, "releases found waiting in the spool at start-up")
 
 struct counters {
 #define PORTIER_DECLARE_COUNTER(name, help) std::atomic<std::uint64_t> name{0};
