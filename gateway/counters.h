@@ -21,7 +21,6 @@ namespace portier::gateway {
   X(acknowledged, "releases the upstream broker acknowledged (PUBACK)")                       \
   X(resent, "releases sent again after the upstream connection was lost before their PUBACK") \
   X(expired, "releases dropped unsent because they waited longer than their retention")      \
-  X(lost_at_shutdown, "releases still queued when the drain deadline passed")                 \
   X(local_connects, "successful connections to the local broker")                             \
   X(local_connect_failures, "failed connection attempts to the local broker")                 \
   X(upstream_connects, "successful connections to the upstream broker")                       \

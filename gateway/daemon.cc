@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -10,9 +12,10 @@
 #include "gateway/gateway_config.h"
 #include "gateway/local_ingress.h"
 #include "gateway/pipeline.h"
-#include "gateway/release_queue.h"
+#include "gateway/spool.h"
 #include "gateway/status_report.h"
 #include "gateway/upstream_egress.h"
+#include "platform/key_directory.h"
 #include "platform/key_store.h"
 #include "platform/log.h"
 #include "platform/signals.h"
@@ -74,7 +77,7 @@ bool same_connections(const gateway_config& a, const gateway_config& b) {
   return a.proto.gateway_id() == b.proto.gateway_id() && a.proto.state_dir() == b.proto.state_dir() &&
          a.proto.local().SerializeAsString() == b.proto.local().SerializeAsString() &&
          a.proto.upstream().SerializeAsString() == b.proto.upstream().SerializeAsString() &&
-         a.proto.queue().SerializeAsString() == b.proto.queue().SerializeAsString() &&
+         a.proto.spool().SerializeAsString() == b.proto.spool().SerializeAsString() &&
          a.password_local == b.password_local && a.password_upstream == b.password_upstream;
 }
 
@@ -129,7 +132,29 @@ int run_daemon(const std::string& config_path) {
   const policies::engine_identity identity{cfg.proto.gateway_id(), *secret};
 
   counters stats;
-  release_queue queue(cfg.proto.queue().max_messages(), cfg.proto.queue().max_bytes());
+  auto keys = platform::key_directory::open(cfg.proto.state_dir() + "/keys");
+  if (!keys) {
+    log_error("cannot start: ", keys.error_message());
+    return 1;
+  }
+  spool_options so;
+  so.dir = cfg.proto.state_dir() + "/spool";
+  so.max_bytes = cfg.proto.spool().max_bytes();
+  so.drop_oldest = cfg.proto.spool().when_full() == config::Spool::DROP_OLDEST;
+  so.sync = cfg.proto.spool().durability() == config::Spool::FSYNC_EACH ? spool_options::durability::each
+            : cfg.proto.spool().durability() == config::Spool::NO_FSYNC ? spool_options::durability::none
+                                                                        : spool_options::durability::batch;
+  so.batch_interval = std::chrono::milliseconds(cfg.proto.spool().batch_ms());
+  const auto spool_opened = std::chrono::steady_clock::now();
+  auto opened = spool::open(so, **keys, *secret, stats);
+  if (!opened) {
+    log_error("cannot start: ", opened.error_message());
+    return 1;
+  }
+  std::unique_ptr<spool> store = std::move(*opened);
+  log_info("spool: ", store->pending(), " releases waiting, ", store->bytes(), " bytes, recovered in ",
+           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - spool_opened).count(),
+           " ms");
   pipeline pipe(stats);
   try {
     pipe.install(std::make_shared<policies::evaluator>(policy, identity, limits_from(cfg)), consent_from(cfg, *policy));
@@ -141,10 +166,10 @@ int run_daemon(const std::string& config_path) {
   std::unique_ptr<upstream_egress> up;
   std::unique_ptr<local_ingress> in;
   try {
-    up = std::make_unique<upstream_egress>(cfg, queue, stats, [&] {
-      return online_status(cfg.proto.gateway_id(), started, stats, pipe, queue);
+    up = std::make_unique<upstream_egress>(cfg, *store, stats, [&] {
+      return online_status(cfg.proto.gateway_id(), started, stats, pipe, *store);
     });
-    in = std::make_unique<local_ingress>(cfg, pipe, queue, stats);
+    in = std::make_unique<local_ingress>(cfg, pipe, *store, stats);
   } catch (const mqtt::exception& e) {
     log_error("cannot start: ", e.what());
     return 1;
@@ -186,17 +211,22 @@ int run_daemon(const std::string& config_path) {
     }
   }
 
-  log_info("stopping: taking no new messages, draining ", queue.queued() + queue.inflight(), " releases");
+  log_info("stopping: taking no new messages, sending the ", store->pending(), " releases in the spool");
   in->stop();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.proto.drain_timeout_ms());
   if (!up->drain(deadline)) {
-    const auto left = queue.queued() + queue.inflight();
-    stats.lost_at_shutdown += left;
-    log_warning("drain deadline passed with ", left, " releases unsent");
+    log_warning("drain deadline passed: ", store->pending(), " releases stay in the spool for the next start");
   }
   up->stop();
+  store->close();
   log_info("stopped: ", stats.received.load(), " received, ", stats.released.load(), " released, ",
            stats.acknowledged.load(), " acknowledged upstream");
+  if (in->busy()) {
+    // The ingress callback is parked on a message the full spool could not take; Paho has not
+    // completed its exchange, so the broker redelivers it. Tearing Paho down under it would hang.
+    std::fflush(stderr);
+    std::_Exit(0);
+  }
   return 0;
 }
 

@@ -84,6 +84,8 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
   }
   if (local.client_id().empty()) local.set_client_id("portier-" + c.gateway_id() + "-local");
   if (local.keepalive_seconds() == 0) local.set_keepalive_seconds(30);
+  if (local.qos() == 0) local.set_qos(2);
+  v.range({{"local"}, {"qos"}}, local.qos(), 1, 2);
   v.range({{"local"}, {"keepalive_seconds"}}, local.keepalive_seconds(), 5, 3600);
   out.password_local = v.read_password({{"local"}, {"password_file"}}, local.password_file());
 
@@ -114,11 +116,11 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
     }
   }
 
-  auto& q = *c.mutable_queue();
-  if (q.max_messages() == 0) q.set_max_messages(10000);
-  if (q.max_bytes() == 0) q.set_max_bytes(8u << 20);
-  v.range({{"queue"}, {"max_messages"}}, q.max_messages(), 1, 1'000'000);
-  v.range({{"queue"}, {"max_bytes"}}, q.max_bytes(), 64 * 1024, 1ull << 30);
+  auto& sp = *c.mutable_spool();
+  if (sp.max_bytes() == 0) sp.set_max_bytes(64ull << 20);
+  if (sp.batch_ms() == 0) sp.set_batch_ms(20);
+  v.range({{"spool"}, {"max_bytes"}}, sp.max_bytes(), 1ull << 20, 64ull << 30);
+  v.range({{"spool"}, {"batch_ms"}}, sp.batch_ms(), 1, 1000);
 
   if (c.status().interval_seconds() == 0) c.mutable_status()->set_interval_seconds(30);
   v.range({{"status"}, {"interval_seconds"}}, c.status().interval_seconds(), 1, 3600);

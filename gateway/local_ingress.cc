@@ -37,8 +37,12 @@ std::int64_t wall_ms() {
 
 }  // namespace
 
-local_ingress::local_ingress(const gateway_config& config, pipeline& p, release_queue& q, counters& c)
-    : pipeline_(p), queue_(q), counters_(c), session_(ingress_settings(config)) {
+local_ingress::local_ingress(const gateway_config& config, pipeline& p, spool& s, counters& c)
+    : pipeline_(p),
+      spool_(s),
+      counters_(c),
+      qos_(static_cast<int>(config.proto.local().qos())),
+      session_(ingress_settings(config)) {
   session_.client().set_message_callback([this](mqtt::const_message_ptr m) { on_message(m); });
   session_.on_connected([this](mqtt::async_client& client) { subscribe_all(client); });
   session_.on_connect_result([this](bool ok) { ++(ok ? counters_.local_connects : counters_.local_connect_failures); });
@@ -49,7 +53,7 @@ void local_ingress::subscribe_all(mqtt::async_client& client) {
   std::lock_guard lock(subs_mu_);
   if (!filters.empty()) {
     auto topics = mqtt::string_collection::create(filters);
-    client.subscribe(topics, std::vector<int>(filters.size(), 1))->wait_for(kSubscribeTimeout);
+    client.subscribe(topics, std::vector<int>(filters.size(), qos_))->wait_for(kSubscribeTimeout);
   }
   subscribed_ = filters;
   platform::log_info("local broker: subscribed to ", filters.size(), " topic filters");
@@ -70,7 +74,7 @@ void local_ingress::resubscribe() {
   try {
     if (!added.empty()) {
       session_.client()
-          .subscribe(mqtt::string_collection::create(added), std::vector<int>(added.size(), 1))
+          .subscribe(mqtt::string_collection::create(added), std::vector<int>(added.size(), qos_))
           ->wait_for(kSubscribeTimeout);
     }
     if (!removed.empty()) session_.client().unsubscribe(mqtt::string_collection::create(removed))->wait_for(kSubscribeTimeout);
@@ -81,23 +85,33 @@ void local_ingress::resubscribe() {
 }
 
 void local_ingress::on_message(const mqtt::const_message_ptr& m) {
+  busy_ = true;
   const std::string& topic = m->get_topic();
   const mqtt::string_ref& payload = m->get_payload_ref();
-  pipeline_.process(topic, {payload.data(), payload.size()}, wall_ms(),
-                    [this](const policies::release& r, const policies::compiled_purpose& purpose) {
-                      outbound o;
-                      o.purpose = purpose.id;
-                      o.topic = r.topic;
-                      o.payload = r.payload;
-                      o.expires_at_ms = r.expires_at_ms;
-                      // Blocks while the queue is full; only a shutdown gives up.
-                      while (!queue_.push(o, release_queue::clock::now() + std::chrono::milliseconds(250))) {
+  const std::int64_t now = wall_ms();
+  bool stored = true;
+  pipeline_.process(topic, {payload.data(), payload.size()}, now,
+                    [&](const policies::release& r, const policies::compiled_purpose& purpose,
+                        const policies::decision& d) {
+                      const std::string_view cls = d.device_class() ? std::string_view(d.device_class()->id) : "";
+                      // Waits while the spool is full (refuse_new): backpressure on the broker.
+                      while (true) {
+                        const std::uint64_t seq = spool_.append(purpose.id, r.topic, r.payload, r.expires_at_ms, d.device_id(), cls, now,
+                                             spool::clock::now() + std::chrono::milliseconds(250));
+                        if (seq != 0) break;
                         if (stopping_) {
-                          ++counters_.lost_at_shutdown;
-                          return;
+                          stored = false;
+                          break;
                         }
                       }
                     });
+  if (!stored) {
+    // Shutting down with a full spool: returning now would let Paho complete the exchange for a
+    // message that was not stored. Park until the process exits; the broker redelivers it.
+    std::unique_lock lock(park_mu_);
+    park_.wait(lock, [] { return false; });
+  }
+  busy_ = false;
 }
 
 void local_ingress::stop() {

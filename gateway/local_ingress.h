@@ -1,11 +1,17 @@
 // Ingress: a persistent MQTT session on the local broker (fixed client id, clean session off,
-// QoS 1) subscribed to exactly the topic filters the policy needs, so messages published while
-// the daemon is away wait at the broker. Each message goes through the pipeline on Paho's
-// callback thread; its releases enter the release queue, blocking there when it is full
-// (backpressure: Paho stops reading, the broker holds the rest).
+// QoS 2 by default) subscribed to exactly the topic filters the policy needs, so messages
+// published while the daemon is away wait at the broker.
+//
+// Each message goes through the pipeline on Paho's callback thread; its releases are appended to
+// the spool (written, and with durability FSYNC_EACH synced) before the callback returns. With QoS 2, Paho
+// completes the exchange with the broker (PUBCOMP) only after the callback returns, and keeps the
+// received message in its session files until then, so a crash before that point loses nothing:
+// the broker re-releases it to the next session. When the spool is full (refuse_new) the callback
+// waits: Paho stops reading and the broker holds further messages (backpressure).
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -14,13 +20,13 @@
 #include "gateway/gateway_config.h"
 #include "gateway/mqtt_session.h"
 #include "gateway/pipeline.h"
-#include "gateway/release_queue.h"
+#include "gateway/spool.h"
 
 namespace portier::gateway {
 
 class local_ingress {
  public:
-  local_ingress(const gateway_config& config, pipeline& p, release_queue& q, counters& c);
+  local_ingress(const gateway_config& config, pipeline& p, spool& s, counters& c);
 
   void start() { session_.start(); }
   // Stops taking messages: disconnects from the local broker (the session stays at the broker).
@@ -28,18 +34,24 @@ class local_ingress {
   // Brings the subscriptions in line with the pipeline's current policy.
   void resubscribe();
   bool connected() const { return session_.connected(); }
+  // True while a message is being handled (e.g. waiting for room in a full spool).
+  bool busy() const { return busy_; }
 
  private:
   void subscribe_all(mqtt::async_client& client);
   void on_message(const mqtt::const_message_ptr& m);
 
   pipeline& pipeline_;
-  release_queue& queue_;
+  spool& spool_;
   counters& counters_;
+  const int qos_;
   mqtt_session session_;
   std::mutex subs_mu_;
   std::vector<std::string> subscribed_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> busy_{false};
+  std::mutex park_mu_;
+  std::condition_variable park_;
 };
 
 }  // namespace portier::gateway

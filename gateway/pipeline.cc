@@ -33,7 +33,7 @@ void pipeline::process(std::string_view topic, std::string_view payload, std::in
     const auto& purpose = current_->policy().purposes()[r.purpose];
     ++counters_.released;
     counters_.add_released(purpose.id);
-    out(r, purpose);
+    out(r, purpose, d);
   }
 }
 

@@ -23,7 +23,8 @@ namespace portier::gateway {
 
 class pipeline {
  public:
-  using sink = std::function<void(const policies::release&, const policies::compiled_purpose&)>;
+  using sink = std::function<void(const policies::release&, const policies::compiled_purpose&,
+                                  const policies::decision&)>;
 
   explicit pipeline(counters& c) : counters_(c) {}
 

@@ -48,7 +48,7 @@ namespace portier::gateway {
 struct spool_options {
   enum class durability {
     each,   // fsync after every record: an acknowledged local message survives a power cut
-    batch,  // fsync every batch_interval; append waits for it (group commit): same guarantee, fewer syncs
+    batch,  // fsync every batch_interval: a power cut loses at most the last interval's records
     none,   // never fsync: survives a crash of portierd, not a power cut
   };
   std::string dir;

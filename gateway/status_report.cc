@@ -21,7 +21,7 @@ std::string offline_status(const std::string& gateway_id) {
 }
 
 std::string online_status(const std::string& gateway_id, std::chrono::steady_clock::time_point started,
-                          const counters& c, const pipeline& p, const release_queue& q) {
+                          const counters& c, const pipeline& p, const spool& s) {
   rapidjson::StringBuffer buf;
   json_writer w(buf);
   w.StartObject();
@@ -44,10 +44,12 @@ std::string online_status(const std::string& gateway_id, std::chrono::steady_clo
   w.Uint64(c.name.load());
   PORTIER_GATEWAY_COUNTERS(PORTIER_WRITE_COUNTER)
 #undef PORTIER_WRITE_COUNTER
-  w.Key("queued");
-  w.Uint64(q.queued());
+  w.Key("spool_pending");
+  w.Uint64(s.pending());
+  w.Key("spool_bytes");
+  w.Uint64(s.bytes());
   w.Key("inflight");
-  w.Uint64(q.inflight());
+  w.Uint64(s.inflight());
   w.Key("released_by_purpose");
   w.StartObject();
   for (const auto& [purpose, n] : c.released_by_purpose()) {

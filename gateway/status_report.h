@@ -7,7 +7,7 @@
 
 #include "gateway/counters.h"
 #include "gateway/pipeline.h"
-#include "gateway/release_queue.h"
+#include "gateway/spool.h"
 
 namespace portier::gateway {
 
@@ -17,6 +17,6 @@ std::string status_topic(const std::string& gateway_id);
 // {"gateway": ..., "state": "offline"}: the last will, and the message on a clean stop.
 std::string offline_status(const std::string& gateway_id);
 std::string online_status(const std::string& gateway_id, std::chrono::steady_clock::time_point started,
-                          const counters& c, const pipeline& p, const release_queue& q);
+                          const counters& c, const pipeline& p, const spool& s);
 
 }  // namespace portier::gateway

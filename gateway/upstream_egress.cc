@@ -49,20 +49,17 @@ std::int64_t wall_ms() {
 
 }  // namespace
 
-upstream_egress::upstream_egress(const gateway_config& config, release_queue& q, counters& c, status_source status)
+upstream_egress::upstream_egress(const gateway_config& config, spool& s, counters& c, status_source status)
     : gateway_id_(config.proto.gateway_id()),
-      queue_(q),
+      spool_(s),
       counters_(c),
       status_(std::move(status)),
       status_interval_(config.proto.status().interval_seconds()),
       max_inflight_(config.proto.upstream().max_inflight()),
       session_(egress_settings(config)) {
   session_.on_connected([this](mqtt::async_client&) { publish_status(); });
-  session_.on_lost([this] { queue_.requeue_inflight(); });
-  session_.on_connect_result([this](bool ok) {
-    ++(ok ? counters_.upstream_connects : counters_.upstream_connect_failures);
-    queue_.notify();
-  });
+  session_.on_lost([this] { spool_.rewind(); });
+  session_.on_connect_result([this](bool ok) { ++(ok ? counters_.upstream_connects : counters_.upstream_connect_failures); });
 }
 
 upstream_egress::~upstream_egress() { stop(); }
@@ -73,12 +70,12 @@ void upstream_egress::start() {
 }
 
 void upstream_egress::delivery_listener::on_success(const mqtt::token& tok) {
-  e_.queue_.acknowledge(reinterpret_cast<std::uintptr_t>(tok.get_user_context()));
+  e_.spool_.acknowledge(reinterpret_cast<std::uintptr_t>(tok.get_user_context()));
   ++e_.counters_.acknowledged;
 }
 
 void upstream_egress::delivery_listener::on_failure(const mqtt::token&) {
-  // Only a lost connection fails a QoS 1 publish; its handler puts everything in flight back.
+  // Only a lost connection fails a QoS 1 publish; its handler rewinds the spool.
 }
 
 void upstream_egress::publish_status() {
@@ -103,13 +100,8 @@ void upstream_egress::publisher() {
       session_.wait_connected(deadline);
       continue;
     }
-    auto item = queue_.pop(deadline, max_inflight_);
+    auto item = spool_.next(deadline, max_inflight_, wall_ms());
     if (!item) continue;
-    if (item->expires_at_ms < wall_ms()) {
-      queue_.discard(item->seq);
-      ++counters_.expired;
-      continue;
-    }
     try {
       auto msg = mqtt::make_message(item->topic, item->payload, 1, false);
       session_.client().publish(msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(item->seq)), listener_);
@@ -117,17 +109,16 @@ void upstream_egress::publisher() {
       if (item->resend) ++counters_.resent;
     } catch (const mqtt::exception& e) {
       platform::log_warning("upstream: publish failed, will resend: ", e.what());
-      queue_.requeue_inflight();
+      spool_.rewind();
       session_.wait_connected(clock::now() + std::chrono::milliseconds(200));
     }
   }
 }
 
-bool upstream_egress::drain(std::chrono::steady_clock::time_point deadline) { return queue_.wait_empty(deadline); }
+bool upstream_egress::drain(std::chrono::steady_clock::time_point deadline) { return spool_.wait_empty(deadline); }
 
 void upstream_egress::stop() {
   if (stopping_.exchange(true)) return;
-  queue_.close();
   if (publisher_.joinable()) publisher_.join();
   if (session_.connected()) {
     try {

@@ -1,8 +1,8 @@
 // Egress: the TLS session to the operator's broker and the publisher thread that empties the
-// release queue into it at QoS 1, at most max_inflight unacknowledged at a time. Releases are
-// taken from the queue only while connected (Paho's offline buffer is never used) and leave it
-// only on PUBACK; a lost connection puts the unacknowledged ones back to be resent. A release
-// that waited past its purpose's retention is dropped unsent and counted.
+// spool into it at QoS 1, at most max_inflight unacknowledged at a time. Releases are read from
+// the spool only while connected (Paho's offline buffer is never used) and leave it only on
+// PUBACK; a lost connection rewinds the spool so the unacknowledged ones are sent again. The
+// spool drops a release that waited past its purpose's retention, unsent and counted.
 //
 // Also keeps the retained status message on portier/{gateway}/status fresh, with a last will
 // that marks the gateway offline.
@@ -17,7 +17,7 @@
 #include "gateway/counters.h"
 #include "gateway/gateway_config.h"
 #include "gateway/mqtt_session.h"
-#include "gateway/release_queue.h"
+#include "gateway/spool.h"
 
 namespace portier::gateway {
 
@@ -25,11 +25,11 @@ class upstream_egress {
  public:
   using status_source = std::function<std::string()>;
 
-  upstream_egress(const gateway_config& config, release_queue& q, counters& c, status_source status);
+  upstream_egress(const gateway_config& config, spool& s, counters& c, status_source status);
   ~upstream_egress();
 
   void start();
-  // Waits until everything queued is acknowledged or the deadline passes; true if all was sent.
+  // Waits until everything in the spool is acknowledged or the deadline passes; true if all was sent.
   bool drain(std::chrono::steady_clock::time_point deadline);
   // Publishes the offline status, stops the publisher and disconnects.
   void stop();
@@ -50,7 +50,7 @@ class upstream_egress {
   void publisher();
 
   std::string gateway_id_;
-  release_queue& queue_;
+  spool& spool_;
   counters& counters_;
   status_source status_;
   std::chrono::seconds status_interval_;

@@ -43,8 +43,11 @@ TEST(gateway_config, minimal_config_gets_documented_defaults) {
   STRCMP_EQUAL("/etc/portier/policies", c.policy_dir().c_str());
   STRCMP_EQUAL("/var/lib/portier", c.state_dir().c_str());
   LONGS_EQUAL(64, c.upstream().max_inflight());
-  LONGS_EQUAL(10000, c.queue().max_messages());
-  LONGS_EQUAL(8u << 20, c.queue().max_bytes());
+  LONGS_EQUAL(2, c.local().qos());
+  LONGS_EQUAL(64ull << 20, c.spool().max_bytes());
+  LONGS_EQUAL(portier::config::Spool::REFUSE_NEW, c.spool().when_full());
+  LONGS_EQUAL(portier::config::Spool::FSYNC_BATCH, c.spool().durability());
+  LONGS_EQUAL(20, c.spool().batch_ms());
   LONGS_EQUAL(30, c.status().interval_seconds());
   LONGS_EQUAL(65536, c.limits().max_payload_bytes());
   LONGS_EQUAL(16, c.limits().max_depth());
@@ -68,7 +71,7 @@ TEST(gateway_config, every_problem_is_reported_at_once) {
   const std::string e = error_of(
       "gateway_id: \"gw\"\n"
       "upstream { uri: \"ssl://c:1\" max_inflight: 5000 client_cert_file: \"/nonexistent.crt\" }\n"
-      "queue { max_messages: 0 max_bytes: 10 }\n"
+      "spool { max_bytes: 10 batch_ms: 0 }\n"
       "reconnect { initial_ms: 1000 max_ms: 10 }\n"
       "grant: \"analytics\" refuse: \"analytics\"\n");
   STRCMP_EQUAL(
@@ -76,7 +79,7 @@ TEST(gateway_config, every_problem_is_reported_at_once) {
       "DIR/portierd.conf:2:1: upstream: client_cert_file and client_key_file go together: give both or neither\n"
       "DIR/portierd.conf:2:29: upstream.max_inflight: must be 1 to 1000, got 5000\n"
       "DIR/portierd.conf:5:20: refuse[0]: purpose \"analytics\" is both granted and refused\n"
-      "DIR/portierd.conf:3:25: queue.max_bytes: must be 65536 to 1073741824, got 10\n"
+      "DIR/portierd.conf:3:9: spool.max_bytes: must be 1048576 to 68719476736, got 10\n"
       "DIR/portierd.conf:4:30: reconnect.max_ms: must be 1000 to 3600000, got 10",
       e.c_str());
 }

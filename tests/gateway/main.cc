@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   google::protobuf::TextFormat::ParseFromString(
       "gateway_id: \"warm-up\" local { uri: \"tcp://x:1\" password_file: \"p\" } "
       "upstream { uri: \"ssl://x:1\" password_file: \"p\" ca_file: \"c\" } grant: \"a\" refuse: \"b\" "
-      "queue { max_messages: 1 } status { interval_seconds: 1 } logging { level: DEBUG } "
+      "spool { max_bytes: 1 } status { interval_seconds: 1 } logging { level: DEBUG } "
       "limits { max_depth: 1 } reconnect { initial_ms: 1 }",
       &config);
   google::protobuf::LogSilencer quiet;  // the next parse fails on purpose

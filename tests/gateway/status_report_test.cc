@@ -1,5 +1,9 @@
 #include "gateway/status_report.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include <rapidjson/document.h>
 
 #include "policies/policy_compiler.h"
@@ -9,11 +13,21 @@
 using namespace portier;
 using namespace portier::gateway;
 
-TEST_GROUP(status_report){};
+TEST_GROUP(status_report) {
+  std::string dir;
+  void setup() override {
+    char tmpl[] = "/tmp/portier-status-test-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+  }
+  void teardown() override { CHECK_EQUAL(0, std::system(("rm -rf " + dir).c_str())); }
+};
 
 TEST(status_report, online_status_counts_without_any_device_value) {
   counters c;
-  release_queue q(10, 1 << 20);
+  auto keys = platform::key_directory::open(dir + "/keys").value();
+  spool_options so;
+  so.dir = dir + "/spool";
+  auto q = spool::open(so, *keys, std::vector<std::uint8_t>(32, 1), c).value();
   pipeline p(c);
   auto src = policies::parse_policy_source("p.textproto", R"(
     name: "test" version: 3
@@ -30,11 +44,11 @@ TEST(status_report, online_status_counts_without_any_device_value) {
             consent);
   int sunk = 0;
   p.process("home/Anna's room", R"({"t": 21.123456, "secret": "hunter2"})", 0,
-            [&](const policies::release&, const policies::compiled_purpose&) { ++sunk; });
-  p.process("elsewhere/x", "{}", 0, [&](const policies::release&, const policies::compiled_purpose&) { ++sunk; });
+            [&](const policies::release&, const policies::compiled_purpose&, const policies::decision&) { ++sunk; });
+  p.process("elsewhere/x", "{}", 0, [&](const policies::release&, const policies::compiled_purpose&, const policies::decision&) { ++sunk; });
   LONGS_EQUAL(1, sunk);
 
-  const std::string s = online_status("gw", std::chrono::steady_clock::now(), c, p, q);
+  const std::string s = online_status("gw", std::chrono::steady_clock::now(), c, p, *q);
   rapidjson::Document d;
   d.Parse(s.c_str());
   CHECK_FALSE(d.HasParseError());
