@@ -65,7 +65,9 @@ bool coarsen_iso(const field_action& a, std::string_view s, std::string& out) {
       !digits(s, 8, 2, day) || month < 1 || month > 12 || day < 1 || day > 31) {
     return false;
   }
-  (void)year;
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (day > kDays[month - 1] || (month == 2 && day == 29 && !leap)) return false;  // 2024-02-31
   if (s.size() == 10) {  // a date: already as coarse as a day
     out.assign(s);
     return true;
@@ -88,13 +90,14 @@ bool coarsen_iso(const field_action& a, std::string_view s, std::string& out) {
     }
   }
   const std::string_view zone = s.substr(pos);
-  int zh, zm;
+  int zh = 0, zm = 0;
+  const bool signed_zone = !zone.empty() && (zone[0] == '+' || zone[0] == '-');
   const bool zone_ok =
       zone.empty() || zone == "Z" || zone == "z" ||
-      (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && digits(zone, 1, 2, zh) && zone[3] == ':' &&
-       digits(zone, 4, 2, zm)) ||
-      (zone.size() == 5 && (zone[0] == '+' || zone[0] == '-') && digits(zone, 1, 2, zh) && digits(zone, 3, 2, zm));
-  if (!zone_ok) return false;
+      (signed_zone && zone.size() == 3 && digits(zone, 1, 2, zh)) ||  // +HH
+      (signed_zone && zone.size() == 6 && digits(zone, 1, 2, zh) && zone[3] == ':' && digits(zone, 4, 2, zm)) ||
+      (signed_zone && zone.size() == 5 && digits(zone, 1, 2, zh) && digits(zone, 3, 2, zm));
+  if (!zone_ok || zh > 23 || zm > 59) return false;
   out.assign(s.substr(0, 11));  // "YYYY-MM-DDT"
   switch (a.unit) {
     case time_unit::day: out.append("00:00:00"); break;

@@ -524,7 +524,7 @@ class policy_compiler {
           compiled_field lf;
           lf.steps = lon_steps;
           lf.path = field_path_text(lon_steps);
-          lf.title = lf.path;
+          lf.title = "longitude";  // explanations read "position and longitude"
           lf.actions.resize(out_->purposes_.size());
           lf.synthetic = true;
           field_node* parent = &c.root;

@@ -79,7 +79,7 @@ TEST(explain, one_phrase_per_field_and_purpose) {
   PHRASE("sensor", "seen", "analytics", "time last seen to the hour");
   PHRASE("sensor", "seen", "service", "time last seen to the minute");
   PHRASE("sensor", "name", "service", "name cut to its first 3 characters");
-  PHRASE("sensor", "lat", "where", "position and lon only as a 5 km grid cell");
+  PHRASE("sensor", "lat", "where", "position and longitude only as a 5 km grid cell");
   PHRASE("plug", "$", "analytics", "reading time to the day");
 }
 
@@ -132,7 +132,7 @@ TEST(explain, the_whole_policy) {
       "  Data waits at most 90 seconds to be sent; then it is deleted.\n"
       "  Sent to: loc/{device} (device names replaced by pseudonyms)\n"
       "  From climate sensor [sensor]:\n"
-      "    - position and lon only as a 5 km grid cell\n"
+      "    - position and longitude only as a 5 km grid cell\n"
       "  Nothing else leaves for this purpose.\n"
       "\n"
       "Nothing [idle]\n"
@@ -178,7 +178,7 @@ TEST(explain, the_shipped_defaults) {
   for (const char* phrase :
        {"Keep your devices working [service]", "Energy and climate insights [analytics]",
         "Presence and location [location]", "    - temperature rounded to 0.5 °C\n",
-        "    - position and lon only as a 5 km grid cell\n", "    - power rounded to 10 W\n",
+        "    - position and longitude only as a 5 km grid cell\n", "    - power rounded to 10 W\n",
         "    - device hardware address as a pseudonym\n",
         "    - radio link quality only as a range (weak, fair, good)\n"}) {
     STRCMP_CONTAINS(phrase, text.c_str());

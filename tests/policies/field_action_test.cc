@@ -253,6 +253,8 @@ TEST(field_action, coarsen_iso8601_keeps_its_notation) {
   COARSEN(minute, automatic, string, "2024-05-01T10:23:45-05:30", "s:2024-05-01T10:23:00-05:30");
   COARSEN(minute, automatic, string, "2024-05-01T10:23:45+0200", "s:2024-05-01T10:23:00+0200");
   COARSEN(day, automatic, string, "2024-05-01T23:59:59-0800", "s:2024-05-01T00:00:00-0800");
+  COARSEN(minute, automatic, string, "2024-05-01T10:23:45+02", "s:2024-05-01T10:23:00+02");
+  COARSEN(minute, automatic, string, "2024-02-29T10:23:45Z", "s:2024-02-29T10:23:00Z");  // leap year
   // Fractions, with '.' or ','.
   COARSEN(minute, automatic, string, "2024-05-01T10:23:45.123456Z", "s:2024-05-01T10:23:00Z");
   COARSEN(minute, automatic, string, "2024-05-01T10:23:45,5Z", "s:2024-05-01T10:23:00Z");
@@ -284,7 +286,12 @@ TEST(field_action, coarsen_rejects_strings_that_are_no_iso8601_time) {
   COARSEN(minute, automatic, string, "2024-05-01X10:23:45Z", kMismatch);
   COARSEN(minute, automatic, string, "2024-05-01T10:23:45.Z", kMismatch);
   COARSEN(minute, automatic, string, "2024-05-01T10:23.5Z", kMismatch);
-  COARSEN(minute, automatic, string, "2024-05-01T10:23:45+02", kMismatch);
+  // Dates that do not exist, and offsets that are no offset.
+  COARSEN(minute, automatic, string, "2024-02-31T10:23:45Z", kMismatch);
+  COARSEN(minute, automatic, string, "2023-02-29T10:23:45Z", kMismatch);
+  COARSEN(minute, automatic, string, "2024-04-31", kMismatch);
+  COARSEN(minute, automatic, string, "2024-05-01T10:23:45+99:99", kMismatch);
+  COARSEN(minute, automatic, string, "2024-05-01T10:23:45+0260", kMismatch);
   COARSEN(minute, automatic, string, "2024-05-01T10:23:45 UTC", kMismatch);
   COARSEN(minute, automatic, string, "2024-05-01T10:23:45+02:00junk", kMismatch);
   COARSEN(minute, automatic, string, "2024-05-01T1a:23:45Z", kMismatch);
