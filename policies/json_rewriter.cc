@@ -1,7 +1,10 @@
 #include "policies/json_rewriter.h"
 
 #include <bitset>
+#include <cstring>
+#include <new>
 
+#include <rapidjson/allocators.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
@@ -17,8 +20,28 @@ constexpr unsigned kParseFlags = rapidjson::kParseValidateEncodingFlag | rapidjs
 constexpr std::size_t kMaxPendingLocations = 4;
 constexpr std::size_t kMaxMembers = 512;  // listed fields plus location partners, per node at most
 
+// The reader's stack (nesting, and each string or number while it is read) lives in a buffer on
+// the C++ stack, so a parse does not allocate unless a string is longer than about 3 KiB (the pool
+// then takes a chunk from malloc). A plain rapidjson::Reader allocates its stack for every parse.
+constexpr std::size_t kReaderBufferBytes = 4096;
+using reader_pool = rapidjson::MemoryPoolAllocator<rapidjson::CrtAllocator>;
+using pooled_reader = rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, reader_pool>;
+
 drop_reason reason_for(rapidjson::ParseErrorCode code) {
-  return code == rapidjson::kParseErrorStringInvalidEncoding ? drop_reason::invalid_utf8 : drop_reason::invalid_json;
+  // A lone "\ud800" is a surrogate error: a string that is no Unicode text, like invalid UTF-8.
+  const bool encoding = code == rapidjson::kParseErrorStringInvalidEncoding ||
+                        code == rapidjson::kParseErrorStringUnicodeSurrogateInvalid;
+  return encoding ? drop_reason::invalid_utf8 : drop_reason::invalid_json;
+}
+
+// The parser validates raw bytes, but decodes an escaped lone low surrogate ("\udc00") into bytes
+// that are not UTF-8 (ED B0 80). Only strings with an 0xED byte (U+D000 to U+DFFF) need a look.
+// (A plain loop: keys and values are short, and memchr cost 10% of a message here.)
+bool decoded_utf8(const char* s, rapidjson::SizeType n) {
+  for (rapidjson::SizeType i = 0; i < n; ++i) {
+    if (static_cast<unsigned char>(s[i]) == 0xED) return valid_utf8({s, n});
+  }
+  return true;
 }
 
 void count(drop_counts& drops, drop_reason r) { ++drops[static_cast<std::size_t>(r)]; }
@@ -57,13 +80,17 @@ class rewrite_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, r
   bool Null() { return scalar(value_type::null, "null"); }
   bool Bool(bool b) { return scalar(value_type::boolean, b ? "true" : "false"); }
   bool RawNumber(const char* s, rapidjson::SizeType n, bool) { return scalar(value_type::number, {s, n}); }
-  bool String(const char* s, rapidjson::SizeType n, bool) { return scalar(value_type::string, {s, n}); }
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    if (!decoded_utf8(s, n)) return fail(drop_reason::invalid_utf8);
+    return scalar(value_type::string, {s, n});
+  }
   bool StartObject() { return start(false); }
   bool StartArray() { return start(true); }
   bool EndObject(rapidjson::SizeType) { return end(); }
   bool EndArray(rapidjson::SizeType) { return end(); }
 
   bool Key(const char* s, rapidjson::SizeType n, bool) {
+    if (!decoded_utf8(s, n)) return fail(drop_reason::invalid_utf8);
     if (skip_ > 0) return true;
     frame& f = frames_[depth_ - 1];
     f.pending = f.node->member({s, n});
@@ -120,11 +147,9 @@ class rewrite_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, r
       skip_ = 1;
       return true;
     }
-    frame& f = frames_[depth_++];
+    frame& f = *new (&frames_[depth_++]) frame{};
     f.node = n;
     f.is_array = is_array;
-    f.pending = nullptr;
-    f.seen.reset();
     return true;
   }
 
@@ -311,7 +336,13 @@ class rewrite_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, r
   const std::size_t max_depth_;
   drop_counts& drops_;
   std::string& scratch_;
-  std::array<frame, kMaxJsonDepth> frames_;
+  // A frame is constructed when its container opens (start): constructing all of them with the
+  // handler, once per message, cost more than the containers of a typical message.
+  union frame_slots {
+    frame_slots() {}
+    frame at[kMaxJsonDepth];
+  } frame_slots_;
+  frame* const frames_ = frame_slots_.at;
   std::size_t depth_ = 0;  // open containers that are followed (listed)
   std::size_t level_ = 0;  // open containers in the document, followed or skipped
   std::size_t skip_ = 0;   // > 0 while inside a container that is not followed
@@ -383,19 +414,25 @@ class predicate_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
 std::optional<drop_reason> json_rewriter::rewrite(const compiled_class& c, std::string_view payload,
                                                   std::span<rewrite_output> outputs, pseudonymiser& names,
                                                   std::size_t max_depth, drop_counts& drops) {
-  std::array<output_state, 64> states;
-  const std::size_t n = std::min(outputs.size(), states.size());
+  // Only the states in use are constructed: initialising all 64 cost about as much as the parse.
+  union state_slots {
+    state_slots() {}
+    output_state at[64];
+  } states;
+  const std::size_t n = std::min(outputs.size(), std::size(states.at));
   for (std::size_t i = 0; i < n; ++i) {
-    states[i] = output_state{};
-    states[i].out = &outputs[i];
+    new (&states.at[i]) output_state{};
+    states.at[i].out = &outputs[i];
     outputs[i].payload->clear();
     outputs[i].fields->clear();
   }
   drop_counts field_drops{};
-  rewrite_handler handler(c, std::span(states.data(), n), names, std::min(max_depth, kMaxJsonDepth), field_drops,
+  rewrite_handler handler(c, std::span(states.at, n), names, std::min(max_depth, kMaxJsonDepth), field_drops,
                           scratch_);
   rapidjson::MemoryStream stream(payload.data(), payload.size());
-  rapidjson::Reader reader;
+  alignas(std::max_align_t) char reader_buffer[kReaderBufferBytes];
+  reader_pool pool(reader_buffer, sizeof reader_buffer);
+  pooled_reader reader(&pool);
   const rapidjson::ParseResult r = reader.Parse<kParseFlags>(stream, handler);
   if (r.IsError()) {
     for (std::size_t i = 0; i < n; ++i) {
@@ -412,7 +449,9 @@ std::optional<drop_reason> json_rewriter::test_predicate(const compiled_predicat
                                                          std::size_t max_depth, bool& matches) {
   predicate_handler handler(p, std::min(max_depth, kMaxJsonDepth));
   rapidjson::MemoryStream stream(payload.data(), payload.size());
-  rapidjson::Reader reader;
+  alignas(std::max_align_t) char reader_buffer[kReaderBufferBytes];
+  reader_pool pool(reader_buffer, sizeof reader_buffer);
+  pooled_reader reader(&pool);
   const rapidjson::ParseResult r = reader.Parse<kParseFlags>(stream, handler);
   matches = handler.matches();
   if (handler.found()) return std::nullopt;

@@ -113,6 +113,7 @@ class policy_compiler {
     std::string path;
     const google::protobuf::Descriptor* d = pb::Policy::descriptor();
     const google::protobuf::TextFormat::ParseInfoTree* tree = src.locations.get();
+    const google::protobuf::Message* msg = &src.policy;
     int line = 0, column = 0;
     for (const step& s : w) {
       if (!path.empty()) path += '.';
@@ -123,13 +124,21 @@ class policy_compiler {
         d = nullptr;
         continue;
       }
-      const auto loc = tree->GetLocation(fd, s.index);
+      // List syntax ("purpose: [a, b]") records one location for the whole list, so a value has a
+      // location of its own only if every value of the field was written separately.
+      int at = s.index;
+      const int size = fd->is_repeated() ? msg->GetReflection()->FieldSize(*msg, fd) : 0;
+      if (at > 0 && tree->GetLocation(fd, size - 1).line < 0) at = 0;
+      const auto loc = tree->GetLocation(fd, at);
       if (loc.line >= 0) {
         line = loc.line + 1;
         column = loc.column + 1;
       }
       if (fd->message_type() != nullptr) {
         tree = tree->GetTreeForNested(fd, s.index);
+        const google::protobuf::Reflection* r = msg->GetReflection();
+        msg = fd->is_repeated() ? &r->GetRepeatedMessage(*msg, fd, s.index)
+                                : &r->GetMessage(*msg, fd);
         d = fd->message_type();
       } else {
         d = nullptr;
@@ -400,8 +409,13 @@ class policy_compiler {
       case pb::Rule::kRound: {
         a.kind = action_kind::round;
         a.step = rule.round().step();
-        if (!(a.step > 0) || !std::isfinite(a.step) || a.step > 1e12) {
+        if (!(a.step > 0)) {
           error(f, rw + step{"round"} + step{"step"}, "round step must be greater than 0, got " + number_text(a.step));
+          return std::nullopt;
+        }
+        if (!(a.step <= 1e12)) {
+          error(f, rw + step{"round"} + step{"step"},
+                "round step must be at most 1e+12, got " + number_text(a.step));
           return std::nullopt;
         }
         a.decimals = decimals_for_step(a.step);
@@ -510,12 +524,17 @@ class policy_compiler {
           compiled_field lf;
           lf.steps = lon_steps;
           lf.path = field_path_text(lon_steps);
-          lf.title = lf.path;
+          lf.title = "longitude";  // explanations read "position and longitude"
           lf.actions.resize(out_->purposes_.size());
           lf.synthetic = true;
           field_node* parent = &c.root;
           for (std::size_t s = 0; s + 1 < lon_steps.size(); ++s) {
             parent = lon_steps[s].each ? parent->each.get() : const_cast<field_node*>(parent->member(lon_steps[s].key));
+          }
+          if (parent->member(lon_name) != nullptr) {  // listed as an object or array: never a number
+            error(f, w, "longitude " + quoted(field_path_text(lon_steps)) +
+                            " is a container of other listed fields; generalise_location needs a number");
+            continue;
           }
           auto node = std::make_unique<field_node>();
           node->key = lon_name;

@@ -1,2 +1,232 @@
 #!/usr/bin/env bash
-exit 0
+# portier-policy as an operator runs it: check, explain and run against the shipped defaults and
+# small broken policies. Usage: portier_policy_test.sh PATH/TO/portier-policy SOURCE_DIR
+# Every case prints "ok" or "FAIL: <case>: <why>"; the exit status is 1 if any case failed.
+set -u
+
+tool=${1:?usage: $0 PATH/TO/portier-policy SOURCE_DIR}
+src=${2:?usage: $0 PATH/TO/portier-policy SOURCE_DIR}
+defaults="$src/policies/defaults"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+failures=0
+cases=0
+fail() {  # case, message
+  echo "FAIL: $1: $2" >&2
+  failures=$((failures + 1))
+}
+
+# run_tool CASE -- ARGS...: runs the tool with stdin from $tmp/stdin (if present); leaves
+# $tmp/out, $tmp/err and $status.
+run_tool() {
+  local input=/dev/null
+  [ -f "$tmp/stdin" ] && input="$tmp/stdin"
+  "$tool" "$@" <"$input" >"$tmp/out" 2>"$tmp/err"
+  status=$?
+  rm -f "$tmp/stdin"
+}
+
+expect_status() {  # case, expected status
+  cases=$((cases + 1))
+  if [ "$status" -ne "$2" ]; then
+    fail "$1" "exit status $status, expected $2 (stderr: $(head -c 300 "$tmp/err"))"
+    return 1
+  fi
+}
+
+expect_in() {  # case, file (out|err), expected fixed text
+  cases=$((cases + 1))
+  if ! grep -qF -- "$3" "$tmp/$2"; then
+    fail "$1" "std$2 lacks \"$3\"; it was: $(head -c 600 "$tmp/$2")"
+  fi
+}
+
+expect_file() {  # case, file (out|err), expected whole content
+  cases=$((cases + 1))
+  if [ "$(cat "$tmp/$2")" != "$3" ]; then
+    fail "$1" "std$2 differs"$'\n'"--- expected"$'\n'"$3"$'\n'"--- got"$'\n'"$(cat "$tmp/$2")"
+  fi
+}
+
+# ------------------------------------------------------------------------------- check
+
+run_tool check "$defaults"
+expect_status "check defaults (directory)" 0 &&
+  expect_file "check defaults (directory)" out "ok: 3 purposes, 33 device classes, 36 topic filters"
+
+run_tool check "$defaults"/*.textproto
+expect_status "check defaults (files)" 0 &&
+  expect_file "check defaults (files)" out "ok: 3 purposes, 33 device classes, 36 topic filters"
+
+cat >"$tmp/broken.textproto" <<'EOF'
+purpose { id: "analytics" title: "Insights" legal_basis: CONSENT retention_seconds: 60 }
+purpose { id: "Bad" title: "B" legal_basis: CONSENT retention_seconds: 60 }
+device_class {
+  id: "plug"
+  topic: "plugs/{device}"
+  field { path: "power" rule { purpose: "analitycs" round { step: 10 } } }
+  field { path: "energy" rule { purpose: "analytics" round { step: -1 } } }
+}
+EOF
+run_tool check "$tmp/broken.textproto"
+expect_status "check broken policy" 1 &&
+  expect_file "check broken policy" err "$tmp/broken.textproto:2:11: purpose[1].id: purpose id \"Bad\" must be 1 to 32 lower-case letters, digits or '-', starting with a letter
+$tmp/broken.textproto:6:32: device_class[0].field[0].rule[0].purpose[0]: unknown purpose \"analitycs\"
+$tmp/broken.textproto:7:62: device_class[0].field[1].rule[0].round.step: round step must be greater than 0, got -1
+$tmp/broken.textproto: a policy needs at least one device_class
+4 errors" &&
+  expect_file "check broken policy prints nothing on stdout" out ""
+
+printf 'purpose { id: "a" bogus: 1 }\n' >"$tmp/syntax.textproto"
+run_tool check "$tmp/syntax.textproto"
+expect_status "check syntax error" 1 &&
+  expect_file "check syntax error" err "$tmp/syntax.textproto:1:24: Message type \"portier.policy.Purpose\" has no field named \"bogus\"."
+
+printf '{"purpose": [{"id": "a", "title": "", "legal_basis": "CONSENT", "retention_seconds": 5}]}\n' >"$tmp/p.json"
+run_tool check "$tmp/p.json"
+expect_status "check JSON policy" 1 &&
+  expect_in "check JSON policy" err "$tmp/p.json: purpose[0].title: every purpose needs a title the household can read"
+
+run_tool check "$tmp/missing.textproto"
+expect_status "check missing file" 1 && expect_in "check missing file" err "missing.textproto"
+
+run_tool check "$defaults" "$tmp/broken.textproto"
+expect_status "check defaults plus a broken file" 1 &&
+  expect_in "check defaults plus a broken file" err "unknown purpose \"analitycs\""
+
+# ------------------------------------------------------------------------------- usage
+
+run_tool
+expect_status "no arguments" 2 && expect_in "no arguments" out "usage: portier-policy COMMAND"
+run_tool help
+expect_status "help" 0 && expect_in "help" out "usage: portier-policy COMMAND"
+run_tool frobnicate
+expect_status "unknown command" 2 && expect_in "unknown command" err "unknown command \"frobnicate\""
+run_tool check
+expect_status "check without files" 2 && expect_in "check without files" err "name at least one policy file"
+run_tool explain --verbose "$defaults"
+expect_status "explain with an unknown option" 2 && expect_in "explain with an unknown option" err "unknown option --verbose"
+run_tool run
+expect_status "run without files" 2 && expect_in "run without files" err "name at least one policy file"
+run_tool run "$defaults" --grant
+expect_status "run --grant without a value" 2 && expect_in "run --grant without a value" err "--grant needs a value"
+run_tool run "$defaults" --grant analitycs
+expect_status "run --grant unknown purpose" 2 &&
+  expect_in "run --grant unknown purpose" err "--grant names unknown purpose \"analitycs\""
+run_tool run "$defaults" --refuse nope
+expect_status "run --refuse unknown purpose" 2 &&
+  expect_in "run --refuse unknown purpose" err "--refuse names unknown purpose \"nope\""
+run_tool run "$defaults" --gateway-secret abcd
+expect_status "run with a short secret" 2 && expect_in "run with a short secret" err "at least 32 hexadecimal digits"
+run_tool run "$defaults" --gateway-secret "zz112233445566778899aabbccddeeff"
+expect_status "run with a secret that is not hex" 2
+run_tool run "$defaults" --gateway-id "gw/1"
+expect_status "run with a bad gateway id" 2 && expect_in "run with a bad gateway id" err "gateway id"
+run_tool run "$defaults" --frobnicate
+expect_status "run with an unknown option" 2 && expect_in "run with an unknown option" err "unknown option --frobnicate"
+
+# ------------------------------------------------------------------------------- explain
+
+run_tool explain "$defaults"
+expect_status "explain defaults" 0
+for title in "Keep your devices working [service]" "Energy and climate insights [analytics]" \
+  "Presence and location [location]" "temperature rounded to 0.5 °C"; do
+  expect_in "explain defaults mentions \"$title\"" out "$title"
+done
+run_tool explain "$tmp/broken.textproto"
+expect_status "explain a broken policy" 1 && expect_in "explain a broken policy" err "4 errors"
+
+# ------------------------------------------------------------------------------- run
+
+anna='{"topic":"zigbee2mqtt/Anna bedroom sensor","payload":{"temperature":21.53,"battery":97,"occupancy":true,"ssid":"Home"}}'
+power='{"topic":"stat/tasmota_1A2B3C/POWER","payload":"ON"}'
+announce='{"topic":"shellies/announce","payload":{"id":"shelly1pm-A1B2C3"}}'
+service_topic='portier/gw-test/service/zigbee2mqtt-device/kezu6euatcy5sxpb'
+analytics_topic='portier/gw-test/analytics/zigbee2mqtt-device/o2y2yse7s5pge2sc'
+location_topic='portier/gw-test/location/zigbee2mqtt-device/mfqijjcekdh7coxj'
+
+printf '%s\n%s\n\n%s\n' "$anna" "$power" "$announce" >"$tmp/stdin"
+run_tool run "$defaults"
+expect_status "run with default consent" 0 &&
+  expect_file "run with default consent" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":97}}],"dropped":[{"reason":"consent_refused","count":2},{"reason":"unlisted_field","count":1},{"reason":"policy_drop","count":2}]}
+{"topic":"stat/tasmota_1A2B3C/POWER","releases":[{"purpose":"service","topic":"portier/gw-test/service/tasmota-power/meuxptsza2qur3ks","payload":"ON"}],"dropped":[]}
+{"topic":"shellies/announce","releases":[],"dropped":[{"reason":"unmatched_topic","count":1}]}'
+
+printf '%s\n' "$anna" >"$tmp/stdin"
+run_tool run "$defaults" --grant analytics
+expect_status "run --grant analytics" 0 &&
+  expect_file "run --grant analytics" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":97}},{"purpose":"analytics","topic":"'"$analytics_topic"'","payload":{"temperature":21.5,"battery":100}}],"dropped":[{"reason":"consent_refused","count":1},{"reason":"unlisted_field","count":2},{"reason":"policy_drop","count":3}]}'
+
+printf '%s\n' "$anna" >"$tmp/stdin"
+run_tool run "$defaults" --grant-all
+expect_status "run --grant-all" 0 &&
+  expect_file "run --grant-all" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":97}},{"purpose":"analytics","topic":"'"$analytics_topic"'","payload":{"temperature":21.5,"battery":100}},{"purpose":"location","topic":"'"$location_topic"'","payload":{"occupancy":true}}],"dropped":[{"reason":"unlisted_field","count":3},{"reason":"policy_drop","count":5}]}'
+
+printf '%s\n' "$anna" >"$tmp/stdin"
+run_tool run "$defaults" --grant-all --refuse service
+expect_status "run --grant-all --refuse service" 0 &&
+  expect_file "run --grant-all --refuse service" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"analytics","topic":"'"$analytics_topic"'","payload":{"temperature":21.5,"battery":100}},{"purpose":"location","topic":"'"$location_topic"'","payload":{"occupancy":true}}],"dropped":[{"reason":"consent_refused","count":1},{"reason":"unlisted_field","count":2},{"reason":"policy_drop","count":3}]}'
+
+printf '%s\n%s\n' "$anna" "$power" >"$tmp/stdin"
+run_tool run "$defaults" --grant-all --pause
+expect_status "run --pause" 0 &&
+  expect_file "run --pause" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[],"dropped":[{"reason":"paused","count":1}]}
+{"topic":"stat/tasmota_1A2B3C/POWER","releases":[],"dropped":[{"reason":"paused","count":1}]}'
+
+printf '%s\n' "$anna" >"$tmp/stdin"
+run_tool run "$defaults" --gateway-id home-1 --gateway-secret 00112233445566778899aabbccddeeff
+expect_status "run with a gateway id and secret" 0 &&
+  expect_in "run with a gateway id and secret" out '"topic":"portier/home-1/service/zigbee2mqtt-device/pzibsehz4sn52b6u"'
+
+# Raw device names never appear in a release, whatever is granted.
+printf '%s\n' "$anna" >"$tmp/stdin"
+run_tool run "$defaults" --grant-all
+cases=$((cases + 1))
+if ! python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    for r in json.loads(line)["releases"]:
+        text = r["topic"] + json.dumps(r["payload"])
+        for secret in ("Anna", "bedroom", "21.53", "Home"):
+            if secret in text:
+                sys.exit("%r leaves in %s" % (secret, text))
+' "$tmp/out"; then
+  fail "run releases carry no raw names" "see above"
+fi
+
+# Bad input lines: an error line each, the others still evaluated, exit status 1.
+printf '%s\nnot json\n{"topic":"a/b"}\n{"topic":5,"payload":1}\n[1]\n%s\n' "$power" "$power" >"$tmp/stdin"
+run_tool run "$defaults"
+expect_status "run with bad input lines" 1 &&
+  expect_file "run with bad input lines" out '{"topic":"stat/tasmota_1A2B3C/POWER","releases":[{"purpose":"service","topic":"portier/gw-test/service/tasmota-power/meuxptsza2qur3ks","payload":"ON"}],"dropped":[]}
+{"line":2,"error":"expected {\"topic\": \"...\", \"payload\": <JSON value>}"}
+{"line":3,"error":"expected {\"topic\": \"...\", \"payload\": <JSON value>}"}
+{"line":4,"error":"expected {\"topic\": \"...\", \"payload\": <JSON value>}"}
+{"line":5,"error":"expected {\"topic\": \"...\", \"payload\": <JSON value>}"}
+{"topic":"stat/tasmota_1A2B3C/POWER","releases":[{"purpose":"service","topic":"portier/gw-test/service/tasmota-power/meuxptsza2qur3ks","payload":"ON"}],"dropped":[]}'
+
+# The shipped samples: every output line is JSON, the last three release nothing.
+cp "$defaults/samples.jsonl" "$tmp/stdin"
+run_tool run "$defaults" --grant-all
+expect_status "run the shipped samples" 0
+cases=$((cases + 1))
+if ! python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) == 36, "%d output lines" % len(lines)
+for i, l in enumerate(lines):
+    if (len(l["releases"]) > 0) != (i < 33):
+        sys.exit("line %d (%s): %s" % (i + 1, l["topic"], l))
+' "$tmp/out"; then
+  fail "run the shipped samples" "see above"
+fi
+
+run_tool run "$tmp/broken.textproto"
+expect_status "run a broken policy" 1 && expect_in "run a broken policy" err "4 errors"
+
+if [ "$failures" -ne 0 ]; then
+  echo "portier_policy_test: $failures of $cases checks failed" >&2
+  exit 1
+fi
+echo "portier_policy_test: all $cases checks passed"

@@ -1,0 +1,280 @@
+// The shipped default policy against its own samples (policies/defaults/samples.jsonl), with every
+// purpose granted: nothing personal in the samples may reach a release topic or payload.
+#include <algorithm>
+#include <array>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "policies/evaluator.h"
+#include "policies/policy_source.h"
+#include "test_support.h"
+
+using namespace portier::policies;
+using portier::policies::test::joined;
+using portier::policies::test::summary;
+using portier::policies::test::test_identity;
+
+namespace {
+
+const std::string kDefaults = std::string(PORTIER_SOURCE_DIR) + "/policies/defaults";
+
+struct sample {
+  int line = 0;
+  std::string topic;
+  std::string payload;  // the wire payload
+  rapidjson::Document doc;
+};
+
+std::string json_text(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return {buf.GetString(), buf.GetSize()};
+}
+
+std::vector<sample> load_samples() {
+  std::ifstream in(kDefaults + "/samples.jsonl");
+  std::vector<sample> out;
+  std::string text;
+  int line = 0;
+  while (std::getline(in, text)) {
+    ++line;
+    if (text.empty()) continue;
+    sample s;
+    s.line = line;
+    s.doc.Parse<rapidjson::kParseFullPrecisionFlag>(text.c_str(), text.size());
+    if (s.doc.HasParseError() || !s.doc.IsObject() || !s.doc.HasMember("topic") ||
+        !s.doc.HasMember("payload")) {
+      FAIL(("samples.jsonl:" + std::to_string(line) + ": not {\"topic\", \"payload\"}").c_str());
+    }
+    s.topic = s.doc["topic"].GetString();
+    const rapidjson::Value& p = s.doc["payload"];
+    s.payload = p.IsString() ? std::string(p.GetString(), p.GetStringLength()) : json_text(p);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::shared_ptr<const compiled_policy> load_defaults() {
+  auto sources = load_policy_dir(kDefaults);
+  if (!sources) FAIL(sources.error_message().c_str());
+  auto r = compile_policy(*sources);
+  if (!r.errors.empty()) FAIL(joined(r.errors).c_str());
+  return r.policy;
+}
+
+bool is_one_of(std::string_view key, std::initializer_list<std::string_view> keys) {
+  for (auto k : keys) {
+    if (k == key) return true;
+  }
+  return false;
+}
+
+// Patterns of values that identify a person, a place or a moment.
+struct detectors {
+  std::regex mac{"([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}"};
+  std::regex ipv4{"([0-9]{1,3}\\.){3}[0-9]{1,3}"};
+  std::regex iso_seconds{
+      "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([0-9]{2}:[0-9]{2}:([0-9]{2}))([.,][0-9]+)?.*"};
+  std::regex decimals{"-?[0-9]+\\.[0-9]{5,}"};
+};
+
+// What must not leave, as the device wrote it: values under identifying keys, MAC and IP
+// addresses anywhere, coordinates with more than 4 decimals, second-precise times.
+void collect_sensitive(const detectors& re, const rapidjson::Value& v, std::string_view key,
+                       std::vector<std::string>& out) {
+  const auto& [mac, ipv4, iso_seconds, decimals] = re;
+  const bool identifying =
+      is_one_of(key, {"SSID", "SSId", "ssid", "BSSID", "BSSId", "mac", "ip", "sta_ip",
+                      "friendlyName", "ieeeAddr", "networkAddress", "desc", "tid", "topic", "Id",
+                      "inregions", "inrids", "rid"});
+  if (v.IsObject()) {
+    for (const auto& m : v.GetObject()) collect_sensitive(re, m.value, m.name.GetString(), out);
+    return;
+  }
+  if (v.IsArray()) {
+    for (const auto& e : v.GetArray()) collect_sensitive(re, e, key, out);
+    return;
+  }
+  const std::string text =
+      v.IsString() ? std::string(v.GetString(), v.GetStringLength()) : json_text(v);
+  std::smatch m;
+  if (identifying || std::regex_match(text, mac) || std::regex_match(text, ipv4))
+    out.push_back(text);
+  if (v.IsString() && std::regex_match(text, m, iso_seconds) && (m[2] != "00" || m[3].matched)) {
+    out.push_back(text);
+    out.push_back(m[1]);  // the time of day to the second, in any notation
+  }
+  if (v.IsNumber() && is_one_of(key, {"lat", "lon"}) && std::regex_match(text, decimals))
+    out.push_back(text);
+  if (v.IsInt64()) {
+    const std::int64_t n = v.GetInt64();
+    const bool epoch_s = n >= 1'000'000'000 && n < 20'000'000'000 && n % 60 != 0;
+    const bool epoch_ms = n >= 1'000'000'000'000 && n < 20'000'000'000'000 && n % 60'000 != 0;
+    if (epoch_s || epoch_ms) out.push_back(text);
+  }
+}
+
+// The topic levels a class captured (device names, user names, node names).
+void collect_captures(const decision& d, const std::string& topic, std::vector<std::string>& out) {
+  if (d.device_class() == nullptr) return;
+  for (const auto& f : d.device_class()->topics) {
+    std::array<std::string_view, topic_filter::kMaxCaptures> captures{};
+    if (!f.match(topic, captures)) continue;
+    for (std::size_t i = 0; i < f.capture_names().size(); ++i) {
+      if (captures[i].size() >= 3) out.emplace_back(captures[i]);  // not a channel number like "0"
+    }
+  }
+}
+
+struct defaults_engine {
+  defaults_engine() : policy(load_defaults()), ev(policy, test_identity()) {
+    for (const auto& p : policy->purposes()) consent.set_household(p.id, consent_decision::granted);
+  }
+  std::shared_ptr<const compiled_policy> policy;
+  evaluator ev;
+  consent_snapshot consent;
+};
+
+}  // namespace
+
+TEST_GROUP(defaults) {
+  defaults_engine e;
+  std::vector<sample> samples = load_samples();
+};
+
+TEST(defaults, the_policy_compiles) {
+  LONGS_EQUAL(3, e.policy->purposes().size());
+  STRCMP_EQUAL("portier-defaults", e.policy->name().c_str());
+  LONGS_EQUAL(1, e.policy->version());
+  CHECK_TRUE(e.policy->classes().size() >= 30);
+}
+
+TEST(defaults, nothing_sensitive_in_any_sample_leaves) {
+  const detectors re;
+  std::size_t checked = 0;
+  std::vector<std::string> all;
+  for (const auto& s : samples) {
+    const decision& d = e.ev.evaluate(s.topic, s.payload, e.consent, 0);
+    std::vector<std::string> sensitive;
+    collect_sensitive(re, s.doc["payload"], "", sensitive);
+    collect_captures(d, s.topic, sensitive);
+    for (const auto& r : d.releases()) {
+      for (const auto& value : sensitive) {
+        const std::string where = "samples.jsonl:" + std::to_string(s.line) + ": \"" + value +
+                                  "\" leaves for " + e.policy->purposes()[r.purpose].id + ": " +
+                                  r.topic + " " + r.payload;
+        CHECK_TEXT(r.topic.find(value) == std::string::npos, where.c_str());
+        CHECK_TEXT(r.payload.find(value) == std::string::npos, where.c_str());
+        ++checked;
+      }
+    }
+    all.insert(all.end(), sensitive.begin(), sensitive.end());
+  }
+  // The search must look for the right things, or it proves nothing.
+  for (const char* expected : {"Smith Family WiFi",
+                               "30:B5:C2:3D:6A:4E",
+                               "30:b5:c2:3d:6a:4e",
+                               "A8032AB12345",
+                               "192.168.1.57",
+                               "52.370216",
+                               "4.954213",
+                               "Anna bedroom sensor",
+                               "Tom's hallway motion",
+                               "Front door (Smith family)",
+                               "anna",
+                               "iphone",
+                               "anna-bedroom",
+                               "annas-heater",
+                               "shelly1pm-A1B2C3",
+                               "2024-05-01T10:23:45.123+02:00",
+                               "10:23:45",
+                               "1714551825",
+                               "1714551825123",
+                               "0x00158d0001a2b3c4",
+                               "Anna's school",
+                               "Home",
+                               "01144A0CB2AA",
+                               "AS"}) {
+    CHECK_TEXT(std::find(all.begin(), all.end(), expected) != all.end(), expected);
+  }
+  CHECK_TRUE(checked > 100);
+}
+
+TEST(defaults, every_sample_releases_something_except_the_three_that_must_be_dropped) {
+  LONGS_EQUAL(36, samples.size());
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const sample& s = samples[i];
+    const decision& d = e.ev.evaluate(s.topic, s.payload, e.consent, 0);
+    const std::string what =
+        "samples.jsonl:" + std::to_string(s.line) + " " + s.topic + ": " + summary(d, *e.policy);
+    if (i + 3 < samples.size()) {
+      CHECK_TEXT(!d.releases().empty(), what.c_str());
+    } else {
+      LONGS_EQUAL_TEXT(0, d.releases().size(), what.c_str());
+    }
+  }
+  // Why the last three are dropped (README: no class, malformed JSON, too many levels).
+  auto reason = [&](std::size_t i) {
+    return summary(e.ev.evaluate(samples[i].topic, samples[i].payload, e.consent, 0), *e.policy);
+  };
+  STRCMP_EQUAL("| unmatched_topic=1", reason(33).c_str());
+  STRCMP_EQUAL("| invalid_json=1", reason(34).c_str());
+  STRCMP_EQUAL("| unmatched_topic=1", reason(35).c_str());
+}
+
+TEST(defaults, a_zigbee2mqtt_climate_sensor) {
+  const sample& s = samples[0];
+  STRCMP_EQUAL("zigbee2mqtt/Anna bedroom sensor", s.topic.c_str());
+  const decision& d = e.ev.evaluate(s.topic, s.payload, e.consent, 0);
+  STRCMP_EQUAL("zigbee2mqtt-device", d.device_class()->id.c_str());
+  LONGS_EQUAL(2, d.releases().size());
+  STRCMP_EQUAL("portier/gw-test/service/zigbee2mqtt-device/kezu6euatcy5sxpb",
+               d.releases()[0].topic.c_str());
+  STRCMP_EQUAL(
+      R"({"battery":97,"linkquality":"good","last_seen":"2024-05-01T10:23:00+02:00",)"
+      R"("device":{"ieeeAddr":"azbv4cinn6ntwmgm","manufacturerName":"LUMI","model":"WSDCGQ11LM",)"
+      R"("softwareBuildID":"3000-0001"}})",
+      d.releases()[0].payload.c_str());
+  STRCMP_EQUAL("portier/gw-test/analytics/zigbee2mqtt-device/o2y2yse7s5pge2sc",
+               d.releases()[1].topic.c_str());
+  STRCMP_EQUAL(
+      R"({"battery":100,"humidity":48,"pressure":1012,"temperature":21.5,"last_seen":"2024-05-01T10:00:00+02:00"})",
+      d.releases()[1].payload.c_str());
+  LONGS_EQUAL(1,
+              d.drops(drop_reason::nothing_permitted));  // location: no occupancy or contact in it
+
+  // Without any decision of the household only the service (a contract) receives it.
+  consent_snapshot defaults;
+  const decision& by_default = e.ev.evaluate(s.topic, s.payload, defaults, 0);
+  LONGS_EQUAL(1, by_default.releases().size());
+  LONGS_EQUAL(2, by_default.drops(drop_reason::consent_refused));
+}
+
+TEST(defaults, an_owntracks_location) {
+  const sample& s = samples[11];
+  STRCMP_EQUAL("owntracks/anna/iphone", s.topic.c_str());
+  const decision& d = e.ev.evaluate(s.topic, s.payload, e.consent, 0);
+  STRCMP_EQUAL("owntracks-location", d.device_class()->id.c_str());
+  LONGS_EQUAL(1, d.releases().size());
+  STRCMP_EQUAL("portier/gw-test/location/owntracks-location/ibvk45qqyrlliy62",
+               d.releases()[0].topic.c_str());
+  STRCMP_EQUAL(
+      R"({"_type":"location","acc":"within 100 m","batt":80,"bs":1,"conn":"w","created_at":1714551780,)"
+      R"("inregions":["eyfhk5tnpjbyudut"],"inrids":["ciwlhrobvhwxvwrk"],"lat":52.3599,"lon":4.8620,"t":"p",)"
+      R"("tst":1714551780,"vel":0})",
+      d.releases()[0].payload.c_str());
+  // BSSID, SSID, alt, m, tid, topic, vac are not listed.
+  LONGS_EQUAL(7, d.drops(drop_reason::unlisted_field));
+
+  // Location is a special category: nothing leaves until the household grants it.
+  consent_snapshot defaults;
+  STRCMP_EQUAL("| no_purpose_granted=1 consent_refused=1",
+               summary(e.ev.evaluate(s.topic, s.payload, defaults, 0), *e.policy).c_str());
+}

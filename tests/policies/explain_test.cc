@@ -1,0 +1,186 @@
+// Plain-language explanations: one phrase per field and purpose, and the whole policy.
+#include "policies/explain.h"
+
+#include <string>
+
+#include "test_support.h"
+
+using namespace portier::policies;
+using portier::policies::test::compile_ok;
+
+namespace {
+
+const char* const kPolicy = R"(
+name: "demo" version: 3
+purpose { id: "service" title: "Keep devices working" description: "Checks devices." legal_basis: CONTRACT
+  retention_seconds: 86400 }
+purpose { id: "analytics" title: "Insights" legal_basis: CONSENT retention_seconds: 7200 }
+purpose { id: "where" title: "Location" legal_basis: CONSENT special_category: LOCATION retention_seconds: 90
+  suspended: true topic_template: "loc/{device}" }
+purpose { id: "idle" title: "Nothing" legal_basis: LEGITIMATE_INTEREST retention_seconds: 60 }
+device_class { id: "sensor" title: "climate sensor" topic: "s/{device}"
+  field { path: "temperature" title: "temperature" unit: "°C"
+    rule { purpose: "analytics" round { step: 0.5 } } rule { purpose: "service" keep {} } }
+  field { path: "humidity" rule { purpose: "analytics" round { step: 1 } } }
+  field { path: "power" title: "power" unit: "W" rule { purpose: "analytics" round { step: 10 } } }
+  field { path: "battery" title: "battery level" unit: "%" rule { purpose: "service" keep {} } }
+  field { path: "state" title: "on/off state" rule { purpose: "service" keep {} } }
+  field { path: "ieee" title: "hardware address" rule { purpose: "service" pseudonymise {} } }
+  field { path: "lux" title: "light level"
+    rule { purpose: "analytics" bucket { bound: [10, 100] label: ["dark", "dim", "bright"] } } }
+  field { path: "seen" title: "time last seen"
+    rule { purpose: "analytics" coarsen_time { to: HOUR } } rule { purpose: "service" coarsen_time { to: MINUTE } } }
+  field { path: "name" title: "name" rule { purpose: "service" truncate { length: 3 } } }
+  field { path: "lat" title: "position"
+    rule { purpose: "where" generalise_location { longitude: "lon" cell_km: 5 } } }
+  field { path: "ssid" title: "Wi-Fi network" rule { purpose: "service" drop {} } }
+  field { path: "secret" }
+}
+device_class { id: "plug" topic: "p/{device}" format: RAW
+  field { path: "$" title: "reading time" rule { purpose: "analytics" coarsen_time { to: DAY } } } }
+)";
+
+struct fixture {
+  std::shared_ptr<const compiled_policy> policy = compile_ok(kPolicy);
+};
+
+void check_phrase(const compiled_policy& p, const char* device_class, const char* path,
+                  const char* purpose, const char* expected, const char* file, int line) {
+  const compiled_class* c = p.find_class(device_class);
+  std::size_t field = 0;
+  while (field < c->fields.size() && c->fields[field].path != path) ++field;
+  CHECK_TRUE_LOCATION(field < c->fields.size(), "PHRASE", path, "no such field", file, line);
+  const std::string what = std::string(path) + " for " + purpose;
+  STRCMP_EQUAL_LOCATION(
+      expected,
+      explain_field(*c, field, static_cast<std::size_t>(p.purpose_index(purpose))).c_str(),
+      what.c_str(), file, line);
+}
+
+#define PHRASE(device_class, path, purpose, expected) \
+  check_phrase(*f.policy, device_class, path, purpose, expected, __FILE__, __LINE__)
+
+}  // namespace
+
+TEST_GROUP(explain) {
+  fixture f;
+};
+
+TEST(explain, one_phrase_per_field_and_purpose) {
+  PHRASE("sensor", "temperature", "analytics", "temperature rounded to 0.5 °C");
+  PHRASE("sensor", "temperature", "service", "temperature (°C) as sent");
+  PHRASE("sensor", "humidity", "analytics",
+         "humidity rounded to 1");  // the path when there is no title
+  PHRASE("sensor", "power", "analytics", "power rounded to 10 W");
+  PHRASE("sensor", "battery", "service", "battery level (%) as sent");
+  PHRASE("sensor", "state", "service", "on/off state as sent");
+  PHRASE("sensor", "ieee", "service", "hardware address as a pseudonym");
+  PHRASE("sensor", "lux", "analytics", "light level only as a range (dark, dim, bright)");
+  PHRASE("sensor", "seen", "analytics", "time last seen to the hour");
+  PHRASE("sensor", "seen", "service", "time last seen to the minute");
+  PHRASE("sensor", "name", "service", "name cut to its first 3 characters");
+  PHRASE("sensor", "lat", "where", "position and longitude only as a 5 km grid cell");
+  PHRASE("plug", "$", "analytics", "reading time to the day");
+}
+
+TEST(explain, nothing_for_what_a_purpose_does_not_receive) {
+  PHRASE("sensor", "temperature", "where", "");
+  PHRASE("sensor", "ssid", "service", "");  // dropped explicitly
+  PHRASE("sensor", "secret", "service", "");
+  PHRASE("sensor", "lon", "where", "");  // said with its latitude
+  PHRASE("sensor", "battery", "analytics", "");
+}
+
+TEST(explain, the_whole_policy) {
+  STRCMP_EQUAL(
+      "Policy \"demo\", version 3\n"
+      "\n"
+      "Keep devices working [service]\n"
+      "  Checks devices.\n"
+      "  Legal basis: contract. Runs unless the household refuses it.\n"
+      "  Data waits at most 1 day to be sent; then it is deleted.\n"
+      "  Sent to: portier/{gateway}/{purpose}/{class}/{device} (device names replaced by "
+      "pseudonyms)\n"
+      "  From climate sensor [sensor]:\n"
+      "    - temperature (°C) as sent\n"
+      "    - battery level (%) as sent\n"
+      "    - on/off state as sent\n"
+      "    - hardware address as a pseudonym\n"
+      "    - time last seen to the minute\n"
+      "    - name cut to its first 3 characters\n"
+      "  Nothing else leaves for this purpose.\n"
+      "\n"
+      "Insights [analytics]\n"
+      "  Legal basis: consent. Nothing is sent until the household grants it.\n"
+      "  Data waits at most 2 hours to be sent; then it is deleted.\n"
+      "  Sent to: portier/{gateway}/{purpose}/{class}/{device} (device names replaced by "
+      "pseudonyms)\n"
+      "  From climate sensor [sensor]:\n"
+      "    - temperature rounded to 0.5 °C\n"
+      "    - humidity rounded to 1\n"
+      "    - power rounded to 10 W\n"
+      "    - light level only as a range (dark, dim, bright)\n"
+      "    - time last seen to the hour\n"
+      "  From plug [plug]:\n"
+      "    - reading time to the day\n"
+      "  Nothing else leaves for this purpose.\n"
+      "\n"
+      "Location [where]\n"
+      "  Legal basis: consent; special category: location. Nothing is sent until the household "
+      "grants it.\n"
+      "  SUSPENDED by the operator: nothing is sent.\n"
+      "  Data waits at most 90 seconds to be sent; then it is deleted.\n"
+      "  Sent to: loc/{device} (device names replaced by pseudonyms)\n"
+      "  From climate sensor [sensor]:\n"
+      "    - position and longitude only as a 5 km grid cell\n"
+      "  Nothing else leaves for this purpose.\n"
+      "\n"
+      "Nothing [idle]\n"
+      "  Legal basis: legitimate interest. Runs unless the household refuses it.\n"
+      "  Data waits at most 1 minute to be sent; then it is deleted.\n"
+      "  Sent to: portier/{gateway}/{purpose}/{class}/{device} (device names replaced by "
+      "pseudonyms)\n"
+      "  Receives nothing.\n"
+      "\n"
+      "Never leaves: any field, topic or device not listed above.\n"
+      "  Climate sensor: Wi-Fi network, secret stay at home.\n",
+      explain_policy(*f.policy).c_str());
+}
+
+TEST(explain, an_unnamed_policy_and_other_durations) {
+  auto p = compile_ok(R"(
+purpose { id: "a" title: "A" legal_basis: LEGAL_OBLIGATION retention_seconds: 604800 }
+purpose { id: "b" title: "B" legal_basis: CONTRACT special_category: HEALTH retention_seconds: 3600 }
+purpose { id: "c" title: "C" legal_basis: CONTRACT retention_seconds: 120 }
+device_class { id: "d" topic: "d/{device}" field { path: "v" rule { purpose: ["a", "b", "c"] keep {} } } }
+)");
+  const std::string text = explain_policy(*p);
+  STRCMP_CONTAINS("Policy (unnamed), version 0\n", text.c_str());
+  STRCMP_CONTAINS(
+      "  Legal basis: legal obligation. Runs unless the household refuses it.\n"
+      "  Data waits at most 7 days to be sent",
+      text.c_str());
+  STRCMP_CONTAINS(
+      "  Legal basis: contract; special category: health. Nothing is sent until the household "
+      "grants it.\n"
+      "  Data waits at most 1 hour to be sent",
+      text.c_str());
+  STRCMP_CONTAINS("  Data waits at most 2 minutes to be sent", text.c_str());
+  CHECK_TRUE(text.find("stay at home") == std::string::npos);
+}
+
+TEST(explain, the_shipped_defaults) {
+  auto sources = load_policy_dir(std::string(PORTIER_SOURCE_DIR) + "/policies/defaults");
+  CHECK_TRUE(sources.ok());
+  auto compiled = compile_policy(*sources);
+  CHECK_TRUE(compiled.errors.empty());
+  const std::string text = explain_policy(*compiled.policy);
+  for (const char* phrase :
+       {"Keep your devices working [service]", "Energy and climate insights [analytics]",
+        "Presence and location [location]", "    - temperature rounded to 0.5 °C\n",
+        "    - position and longitude only as a 5 km grid cell\n", "    - power rounded to 10 W\n",
+        "    - device hardware address as a pseudonym\n",
+        "    - radio link quality only as a range (weak, fair, good)\n"}) {
+    STRCMP_CONTAINS(phrase, text.c_str());
+  }
+}
