@@ -33,7 +33,8 @@ namespace portier::gateway {
   X(spool_purged, "waiting releases crypto-shredded by a consent withdrawal or erasure")      \
   X(spool_corrupt, "spool records skipped: bad checksum, framing or authentication tag")      \
   X(spool_torn_tails, "torn spool tails cut off at start-up (power cut during a write)")      \
-  X(spool_recovered, "releases found waiting in the spool at start-up")
+  X(spool_recovered, "releases found waiting in the spool at start-up")                      \
+  X(ingress_pauses, "times the ingress paused because the spool was full (refuse_new)")
 
 struct counters {
 #define PORTIER_DECLARE_COUNTER(name, help) std::atomic<std::uint64_t> name{0};

@@ -221,12 +221,6 @@ int run_daemon(const std::string& config_path) {
   store->close();
   log_info("stopped: ", stats.received.load(), " received, ", stats.released.load(), " released, ",
            stats.acknowledged.load(), " acknowledged upstream");
-  if (in->busy()) {
-    // The ingress callback is parked on a message the full spool could not take; Paho has not
-    // completed its exchange, so the broker redelivers it. Tearing Paho down under it would hang.
-    std::fflush(stderr);
-    std::_Exit(0);
-  }
   return 0;
 }
 

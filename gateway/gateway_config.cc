@@ -119,7 +119,7 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
   auto& sp = *c.mutable_spool();
   if (sp.max_bytes() == 0) sp.set_max_bytes(64ull << 20);
   if (sp.batch_ms() == 0) sp.set_batch_ms(20);
-  v.range({{"spool"}, {"max_bytes"}}, sp.max_bytes(), 1ull << 20, 64ull << 30);
+  v.range({{"spool"}, {"max_bytes"}}, sp.max_bytes(), 64ull << 10, 64ull << 30);
   v.range({{"spool"}, {"batch_ms"}}, sp.batch_ms(), 1, 1000);
 
   if (c.status().interval_seconds() == 0) c.mutable_status()->set_interval_seconds(30);

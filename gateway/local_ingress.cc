@@ -19,6 +19,7 @@ mqtt_session::settings ingress_settings(const gateway_config& config) {
   s.client_id = c.local().client_id();
   s.persist_dir = c.state_dir() + "/mqtt-local";
   auto b = mqtt::connect_options_builder()
+               .mqtt_version(MQTTVERSION_3_1_1)  // no silent second attempt at 3.1
                .clean_session(false)
                .keep_alive_interval(std::chrono::seconds(c.local().keepalive_seconds()))
                .connect_timeout(std::chrono::seconds(10));
@@ -42,7 +43,16 @@ local_ingress::local_ingress(const gateway_config& config, pipeline& p, spool& s
       spool_(s),
       counters_(c),
       qos_(static_cast<int>(config.proto.local().qos())),
-      session_(ingress_settings(config)) {
+      session_(ingress_settings(config)),
+      may_pause_(config.proto.spool().when_full() == config::Spool::REFUSE_NEW),
+      resume_below_(config.proto.spool().max_bytes() / 4 * 3) {
+  session_.set_gate([this] {
+    if (paused_ && spool_.bytes() < resume_below_) {
+      paused_ = false;
+      platform::log_info("local broker: resuming, the spool has room again");
+    }
+    return !paused_ && !stopping_;
+  });
   session_.client().set_message_callback([this](mqtt::const_message_ptr m) { on_message(m); });
   session_.on_connected([this](mqtt::async_client& client) { subscribe_all(client); });
   session_.on_connect_result([this](bool ok) { ++(ok ? counters_.local_connects : counters_.local_connect_failures); });
@@ -85,33 +95,26 @@ void local_ingress::resubscribe() {
 }
 
 void local_ingress::on_message(const mqtt::const_message_ptr& m) {
-  busy_ = true;
   const std::string& topic = m->get_topic();
   const mqtt::string_ref& payload = m->get_payload_ref();
   const std::int64_t now = wall_ms();
-  bool stored = true;
   pipeline_.process(topic, {payload.data(), payload.size()}, now,
                     [&](const policies::release& r, const policies::compiled_purpose& purpose,
                         const policies::decision& d) {
                       const std::string_view cls = d.device_class() ? std::string_view(d.device_class()->id) : "";
-                      // Waits while the spool is full (refuse_new): backpressure on the broker.
-                      while (true) {
-                        const std::uint64_t seq = spool_.append(purpose.id, r.topic, r.payload, r.expires_at_ms, d.device_id(), cls, now,
-                                             spool::clock::now() + std::chrono::milliseconds(250));
-                        if (seq != 0) break;
-                        if (stopping_) {
-                          stored = false;
-                          break;
-                        }
+                      // Never waits: a callback that blocks would stop the upstream client too.
+                      if (spool_.append(purpose.id, r.topic, r.payload, r.expires_at_ms, d.device_id(), cls, now,
+                                        spool::clock::now()) == 0) {
+                        platform::log_error("spool refused a release (full beyond its headroom, or a write error); "
+                                            "it is lost");
                       }
                     });
-  if (!stored) {
-    // Shutting down with a full spool: returning now would let Paho complete the exchange for a
-    // message that was not stored. Park until the process exits; the broker redelivers it.
-    std::unique_lock lock(park_mu_);
-    park_.wait(lock, [] { return false; });
+  if (may_pause_ && !paused_ && spool_.full()) {
+    paused_ = true;
+    ++counters_.ingress_pauses;
+    platform::log_warning("local broker: pausing, the spool is full (", spool_.bytes(), " bytes)");
+    session_.recheck();
   }
-  busy_ = false;
 }
 
 void local_ingress::stop() {

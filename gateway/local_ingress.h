@@ -3,15 +3,20 @@
 // published while the daemon is away wait at the broker.
 //
 // Each message goes through the pipeline on Paho's callback thread; its releases are appended to
-// the spool (written, and with durability FSYNC_EACH synced) before the callback returns. With QoS 2, Paho
-// completes the exchange with the broker (PUBCOMP) only after the callback returns, and keeps the
-// received message in its session files until then, so a crash before that point loses nothing:
-// the broker re-releases it to the next session. When the spool is full (refuse_new) the callback
-// waits: Paho stops reading and the broker holds further messages (backpressure).
+// the spool (written, and with durability FSYNC_EACH synced) before the callback returns. With
+// QoS 2, Paho completes the exchange with the broker (PUBCOMP) only after the callback returns,
+// and keeps the received message in its session files until then, so a crash before that point
+// loses nothing: the broker re-releases it to the next session.
+//
+// The callback never waits for upstream: Paho C serves every client of the process on one
+// thread, so waiting for room that only upstream acknowledgements can free would stop upstream
+// too. Instead, when the spool reaches max_bytes (refuse_new), the ingress pauses: the session
+// disconnects, the broker keeps further messages for it, and it reconnects once acknowledgements
+// have brought the spool below three quarters (backpressure). What was already on its way lands
+// in the spool's headroom.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -34,8 +39,7 @@ class local_ingress {
   // Brings the subscriptions in line with the pipeline's current policy.
   void resubscribe();
   bool connected() const { return session_.connected(); }
-  // True while a message is being handled (e.g. waiting for room in a full spool).
-  bool busy() const { return busy_; }
+  bool paused() const { return paused_; }
 
  private:
   void subscribe_all(mqtt::async_client& client);
@@ -49,9 +53,9 @@ class local_ingress {
   std::mutex subs_mu_;
   std::vector<std::string> subscribed_;
   std::atomic<bool> stopping_{false};
-  std::atomic<bool> busy_{false};
-  std::mutex park_mu_;
-  std::condition_variable park_;
+  std::atomic<bool> paused_{false};
+  const bool may_pause_;
+  const std::uint64_t resume_below_;
 };
 
 }  // namespace portier::gateway

@@ -35,14 +35,25 @@ bool mqtt_session::wait_connected(std::chrono::steady_clock::time_point deadline
   return cv_.wait_until(lock, deadline, [&] { return connected_.load() || stopping_; }) && connected_;
 }
 
+void mqtt_session::recheck() {
+  std::lock_guard lock(mu_);
+  recheck_ = true;
+  cv_.notify_all();
+}
+
 void mqtt_session::run() {
   using platform::log_info;
   using platform::log_warning;
   while (true) {
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
       if (stopping_) return;
       lost_ = false;
+      recheck_ = false;
+      if (gate_ && !gate_()) {
+        cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_ || recheck_; });
+        continue;
+      }
     }
     bool ok = false;
     try {
@@ -71,11 +82,26 @@ void mqtt_session::run() {
       std::unique_lock lock(mu_);
       connected_ = !lost_;
       cv_.notify_all();
-      cv_.wait(lock, [&] { return lost_ || stopping_; });
+      bool gated = false;
+      while (!lost_ && !stopping_ && !gated) {
+        cv_.wait(lock, [&] { return lost_ || stopping_ || recheck_; });
+        recheck_ = false;
+        gated = !lost_ && !stopping_ && gate_ && !gate_();
+      }
       const bool was_lost = lost_;
       connected_ = false;
       if (stopping_) return;
       lock.unlock();
+      if (gated) {
+        log_info(settings_.name, " broker ", settings_.uri, ": pausing (disconnecting until the gate opens)");
+        try {
+          client_->disconnect()->wait_for(std::chrono::seconds(5));
+        } catch (const mqtt::exception& e) {
+          log_warning(settings_.name, " broker ", settings_.uri, ": disconnect: ", e.what());
+        }
+        if (on_lost_) on_lost_();
+        continue;  // straight to the gate: no back-off
+      }
       if (was_lost) {
         log_warning(settings_.name, " broker ", settings_.uri, ": connection lost");
         if (on_lost_) on_lost_();

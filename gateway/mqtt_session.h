@@ -1,6 +1,10 @@
 // One MQTT connection kept up: a Paho async client plus a supervisor thread that connects,
 // reconnects with jittered exponential back-off after a failure or a lost connection, and runs
-// `on_connected` after every successful connect (subscriptions are restored there).
+// `on_connected` after every successful connect (subscriptions are restored there). A gate can
+// hold the connection closed (the ingress pauses this way while the spool is full).
+//
+// Paho C runs every client of a process on one receive thread under one library lock: a
+// callback that blocks stops *all* clients. Callbacks must never wait for another session.
 //
 // Paho exceptions stop here: they are logged (never with payloads) and turned into a retry.
 // Callbacks registered on client() run on Paho's own thread.
@@ -44,6 +48,12 @@ class mqtt_session {
   void on_connected(hook h) { on_connected_ = std::move(h); }
   void on_lost(std::function<void()> f) { on_lost_ = std::move(f); }
   void on_connect_result(std::function<void(bool)> f) { on_connect_result_ = std::move(f); }
+  // While `may_connect` returns false the session stays disconnected (checked before each
+  // connect, every 100 ms while closed, and on recheck()). Set before start().
+  void set_gate(std::function<bool()> may_connect) { gate_ = std::move(may_connect); }
+  // Re-evaluates the gate now; a connected session whose gate closed disconnects. Safe to call
+  // from a Paho callback: the disconnect happens on the supervisor thread.
+  void recheck();
 
   void start();
   // Stops reconnecting and disconnects (waiting at most `timeout` for Paho).
@@ -59,11 +69,13 @@ class mqtt_session {
   hook on_connected_;
   std::function<void()> on_lost_;
   std::function<void(bool)> on_connect_result_;
+  std::function<bool()> gate_;
   backoff backoff_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
   bool lost_ = false;
+  bool recheck_ = false;
   std::atomic<bool> connected_{false};
   std::thread thread_;
 };

@@ -96,6 +96,7 @@ spool::spool(spool_options options, platform::key_directory& keys, std::span<con
              counters& stats)
     : options_(std::move(options)), keys_(keys), secret_(secret.begin(), secret.end()), stats_(stats) {
   if (options_.segment_bytes == 0) options_.segment_bytes = std::min<std::uint64_t>(4u << 20, options_.max_bytes / 8);
+  if (options_.headroom_bytes == ~0ull) options_.headroom_bytes = options_.max_bytes / 4;
   options_.segment_bytes = std::max<std::uint64_t>(options_.segment_bytes, 4096);
 }
 
@@ -372,7 +373,8 @@ std::uint64_t spool::append(std::string_view purpose, std::string_view topic, st
   const std::uint64_t frame_bytes = kHeaderBytes + kMinBody + purpose.size() + plaintext.size();
 
   std::unique_lock lock(mu_);
-  const auto room = [&] { return closed_ || total_bytes_ == 0 || total_bytes_ + frame_bytes <= options_.max_bytes; };
+  const std::uint64_t limit = options_.max_bytes + (options_.drop_oldest ? 0 : options_.headroom_bytes);
+  const auto room = [&] { return closed_ || total_bytes_ == 0 || total_bytes_ + frame_bytes <= limit; };
   while (!room()) {
     if (options_.drop_oldest) {
       const std::uint64_t before = total_bytes_;
@@ -678,6 +680,11 @@ void spool::close() {
 std::uint64_t spool::bytes() const {
   std::lock_guard lock(mu_);
   return total_bytes_;
+}
+
+bool spool::full() const {
+  std::lock_guard lock(mu_);
+  return total_bytes_ >= options_.max_bytes;
 }
 
 std::uint64_t spool::pending() const {

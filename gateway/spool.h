@@ -10,9 +10,10 @@
 // read back in append order, so each purpose's order is kept; after a lost connection or a
 // restart, unacknowledged records are sent again (at least once).
 //
-// Bounded: `max_bytes` of segments. When full, append() either waits for room (refuse_new: the
-// ingress blocks, so the local broker holds further messages) or deletes the oldest segment
-// (drop_oldest); either is counted. Records older than their purpose's retention are dropped
+// Bounded: `max_bytes` of segments. When full, either the ingress pauses (refuse_new: it sees
+// full() and disconnects from the local broker, which holds further messages; append() accepts
+// up to `headroom_bytes` more for what was already on its way, then refuses) or append() deletes
+// the oldest segment (drop_oldest); either is counted. Records older than their purpose's retention are dropped
 // unsent. purge() crypto-shreds what waits for a purpose (optionally only one device's or one
 // class's records): the keys they were sealed under are destroyed, survivors are re-sealed
 // under a fresh key. Recovery on open() validates every frame: a torn tail is cut off, corrupt
@@ -54,6 +55,10 @@ struct spool_options {
   std::string dir;
   std::uint64_t max_bytes = 64ull << 20;
   bool drop_oldest = false;  // when full: false = refuse new (backpressure), true = drop oldest
+  // refuse_new: room above max_bytes for what is already on its way when the ingress pauses at
+  // max_bytes (the local broker's in-flight window). append() refuses only beyond it.
+  // Default (npos): max_bytes / 4.
+  std::uint64_t headroom_bytes = ~0ull;
   durability sync = durability::batch;
   std::chrono::milliseconds batch_interval{20};
   std::uint64_t segment_bytes = 0;  // 0: min(4 MiB, max_bytes / 8)
@@ -105,6 +110,8 @@ class spool {
   void close();
 
   std::uint64_t bytes() const;
+  // At or above max_bytes (refuse_new: time to pause the ingress).
+  bool full() const;
   std::uint64_t pending() const;  // appended and not acknowledged (approximate after a restart)
   std::size_t inflight() const;
 

@@ -28,6 +28,7 @@ mqtt_session::settings egress_settings(const gateway_config& config) {
     ssl.private_key(up.client_key_file());
   }
   auto b = mqtt::connect_options_builder()
+               .mqtt_version(MQTTVERSION_3_1_1)  // no silent second attempt at 3.1
                .clean_session(true)  // unacknowledged releases are ours to resend, not Paho's
                .keep_alive_interval(std::chrono::seconds(up.keepalive_seconds()))
                .connect_timeout(std::chrono::seconds(10))

@@ -79,7 +79,7 @@ TEST(gateway_config, every_problem_is_reported_at_once) {
       "DIR/portierd.conf:2:1: upstream: client_cert_file and client_key_file go together: give both or neither\n"
       "DIR/portierd.conf:2:29: upstream.max_inflight: must be 1 to 1000, got 5000\n"
       "DIR/portierd.conf:5:20: refuse[0]: purpose \"analytics\" is both granted and refused\n"
-      "DIR/portierd.conf:3:9: spool.max_bytes: must be 1048576 to 68719476736, got 10\n"
+      "DIR/portierd.conf:3:9: spool.max_bytes: must be 65536 to 68719476736, got 10\n"
       "DIR/portierd.conf:4:30: reconnect.max_ms: must be 1000 to 3600000, got 10",
       e.c_str());
 }

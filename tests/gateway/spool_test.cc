@@ -237,15 +237,18 @@ TEST(spool, full_spool_refuses_new_records_until_acknowledgements_free_room) {
   spool_options o;
   o.max_bytes = 16 * 1024;
   o.segment_bytes = 4096;
+  o.headroom_bytes = 4096;
   open_spool(o);
   const std::string payload(400, 'x');
   int stored = 0;
   while (put("analytics", payload) != 0) ++stored;
   CHECK(stored > 10);
-  CHECK(sp->bytes() <= 16 * 1024);
+  CHECK(sp->full());
+  CHECK(sp->bytes() <= 20 * 1024);
   LONGS_EQUAL(1, stats.spool_refused_full.load());
   drain();  // acknowledged: whole segments are reclaimed
   CHECK(sp->bytes() < 8 * 1024);
+  CHECK_FALSE(sp->full());
   CHECK(put("analytics", payload) != 0);
 }
 

@@ -190,7 +190,10 @@ class Broker:
             "log_type all",
             "log_timestamp true",
             "connection_messages true",
-            "max_queued_messages 10000",
+            "max_queued_messages 100000",
+            # portierd subscribes at QoS 2; the broker then delivers at QoS 2 whatever the
+            # publisher used, so a message is only gone from the broker once it is in the spool.
+            "upgrade_outgoing_qos true",
             "listener %d 127.0.0.1" % self.port,
         ]
         if self.tls:
