@@ -26,10 +26,12 @@ bool valid_gateway_id(const std::string& id) {
 
 class validator {
  public:
-  validator(const std::string& path, const google::protobuf::TextFormat::ParseInfoTree* tree) : path_(path), tree_(tree) {}
+  validator(const std::string& path, const google::protobuf::TextFormat::ParseInfoTree* tree,
+            const pc::GatewayConfig& config)
+      : path_(path), tree_(tree), config_(config) {}
 
   void fail(std::initializer_list<field_step> steps, const std::string& message) {
-    errors_ += platform::describe_field(path_, tree_, pc::GatewayConfig::descriptor(), {steps.begin(), steps.size()}) +
+    errors_ += platform::describe_field(path_, tree_, config_, {steps.begin(), steps.size()}) +
                ": " + message + "\n";
   }
   void range(std::initializer_list<field_step> steps, std::uint64_t v, std::uint64_t lo, std::uint64_t hi) {
@@ -54,6 +56,7 @@ class validator {
  private:
   const std::string& path_;
   const google::protobuf::TextFormat::ParseInfoTree* tree_;
+  const pc::GatewayConfig& config_;
   std::string errors_;
 };
 
@@ -69,7 +72,7 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
     return platform::error{parsed.error_message()};
   }
   pc::GatewayConfig& c = out.proto;
-  validator v(path, &tree);
+  validator v(path, &tree, c);
 
   if (!valid_gateway_id(c.gateway_id())) {
     v.fail({{"gateway_id"}}, "gateway_id is required: 1 to 64 letters, digits, '-' or '_'");

@@ -40,30 +40,36 @@ result<bool> parse_text_proto(const std::string& path, std::string_view text, go
 }
 
 std::string describe_field(const std::string& path, const google::protobuf::TextFormat::ParseInfoTree* locations,
-                           const google::protobuf::Descriptor* root, std::span<const field_step> steps) {
+                           const google::protobuf::Message& root, std::span<const field_step> steps) {
   std::string field_path;
-  const google::protobuf::Descriptor* d = root;
+  const google::protobuf::Message* msg = &root;
   const google::protobuf::TextFormat::ParseInfoTree* tree = locations;
   int line = 0, column = 0;
   for (const field_step& s : steps) {
     if (!field_path.empty()) field_path += '.';
     field_path += s.field;
     if (s.index >= 0) field_path += "[" + std::to_string(s.index) + "]";
-    const google::protobuf::FieldDescriptor* fd = d ? d->FindFieldByName(s.field) : nullptr;
+    const google::protobuf::FieldDescriptor* fd = msg ? msg->GetDescriptor()->FindFieldByName(s.field) : nullptr;
     if (fd == nullptr || tree == nullptr) {
-      d = nullptr;
+      msg = nullptr;
       continue;
     }
-    const auto loc = tree->GetLocation(fd, s.index);
+    // List syntax ("purpose: [a, b]") records one location for the whole list, so a value has a
+    // location of its own only if every value of the field was written separately.
+    const google::protobuf::Reflection* r = msg->GetReflection();
+    int at = s.index;
+    const int size = fd->is_repeated() ? r->FieldSize(*msg, fd) : 0;
+    if (at > 0 && tree->GetLocation(fd, size - 1).line < 0) at = 0;
+    const auto loc = tree->GetLocation(fd, at);
     if (loc.line >= 0) {
       line = loc.line + 1;
       column = loc.column + 1;
     }
-    if (fd->message_type() != nullptr) {
+    if (fd->message_type() != nullptr && (!fd->is_repeated() || s.index < size)) {
       tree = tree->GetTreeForNested(fd, s.index);
-      d = fd->message_type();
+      msg = fd->is_repeated() ? &r->GetRepeatedMessage(*msg, fd, s.index) : &r->GetMessage(*msg, fd);
     } else {
-      d = nullptr;
+      msg = nullptr;
     }
   }
   std::string prefix = path;

@@ -28,7 +28,9 @@ result<bool> parse_text_proto(const std::string& path, std::string_view text, go
 
 // "FILE:LINE:COLUMN: path" for the deepest step that has a recorded position ("FILE: path"
 // without positions, e.g. for JSON sources).
+// `root` is the parsed message (its repeated fields' sizes matter: list syntax "a: [1, 2]" records
+// one position for the whole list).
 std::string describe_field(const std::string& path, const google::protobuf::TextFormat::ParseInfoTree* locations,
-                           const google::protobuf::Descriptor* root, std::span<const field_step> steps);
+                           const google::protobuf::Message& root, std::span<const field_step> steps);
 
 }  // namespace portier::platform

@@ -5,6 +5,8 @@
 #include <initializer_list>
 #include <map>
 
+#include "platform/proto_text.h"
+
 namespace portier::policies {
 
 namespace pb = portier::policy;
@@ -54,11 +56,8 @@ std::vector<std::string> compiled_policy::subscriptions() const {
 
 namespace {
 
-// One step of a field path inside a source file: "device_class", 2 -> device_class[2].
-struct step {
-  const char* field;
-  int index = -1;
-};
+// A field path inside a source file: {"device_class", 2}, {"id"} -> device_class[2].id.
+using step = platform::field_step;
 using where = std::vector<step>;
 
 where operator+(where w, step s) {
@@ -110,43 +109,8 @@ class policy_compiler {
   // ---- errors -----------------------------------------------------------------------------
   void error(std::size_t file, const where& w, const std::string& message) {
     const policy_source& src = sources_[file];
-    std::string path;
-    const google::protobuf::Descriptor* d = pb::Policy::descriptor();
-    const google::protobuf::TextFormat::ParseInfoTree* tree = src.locations.get();
-    const google::protobuf::Message* msg = &src.policy;
-    int line = 0, column = 0;
-    for (const step& s : w) {
-      if (!path.empty()) path += '.';
-      path += s.field;
-      if (s.index >= 0) path += "[" + std::to_string(s.index) + "]";
-      const google::protobuf::FieldDescriptor* fd = d ? d->FindFieldByName(s.field) : nullptr;
-      if (fd == nullptr || tree == nullptr) {
-        d = nullptr;
-        continue;
-      }
-      // List syntax ("purpose: [a, b]") records one location for the whole list, so a value has a
-      // location of its own only if every value of the field was written separately.
-      int at = s.index;
-      const int size = fd->is_repeated() ? msg->GetReflection()->FieldSize(*msg, fd) : 0;
-      if (at > 0 && tree->GetLocation(fd, size - 1).line < 0) at = 0;
-      const auto loc = tree->GetLocation(fd, at);
-      if (loc.line >= 0) {
-        line = loc.line + 1;
-        column = loc.column + 1;
-      }
-      if (fd->message_type() != nullptr) {
-        tree = tree->GetTreeForNested(fd, s.index);
-        const google::protobuf::Reflection* r = msg->GetReflection();
-        msg = fd->is_repeated() ? &r->GetRepeatedMessage(*msg, fd, s.index)
-                                : &r->GetMessage(*msg, fd);
-        d = fd->message_type();
-      } else {
-        d = nullptr;
-      }
-    }
-    std::string prefix = src.path;
-    if (line > 0) prefix += ":" + std::to_string(line) + ":" + std::to_string(column);
-    errors_.push_back(prefix + ": " + path + ": " + message);
+    errors_.push_back(platform::describe_field(src.path, src.locations.get(), src.policy, w) + ": " +
+                      message);
   }
 
   void error_global(const std::string& message) {

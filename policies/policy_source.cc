@@ -4,10 +4,10 @@
 
 #include <algorithm>
 
-#include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/util/json_util.h>
 
 #include "platform/file.h"
+#include "platform/proto_text.h"
 
 namespace portier::policies {
 
@@ -19,28 +19,12 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 
 bool is_json_path(std::string_view path) { return ends_with(path, ".json"); }
 
-bool is_policy_path(std::string_view name) {
+}  // namespace
+
+bool is_policy_file_name(std::string_view name) {
   return ends_with(name, ".textproto") || ends_with(name, ".txtpb") || ends_with(name, ".pb.txt") ||
          is_json_path(name);
 }
-
-class first_error : public google::protobuf::io::ErrorCollector {
- public:
-  explicit first_error(const std::string& path) : path_(path) {}
-  void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
-    if (message_.empty()) {
-      message_ = path_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " + message;
-    }
-  }
-  void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
-  const std::string& message() const { return message_; }
-
- private:
-  const std::string& path_;
-  std::string message_;
-};
-
-}  // namespace
 
 platform::result<policy_source> parse_policy_source(const std::string& path, std::string_view text) {
   policy_source src;
@@ -54,14 +38,8 @@ platform::result<policy_source> parse_policy_source(const std::string& path, std
     return src;
   }
   auto tree = std::make_shared<google::protobuf::TextFormat::ParseInfoTree>();
-  first_error errors(path);
-  google::protobuf::TextFormat::Parser parser;
-  parser.RecordErrorsTo(&errors);
-  parser.WriteLocationsTo(tree.get());
-  parser.AllowUnknownField(false);
-  google::protobuf::io::ArrayInputStream input(text.data(), static_cast<int>(text.size()));
-  if (!parser.Parse(&input, &src.policy)) {
-    return platform::error{errors.message().empty() ? path + ": cannot parse" : errors.message()};
+  if (auto parsed = platform::parse_text_proto(path, text, src.policy, tree.get()); !parsed) {
+    return platform::error{parsed.error_message()};
   }
   src.locations = std::move(tree);
   return src;
@@ -78,7 +56,7 @@ platform::result<std::vector<policy_source>> load_policy_dir(const std::string& 
   if (d == nullptr) return platform::error{dir + ": cannot open policy directory"};
   std::vector<std::string> names;
   while (const dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.' && is_policy_path(e->d_name)) names.emplace_back(e->d_name);
+    if (e->d_name[0] != '.' && is_policy_file_name(e->d_name)) names.emplace_back(e->d_name);
   }
   ::closedir(d);
   std::sort(names.begin(), names.end());

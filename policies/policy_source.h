@@ -24,6 +24,9 @@ struct policy_source {
   std::shared_ptr<const google::protobuf::TextFormat::ParseInfoTree> locations;
 };
 
+// Whether a file name (no directory) is a policy file: .textproto, .txtpb, .pb.txt or .json.
+bool is_policy_file_name(std::string_view name);
+
 // Parses `text` as the content of `path`; the extension (".json" or not) chooses the syntax.
 platform::result<policy_source> parse_policy_source(const std::string& path, std::string_view text);
 platform::result<policy_source> load_policy_file(const std::string& path);

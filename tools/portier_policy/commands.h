@@ -15,5 +15,9 @@ namespace portier::tools {
 std::shared_ptr<const policies::compiled_policy> load_policy(const std::vector<std::string>& paths);
 
 int run_command(const std::vector<std::string>& args);
+// keygen, keylist, sign, verify (update_commands.cc).
+int update_command(const std::string& command, const std::vector<std::string>& args);
+// publish, publish-keylist (publish_command.cc).
+int publish_command(const std::string& command, const std::vector<std::string>& args);
 
 }  // namespace portier::tools

@@ -31,6 +31,33 @@ Commands:
                         beside what each purpose receives.
                         Without --gateway-secret a fixed test secret is used, so
                         pseudonyms differ from a real gateway's.
+
+Signed remote policy updates (docs/POLICY-UPDATES.md):
+  keygen --out PREFIX   Make a P-256 key pair: PREFIX.key (private, mode 0600) and
+                        PREFIX.pub. Refuses to overwrite.
+  keylist --root ROOT.key --version N --expires DURATION --key OPERATOR.pub...
+      [--new-root NEWROOT.key] --out FILE
+                        Sign the list of operator keys gateways trust (each --key
+                        names one; unlisted keys are revoked). --new-root rotates
+                        the root: the list is signed by both roots.
+  sign --key OPERATOR.key --sequence N --expires DURATION
+      (--fleet | --gateway ID... | --class CLASS...) [--note TEXT] --out FILE
+      FILE|DIR...       Sign a policy as a bundle for the fleet, some gateways, or
+                        gateways whose running policy defines a class. The policy
+                        must compile; nothing is signed otherwise.
+  verify --root ROOT.pub --keylist FILE... [--gateway ID] [--current-policy FILE|DIR]
+      [--applied N] BUNDLE
+                        Check a bundle as a gateway would: prints "ok: ..." or
+                        "rejected: REASON: ...". Key lists apply in the order given.
+  publish --broker ssl://HOST:PORT [--cafile F | --capath D] [--cert C --key K]
+      [--username U --password-file F] [--timeout S] (--gateway ID | --fleet NAME) BUNDLE
+                        Publish retained at QoS 1 to portier/{ID}/policy or
+                        portier/fleet/{NAME}/policy. TLS, always verified.
+  publish-keylist ... (same options) KEYLIST
+                        The same for a key list, to portier/{ID}/keys or
+                        portier/fleet/{NAME}/keys.
+  DURATION is a number with a unit: 30d, 12h, 90m, 45s.
+
   help                  This text.
 
 Exit status: 0 success, 1 invalid policy or input, 2 wrong usage.
@@ -103,6 +130,10 @@ int main(int argc, char** argv) {
   const std::string command = args[0];
   args.erase(args.begin());
   if (command == "run") return run_command(args);
+  if (command == "keygen" || command == "keylist" || command == "sign" || command == "verify") {
+    return update_command(command, args);
+  }
+  if (command == "publish" || command == "publish-keylist") return publish_command(command, args);
   if (command != "check" && command != "explain") {
     std::cerr << "portier-policy: unknown command \"" << command << "\"; see `portier-policy help`\n";
     return 2;

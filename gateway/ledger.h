@@ -1,0 +1,268 @@
+// The transparency ledger: what left the home, to whom (purpose), why, and what was dropped;
+// plus every consent receipt, policy change and erasure. proto/ledger.proto describes the files.
+//
+// Contract:
+//  - Append-only and hash-chained: entry n carries seq n, its time and the hash of entry n-1;
+//    its hash is SHA-256(prev_hash || entry bytes). A head file (atomic replace after every batch)
+//    holds the last seq and hash, so a removed tail is detected too. verify() reads the files and
+//    names the first bad seq and the problem (ledger_problem). The head is written when the
+//    ledger is created and only ever replaced, so entries without a head are reported too.
+//  - Releases are aggregated in memory per (device, class, purpose, minute): field names (never
+//    values), count, bytes; drops per minute by reason. record_release() and record_drops() do no
+//    I/O except when a minute is over, when they write the finished minute in one batch (one
+//    fsync, one head write). Call flush(now) every few seconds (e.g. from the status timer) so a
+//    quiet minute is written promptly, and flush_all() at shutdown (the destructor does it too).
+//    At most `max_open_keys` (device, class, purpose) keys are held; a new one beyond that writes the
+//    open minute early (the minute then has two entries for some keys; report() adds them up).
+//  - Consent receipts, policy changes and erasures are written at once, one fsync each.
+//  - Devices never appear in clear: each has a random key id and a 256-bit key in the key
+//    directory ("ledger-device-<key id hex>"); entries hold the key id and AES-GCM(key, device
+//    id); a device-scoped consent receipt is copied with its device sealed the same way. A small
+//    index (file "devices", 0600, atomic replace) maps an HMAC of the device id under the gateway
+//    secret to its key id. erase_device() destroys the key and the index entry: the device's
+//    entries then read as "an erased device", and the chain still verifies.
+//  - Bounded: segment files of `segment_bytes`; when all of them exceed `max_bytes`, the oldest
+//    is deleted and the head's anchor (seq and prev hash of the first entry kept) moves, so
+//    verification starts there.
+//  - open() recovers from a power cut: a torn frame after the last committed entry is cut off;
+//    whole entries written after the last head update are adopted if they chain on; segments
+//    before the anchor (a rotation cut short) are deleted. Damage is left for verify() to report.
+//  - Write errors are logged and counted (write_errors()); the data path never fails over the
+//    ledger. Transparency data of that batch is lost; the chain stays consistent.
+//
+// Threading: every method is thread-safe (one mutex). verify(), read() and report() read every
+// segment under it (at most max_bytes); they are for the control API, not the data path.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/consent_store.h"
+#include "platform/key_directory.h"
+#include "platform/result.h"
+#include "policies/drop_reason.h"
+
+namespace portier::ledger {
+class LedgerEntry;
+class SealedDevice;
+}  // namespace portier::ledger
+
+namespace portier::gateway {
+
+struct ledger_options {
+  std::string dir;                           // created 0700 if missing
+  std::uint64_t segment_bytes = 1ull << 20;  // at least 4 KiB
+  std::uint64_t max_bytes = 16ull << 20;     // at least 2 segments' worth
+  std::size_t max_open_keys = 10'000;        // (device, purpose) pairs aggregated in memory
+};
+
+enum class ledger_problem : std::uint8_t {
+  none,
+  corrupt,      // a frame cannot be read (bad magic, length or encoding)
+  edited,       // an entry's content does not match its hash
+  removed,      // a seq is missing and appears nowhere else
+  reordered,    // an entry is out of place (its seq appears before or after where it belongs)
+  broken_link,  // an entry does not chain onto the entry before it (that one was replaced)
+  truncated,    // the files end before the last entry the head records
+  head_mismatch,// the files go beyond the head, or the last hash differs from the head's
+};
+std::string_view ledger_problem_name(ledger_problem p);
+
+struct ledger_check {
+  bool ok = true;
+  std::uint64_t count = 0;          // entries that verified, from the anchor on
+  std::uint64_t first_seq = 0;      // the anchor: where verification started
+  ledger_problem problem = ledger_problem::none;
+  std::uint64_t bad_seq = 0;        // when !ok: the first seq that is bad (or missing)
+  std::string detail;
+  std::string head_hash;            // lower-case hex hash of the last entry written; empty when none
+};
+
+// One decoded entry, for reports and exports. Only the fields of its kind are set.
+struct ledger_record {
+  enum class kind : std::uint8_t { release, drops, consent, policy, erasure };
+  std::uint64_t seq = 0;
+  std::int64_t time_ms = 0;
+  kind type = kind::release;
+
+  // release, and consent with a device scope
+  std::uint64_t device_key = 0;  // the device's key id (0: none)
+  std::string device;            // the device id; empty when erased
+  bool device_erased = false;    // its key was destroyed: "an erased device"
+  // release
+  std::string device_class;
+  std::string purpose;
+  std::int64_t minute_ms = 0;  // also for drops
+  std::vector<std::string> fields;
+  std::uint64_t count = 0;
+  std::uint64_t bytes = 0;
+  // drops: reason name -> count
+  std::vector<std::pair<std::string, std::uint64_t>> drops;
+  // consent (scope_value holds the device id where readable)
+  consent_receipt receipt;
+  // policy
+  std::string policy_name;
+  std::uint64_t policy_version = 0;
+  std::string policy_source;
+  bool policy_applied = false;
+  std::string policy_reason;
+  // erasure
+  std::vector<std::uint64_t> erased_keys;
+  std::vector<std::pair<std::string, std::string>> pseudonyms;  // purpose, pseudonym
+  std::uint64_t spool_records = 0;
+  std::uint64_t ledger_entries = 0;
+};
+
+struct ledger_report {
+  struct row {
+    std::uint64_t device_key = 0;
+    std::string device;  // empty when erased
+    bool device_erased = false;
+    std::string device_class;
+    std::string purpose;
+    std::vector<std::string> fields;  // union, sorted
+    std::uint64_t count = 0;
+    std::uint64_t bytes = 0;
+    std::int64_t first_minute_ms = 0;
+    std::int64_t last_minute_ms = 0;
+  };
+  std::int64_t since_ms = 0;
+  std::int64_t oldest_ms = 0;  // time of the oldest entry the ledger still holds (0: empty)
+  std::vector<row> releases;  // ordered by device, class, purpose
+  std::vector<std::pair<std::string, std::uint64_t>> drops;  // by reason name, sorted
+  std::uint64_t released_count = 0;
+  std::uint64_t released_bytes = 0;
+  std::uint64_t dropped_count = 0;
+};
+
+struct erase_outcome {
+  std::vector<std::uint64_t> keys_destroyed;
+  std::uint64_t ledger_entries = 0;  // entries of the device now unreadable
+};
+
+class ledger {
+ public:
+  // `keys` and `secret` (the gateway secret, for the device index) must outlive the ledger.
+  static platform::result<std::unique_ptr<ledger>> open(ledger_options options, platform::key_directory& keys,
+                                                        std::span<const std::uint8_t> secret);
+  ~ledger();  // flush_all() with the last time seen
+  ledger(const ledger&) = delete;
+  ledger& operator=(const ledger&) = delete;
+
+  // Data path. `fields` are field names (paths), never values. False if the device id is not
+  // 1 to 256 bytes of UTF-8 without NUL (nothing recorded).
+  bool record_release(std::string_view device_id, std::string_view device_class, std::string_view purpose,
+                      std::span<const std::string_view> fields, std::uint64_t bytes, std::int64_t now_ms);
+  void record_drops(const policies::drop_counts& drops, std::int64_t now_ms);
+
+  // Written at once. A copy of the receipt, its device (if any) sealed.
+  void record_consent(const consent_receipt& receipt);
+  // Written at once. `source`: "file reload", "bundle", ...; `reason_code` empty when applied.
+  void record_policy(std::string_view name, std::uint64_t version, std::string_view source, bool applied,
+                     std::string_view reason_code, std::int64_t now_ms);
+
+  // Writes the aggregates of minutes before now's minute.
+  void flush(std::int64_t now_ms);
+  // Writes every aggregate, the current minute's too.
+  void flush_all(std::int64_t now_ms);
+
+  // Crypto-shreds a device: writes its open aggregates, destroys its keys (every key whose
+  // entries name it, found through the index and by reading the ledger), removes its index entry
+  // and records an erasure entry with the pseudonyms (purpose, pseudonym) upstream knows it by and
+  // the spool records the caller purged. Fails for an invalid device id, more than 256
+  // pseudonyms, or when the index or the erasure entry cannot be written (the keys are gone by
+  // then: the device is erased either way). A device seen again later gets a new key.
+  platform::result<erase_outcome> erase_device(std::string_view device_id,
+                                               std::span<const std::pair<std::string, std::string>> pseudonyms,
+                                               std::uint64_t spool_records, std::int64_t now_ms);
+
+  ledger_check verify() const;
+  // Entries at or after since_ms (by their minute for releases and drops, by time otherwise),
+  // oldest first. Aggregates not written yet are not included.
+  std::vector<ledger_record> read(std::int64_t since_ms) const;
+  // Releases per (device, class, purpose) and drops by reason since since_ms, open aggregates
+  // included.
+  ledger_report report(std::int64_t since_ms) const;
+
+  std::uint64_t bytes() const;
+  std::uint64_t last_seq() const;
+  std::uint64_t write_errors() const;
+
+ private:
+  struct segment {
+    std::uint64_t index = 0;
+    std::string path;
+    std::uint64_t size = 0;
+    std::uint64_t first_seq = 0;  // 0 while empty
+    std::string first_prev;       // prev hash of its first entry
+    std::uint64_t last_seq = 0;
+  };
+  struct device_ref {
+    std::uint64_t key_id = 0;
+    std::string nonce;
+    std::string sealed;
+  };
+  struct aggregate {
+    std::string device;
+    std::string device_class;
+    std::string purpose;
+    std::set<std::string, std::less<>> fields;
+    std::uint64_t count = 0;
+    std::uint64_t bytes = 0;
+  };
+  struct parsed_frame;
+
+  ledger(ledger_options options, platform::key_directory& keys, std::span<const std::uint8_t> secret);
+  platform::result<bool> recover();
+  void roll_minute_locked(std::int64_t now_ms);
+  void write_open_locked(std::int64_t now_ms, const std::string* only_device);
+  bool append_locked(std::vector<portier::ledger::LedgerEntry>& entries);
+  bool write_head_locked();
+  void rotate_locked();
+  std::optional<device_ref> device_locked(std::string_view device_id, bool create);
+  std::string index_ref(std::string_view device_id) const;
+  bool save_index_locked();
+  void seal_into(const device_ref& d, portier::ledger::SealedDevice& out) const;
+  // Decrypts a sealed device; nullopt when its key is gone (erased) or it does not authenticate.
+  std::optional<std::string> open_device_locked(const portier::ledger::SealedDevice& d) const;
+  // Every frame of every segment on disk, in order; a segment's unreadable rest is one bad frame.
+  std::vector<parsed_frame> read_all_locked() const;
+  std::vector<ledger_record> read_locked(std::int64_t since_ms, std::int64_t* oldest_ms = nullptr) const;
+  void note_time_locked(std::int64_t now_ms);
+
+  ledger_options options_;
+  platform::key_directory& keys_;
+  std::vector<std::uint8_t> secret_;
+
+  mutable std::mutex mu_;
+  std::deque<segment> segments_;
+  int fd_ = -1;  // the last segment, open for appending
+  std::uint64_t total_bytes_ = 0;
+  std::uint64_t last_seq_ = 0;
+  std::string last_hash_;  // 32 bytes
+  std::uint64_t anchor_seq_ = 1;
+  std::string anchor_prev_;
+  bool head_lost_ = false;  // entries exist but the head file was missing at open
+  std::uint64_t write_errors_ = 0;
+  std::int64_t last_now_ms_ = 0;
+
+  std::int64_t open_minute_ = -1;  // minute (start, ms) the aggregates belong to; -1: none
+  std::unordered_map<std::string, aggregate> open_;  // key: device '\0' purpose
+  std::string key_buf_;
+  std::array<std::uint64_t, policies::kDropReasonCount> open_drops_{};
+  std::map<std::string, std::uint64_t, std::less<>> index_;  // index ref (hex) -> key id
+  std::unordered_map<std::string, device_ref> devices_;     // device id -> sealed form, this run
+};
+
+}  // namespace portier::gateway

@@ -1,0 +1,210 @@
+// Fixed control results, as a daemon with the shipped Zigbee policy would give them, for the
+// portierctl tests. Times are in 2024 (UTC; tests/tools/main.cc sets TZ=UTC).
+#pragma once
+
+#include "control.pb.h"
+
+namespace portier::tests {
+
+inline constexpr std::int64_t kNowMs = 1'714'557'600'000;  // 2024-05-01 10:00:00 UTC
+inline constexpr std::int64_t kMinute = 60'000;
+inline constexpr std::int64_t kDay = 86'400'000;
+
+inline control::StatusResult status_fixture() {
+  control::StatusResult s;
+  s.set_version("0.1.0");
+  s.set_gateway_id("gw-0042");
+  s.set_policy_name("operator-defaults");
+  s.set_policy_version(7);
+  s.set_uptime_seconds(3 * 86400 + 4 * 3600 + 120);
+  s.set_local_connected(true);
+  s.set_upstream_connected(false);
+  auto& c = *s.mutable_counters();
+  c["received"] = 12345;
+  c["released"] = 9876;
+  c["dropped"] = 1234;
+  c["control_refused"] = 2;
+  return s;
+}
+
+inline control::DevicesResult devices_fixture() {
+  control::DevicesResult r;
+  auto* d = r.add_device();
+  d->set_device_id("Anna bedroom");
+  d->set_class_id("zigbee2mqtt-device");
+  d->set_class_title("Zigbee sensor");
+  d->set_last_seen_ms(kNowMs - 2 * kMinute);
+  d->set_messages(1234);
+  auto* a = d->add_purpose();
+  a->set_purpose_id("analytics");
+  a->set_title("Analytics");
+  a->set_granted(true);
+  a->set_decided_at(consent::SCOPE_HOUSEHOLD);
+  a->add_receives("temperature rounded to 0.5 °C");
+  a->add_receives("humidity rounded to 1 %");
+  auto* l = d->add_purpose();
+  l->set_purpose_id("location");
+  l->set_title("Location");
+  l->set_granted(false);
+  l->add_receives("position generalised to a 1 km cell");
+  auto* s = d->add_purpose();
+  s->set_purpose_id("service");
+  s->set_title("Service");
+  s->set_granted(false);
+  s->set_decided_at(consent::SCOPE_DEVICE);
+  s->add_receives("link quality as good, fair or poor");
+
+  auto* p = r.add_device();
+  p->set_device_id("plug\x1b]0;pwned\x07");  // a hostile name must not reach the terminal raw
+  p->set_class_id("tasmota-plug");
+  p->set_class_title("Tasmota plug");
+  p->set_last_seen_ms(kNowMs - 3 * kDay);
+  auto* m = p->add_purpose();
+  m->set_purpose_id("service");
+  m->set_title("Service");
+  m->set_granted(true);
+  m->set_suspended(true);
+  return r;
+}
+
+inline control::PurposesResult purposes_fixture() {
+  control::PurposesResult r;
+  r.set_policy_name("operator-defaults");
+  r.set_policy_version(7);
+  auto* a = r.add_purpose();
+  a->set_id("analytics");
+  a->set_title("Analytics");
+  a->set_description("Improves the heating service by learning how your rooms warm up.");
+  a->set_legal_basis(policy::Purpose::CONSENT);
+  a->set_household_granted(true);
+  a->set_retention_seconds(86400);
+  auto* h = a->add_decision();
+  h->set_scope(consent::SCOPE_HOUSEHOLD);
+  h->set_granted(true);
+  h->set_decided_at_ms(kNowMs - kDay);
+  h->set_receipt_id("r1");
+  auto* dev = a->add_decision();
+  dev->set_scope(consent::SCOPE_DEVICE);
+  dev->set_value("Anna bedroom");
+  dev->set_granted(false);
+  dev->set_decided_at_ms(kNowMs - kDay + 30 * kMinute);
+  auto* cls = a->add_decision();
+  cls->set_scope(consent::SCOPE_DEVICE_CLASS);
+  cls->set_value("tasmota-plug");
+  cls->set_title("Tasmota plug");
+  cls->set_granted(false);
+  cls->set_decided_at_ms(kNowMs - kDay + 60 * kMinute);
+
+  auto* l = r.add_purpose();
+  l->set_id("location");
+  l->set_title("Location");
+  l->set_description("Tells the operator roughly where the home's trackers are.");
+  l->set_legal_basis(policy::Purpose::LEGITIMATE_INTEREST);
+  l->set_special_category(policy::Purpose::LOCATION);
+
+  auto* s = r.add_purpose();
+  s->set_id("service");
+  s->set_title("Service");
+  s->set_description(
+      "Keeps your devices working: the operator sees when one loses its connection.");
+  s->set_legal_basis(policy::Purpose::CONTRACT);
+  s->set_default_granted(true);
+  s->set_household_granted(true);
+  s->set_suspended(true);
+  return r;
+}
+
+inline consent::ConsentReceipt receipt_fixture(consent::ReceiptDecision d, consent::Scope scope,
+                                               const char* value) {
+  consent::ConsentReceipt c;
+  c.set_id("5f0c6a1e9b2d4c8fa1b2c3d4e5f60718");
+  c.set_time_ms(kNowMs);
+  c.set_scope(scope);
+  c.set_scope_value(value);
+  c.set_purpose("analytics");
+  c.set_decision(d);
+  c.set_method("cli");
+  c.set_purpose_title("Analytics");
+  c.set_policy_name("operator-defaults");
+  c.set_policy_version(7);
+  return c;
+}
+
+inline control::ReportResult report_fixture() {
+  control::ReportResult r;
+  r.set_since_ms(kNowMs - 7 * kDay);
+  r.set_until_ms(kNowMs);
+  r.set_ledger_starts_ms(kNowMs - 3 * kDay);
+  auto row = [&](const char* device, const char* purpose, const char* title, std::uint64_t n,
+                 std::uint64_t bytes, std::initializer_list<const char*> fields) {
+    auto* x = r.add_row();
+    x->set_device_id(device);
+    x->set_class_id("zigbee2mqtt-device");
+    x->set_class_title("Zigbee sensor");
+    x->set_purpose_id(purpose);
+    x->set_title(title);
+    x->set_messages(n);
+    x->set_bytes(bytes);
+    for (const char* f : fields) x->add_fields(f);
+    return x;
+  };
+  row("Anna bedroom", "analytics", "Analytics", 1234, 45600, {"humidity", "temperature"});
+  row("Anna bedroom", "service", "Service", 12, 340, {"linkquality"});
+  row("", "analytics", "Analytics", 3, 90, {"temperature"})->set_device_erased(true);
+  r.set_total_messages(1249);
+  r.set_total_bytes(46030);
+  auto* d1 = r.add_dropped();
+  d1->set_reason("consent_refused");
+  d1->set_count(3000);
+  auto* d2 = r.add_dropped();
+  d2->set_reason("unmatched_topic");
+  d2->set_count(210);
+  r.set_total_dropped(3210);
+  return r;
+}
+
+inline control::ExplainResult explain_fixture() {
+  control::ExplainResult r;
+  r.set_device_id("Anna bedroom");
+  r.set_class_id("zigbee2mqtt-device");
+  r.set_class_title("Zigbee sensor");
+  r.set_topic("zigbee2mqtt/Anna bedroom");
+  r.set_payload(R"({"temperature":21.53,"humidity":40.2,"linkquality":120})");
+  r.set_payload_bytes(55);
+  r.set_received_ms(kNowMs - 3000);
+  r.set_policy_name("operator-defaults");
+  r.set_policy_version(7);
+  auto* a = r.add_purpose();
+  a->set_purpose_id("analytics");
+  a->set_title("Analytics");
+  a->set_released(true);
+  a->set_topic("portier/gw-0042/analytics/zigbee2mqtt-device/k3v9q2");
+  a->set_payload(R"({"temperature":21.5,"humidity":40})");
+  auto* l = r.add_purpose();
+  l->set_purpose_id("location");
+  l->set_title("Location");
+  l->set_reason("consent_refused");
+  auto* s = r.add_purpose();
+  s->set_purpose_id("service");
+  s->set_title("Service");
+  s->set_reason("purpose_suspended");
+  return r;
+}
+
+inline control::EraseResult erase_fixture() {
+  control::EraseResult r;
+  r.set_device_id("Anna bedroom");
+  r.set_spool_records_purged(12);
+  r.set_ledger_entries_erased(340);
+  auto* p = r.add_pseudonyms();
+  p->set_purpose("analytics");
+  p->set_pseudonym("k3v9q2");
+  auto* q = r.add_pseudonyms();
+  q->set_purpose("service");
+  q->set_pseudonym("x7mw4t");
+  r.set_erasure_topic("portier/gw-0042/erasure");
+  r.set_upstream_acknowledged(true);
+  return r;
+}
+
+}  // namespace portier::tests
