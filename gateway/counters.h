@@ -28,13 +28,19 @@ namespace portier::gateway {
   X(reloads, "successful configuration and policy reloads")                                   \
   X(reload_failures, "rejected reloads (the running policy stayed)")                          \
   X(spool_appended, "releases written to the spool")                                          \
-  X(spool_refused_full, "releases the full spool refused (refuse_new; the ingress waits)")    \
+  X(spool_refused_full, "releases stored beyond max_bytes + headroom (refuse_new)")           \
   X(spool_dropped_full, "unsent releases deleted to make room (drop_oldest)")                 \
   X(spool_purged, "waiting releases crypto-shredded by a consent withdrawal or erasure")      \
   X(spool_corrupt, "spool records skipped: bad checksum, framing or authentication tag")      \
   X(spool_torn_tails, "torn spool tails cut off at start-up (power cut during a write)")      \
   X(spool_recovered, "releases found waiting in the spool at start-up")                      \
-  X(ingress_pauses, "times the ingress paused because the spool was full (refuse_new)")
+  X(ingress_pauses, "times the ingress paused because the spool was full (refuse_new)")      \
+  X(control_served, "control API requests answered")                                          \
+  X(control_refused, "control API connections refused: neither root nor in the group")        \
+  X(control_invalid, "control API requests rejected as malformed, oversized or invalid")      \
+  X(control_failed, "control API requests that timed out or failed inside the daemon")        \
+  X(updates_applied, "remote policy bundles applied")                                         \
+  X(updates_rejected, "remote policy bundles and key lists rejected (reason in the status)")
 
 struct counters {
 #define PORTIER_DECLARE_COUNTER(name, help) std::atomic<std::uint64_t> name{0};

@@ -140,6 +140,21 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
   v.range({{"reconnect"}, {"initial_ms"}}, rc.initial_ms(), 10, 60000);
   v.range({{"reconnect"}, {"max_ms"}}, rc.max_ms(), rc.initial_ms(), 3'600'000);
 
+  auto& control = *c.mutable_control();
+  if (control.socket().empty()) control.set_socket("/run/portier/control.sock");
+  if (control.group().empty()) control.set_group("portier");
+  if (c.mutable_ledger()->max_bytes() == 0) c.mutable_ledger()->set_max_bytes(16ull << 20);
+  v.range({{"ledger"}, {"max_bytes"}}, c.ledger().max_bytes(), 1ull << 20, 1ull << 30);
+  auto& up_dates = *c.mutable_updates();
+  if (up_dates.max_bundle_bytes() == 0) up_dates.set_max_bundle_bytes(4u << 20);
+  v.range({{"updates"}, {"max_bundle_bytes"}}, up_dates.max_bundle_bytes(), 64u << 10, 16u << 20);
+  v.readable({{"updates"}, {"root_key_file"}}, up_dates.root_key_file());
+  if (!up_dates.fleet().empty() && !valid_gateway_id(up_dates.fleet())) {
+    v.fail({{"updates"}, {"fleet"}}, "fleet must be 1 to 64 letters, digits, '-' or '_'");
+  }
+  if (!up_dates.fleet().empty() && up_dates.root_key_file().empty()) {
+    v.fail({{"updates"}, {"fleet"}}, "a fleet needs updates.root_key_file to verify its bundles");
+  }
   if (c.drain_timeout_ms() == 0) c.set_drain_timeout_ms(5000);
   v.range({{"drain_timeout_ms"}}, c.drain_timeout_ms(), 1, 300000);
 

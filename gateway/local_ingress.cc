@@ -1,6 +1,7 @@
 #include "gateway/local_ingress.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 
 #include "platform/log.h"
@@ -38,10 +39,13 @@ std::int64_t wall_ms() {
 
 }  // namespace
 
-local_ingress::local_ingress(const gateway_config& config, pipeline& p, spool& s, counters& c)
+local_ingress::local_ingress(const gateway_config& config, pipeline& p, spool& s, counters& c,
+                             device_registry& devices, ledger* record)
     : pipeline_(p),
       spool_(s),
       counters_(c),
+      devices_(devices),
+      ledger_(record),
       qos_(static_cast<int>(config.proto.local().qos())),
       session_(ingress_settings(config)),
       may_pause_(config.proto.spool().when_full() == config::Spool::REFUSE_NEW),
@@ -108,6 +112,20 @@ void local_ingress::on_message(const mqtt::const_message_ptr& m) {
                         platform::log_error("spool refused a release (full beyond its headroom, or a write error); "
                                             "it is lost");
                       }
+                      if (ledger_ != nullptr) {
+                        std::array<std::string_view, 64> names;
+                        std::size_t n = 0;
+                        for (auto f : r.fields) {
+                          if (n < names.size()) names[n++] = d.device_class()->fields[f].path;
+                        }
+                        ledger_->record_release(d.device_id(), cls, purpose.id, {names.data(), n}, r.payload.size(), now);
+                      }
+                    },
+                    [&](const policies::decision& d) {
+                      if (d.device_class() != nullptr) {
+                        devices_.record(d.device_id(), d.device_class()->id, topic, {payload.data(), payload.size()}, now);
+                      }
+                      if (ledger_ != nullptr) ledger_->record_drops(d.drops(), now);
                     });
   if (may_pause_ && !paused_ && spool_.full()) {
     paused_ = true;

@@ -22,7 +22,9 @@
 #include <vector>
 
 #include "gateway/counters.h"
+#include "gateway/device_registry.h"
 #include "gateway/gateway_config.h"
+#include "gateway/ledger.h"
 #include "gateway/mqtt_session.h"
 #include "gateway/pipeline.h"
 #include "gateway/spool.h"
@@ -31,7 +33,10 @@ namespace portier::gateway {
 
 class local_ingress {
  public:
-  local_ingress(const gateway_config& config, pipeline& p, spool& s, counters& c);
+  // `devices` learns every matched device and its last message; `record` (may be null) gets
+  // what left, by field name, and the drops.
+  local_ingress(const gateway_config& config, pipeline& p, spool& s, counters& c, device_registry& devices,
+                ledger* record);
 
   void start() { session_.start(); }
   // Stops taking messages: disconnects from the local broker (the session stays at the broker).
@@ -48,6 +53,8 @@ class local_ingress {
   pipeline& pipeline_;
   spool& spool_;
   counters& counters_;
+  device_registry& devices_;
+  ledger* ledger_;
   const int qos_;
   mqtt_session session_;
   std::mutex subs_mu_;

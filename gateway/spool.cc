@@ -383,10 +383,20 @@ std::uint64_t spool::append(std::string_view purpose, std::string_view topic, st
       continue;
     }
     if (!changed_.wait_until(lock, deadline, room)) {
+      // refuse_new, beyond the headroom: the ingress paused at max_bytes, but messages keep
+      // arriving until its disconnect takes effect (Paho's send thread waits for the library lock
+      // its busy receive thread holds), and each was acknowledged to the broker before the
+      // callback (Paho sends PUBACK/PUBCOMP first). Refusing it would lose it: admit it, counted.
       ++stats_.spool_refused_full;
-      return 0;
+      if (!over_limit_logged_) {
+        platform::log_warning("spool: beyond max_bytes + headroom (", total_bytes_,
+                              " bytes): taking what the local broker delivered before the pause took effect");
+        over_limit_logged_ = true;
+      }
+      break;
     }
   }
+  if (total_bytes_ < options_.max_bytes) over_limit_logged_ = false;
   if (closed_) return 0;
   const auto key = current_key_locked(purpose, true);
   if (!key || !write_frame_locked(purpose, *key, plaintext)) return 0;

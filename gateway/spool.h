@@ -12,7 +12,8 @@
 //
 // Bounded: `max_bytes` of segments. When full, either the ingress pauses (refuse_new: it sees
 // full() and disconnects from the local broker, which holds further messages; append() accepts
-// up to `headroom_bytes` more for what was already on its way, then refuses) or append() deletes
+// `headroom_bytes` more for what was already on its way, and beyond that still accepts, counted
+// in spool_refused_full: the local broker was already told the message was taken) or append() deletes
 // the oldest segment (drop_oldest); either is counted. Records older than their purpose's retention are dropped
 // unsent. purge() crypto-shreds what waits for a purpose (optionally only one device's or one
 // class's records): the keys they were sealed under are destroyed, survivors are re-sealed
@@ -56,7 +57,7 @@ struct spool_options {
   std::uint64_t max_bytes = 64ull << 20;
   bool drop_oldest = false;  // when full: false = refuse new (backpressure), true = drop oldest
   // refuse_new: room above max_bytes for what is already on its way when the ingress pauses at
-  // max_bytes (the local broker's in-flight window). append() refuses only beyond it.
+  // max_bytes. append() waits for room beyond it until its deadline, then stores anyway (counted).
   // Default (npos): max_bytes / 4.
   std::uint64_t headroom_bytes = ~0ull;
   durability sync = durability::batch;
@@ -84,8 +85,8 @@ class spool {
   spool(const spool&) = delete;
   spool& operator=(const spool&) = delete;
 
-  // Stores one release; its seq, or 0 if it could not be stored by `deadline` (full with
-  // refuse_new, closed, or an I/O error — logged).
+  // Stores one release; its seq, or 0 if it could not be stored (closed, or an I/O error —
+  // logged). refuse_new, beyond the headroom: waits for room until `deadline`, then stores anyway.
   std::uint64_t append(std::string_view purpose, std::string_view topic, std::string_view payload,
                        std::int64_t expires_at_ms, std::string_view device_id, std::string_view device_class,
                        std::int64_t now_ms, clock::time_point deadline);
@@ -175,6 +176,7 @@ class spool {
   std::set<std::uint64_t> rewound_;            // put back by rewind(), not yet read again
   std::uint64_t max_read_seq_ = 0;             // highest seq next() has returned or skipped
   bool cursor_dirty_ = false;
+  bool over_limit_logged_ = false;  // refuse_new: warned once that append() went beyond the headroom
   bool closed_ = false;
   std::map<std::string, std::uint64_t, std::less<>> current_key_;
   std::map<std::uint64_t, std::unique_ptr<platform::aes_gcm>> ciphers_;  // null: destroyed key

@@ -21,12 +21,15 @@ std::string offline_status(const std::string& gateway_id) {
 }
 
 std::string online_status(const std::string& gateway_id, std::chrono::steady_clock::time_point started,
-                          const counters& c, const pipeline& p, const spool& s) {
+                          const counters& c, const pipeline& p, const spool& s, bool paused,
+                          const std::string& update) {
   rapidjson::StringBuffer buf;
   json_writer w(buf);
   w.StartObject();
   key_string(w, "gateway", gateway_id);
   key_string(w, "state", "online");
+  w.Key("paused");
+  w.Bool(paused);
   key_string(w, "version", kPortierVersion);
   w.Key("policy");
   w.StartObject();
@@ -68,6 +71,10 @@ std::string online_status(const std::string& gateway_id, std::chrono::steady_clo
   }
   w.EndObject();
   w.EndObject();
+  if (!update.empty()) {
+    w.Key("policy_update");
+    w.RawValue(update.c_str(), update.size(), rapidjson::kObjectType);
+  }
   w.EndObject();
   return buf.GetString();
 }

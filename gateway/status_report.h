@@ -16,7 +16,9 @@ inline constexpr const char* kPortierVersion = "0.1.0";
 std::string status_topic(const std::string& gateway_id);
 // {"gateway": ..., "state": "offline"}: the last will, and the message on a clean stop.
 std::string offline_status(const std::string& gateway_id);
+// `update` is the last remote update's outcome as a JSON object, or empty.
 std::string online_status(const std::string& gateway_id, std::chrono::steady_clock::time_point started,
-                          const counters& c, const pipeline& p, const spool& s);
+                          const counters& c, const pipeline& p, const spool& s, bool paused = false,
+                          const std::string& update = "");
 
 }  // namespace portier::gateway

@@ -58,7 +58,16 @@ upstream_egress::upstream_egress(const gateway_config& config, spool& s, counter
       status_interval_(config.proto.status().interval_seconds()),
       max_inflight_(config.proto.upstream().max_inflight()),
       session_(egress_settings(config)) {
-  session_.on_connected([this](mqtt::async_client&) { publish_status(); });
+  session_.on_connected([this](mqtt::async_client& client) {
+    if (!update_topics_.empty()) {
+      client.subscribe(mqtt::string_collection::create(update_topics_), std::vector<int>(update_topics_.size(), 1))
+          ->wait_for(std::chrono::seconds(10));
+    }
+    publish_status();
+  });
+  session_.client().set_message_callback([this](mqtt::const_message_ptr m) {
+    if (on_update_) on_update_(m->get_topic(), m->get_payload_str());
+  });
   session_.on_lost([this] { spool_.rewind(); });
   session_.on_connect_result([this](bool ok) { ++(ok ? counters_.upstream_connects : counters_.upstream_connect_failures); });
 }
@@ -101,6 +110,10 @@ void upstream_egress::publisher() {
       session_.wait_connected(deadline);
       continue;
     }
+    if (hold_ && hold_()) {  // paused by the household: what waits stays in the spool
+      std::this_thread::sleep_until(deadline);
+      continue;
+    }
     auto item = spool_.next(deadline, max_inflight_, wall_ms());
     if (!item) continue;
     try {
@@ -113,6 +126,17 @@ void upstream_egress::publisher() {
       spool_.rewind();
       session_.wait_connected(clock::now() + std::chrono::milliseconds(200));
     }
+  }
+}
+
+bool upstream_egress::publish_and_wait(const std::string& topic, const std::string& payload,
+                                       std::chrono::milliseconds timeout) {
+  if (!session_.connected()) return false;
+  try {
+    return session_.client().publish(topic, payload.data(), payload.size(), 1, false)->wait_for(timeout);
+  } catch (const mqtt::exception& e) {
+    platform::log_warning("upstream: cannot publish to ", topic, ": ", e.what());
+    return false;
   }
 }
 

@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gateway/counters.h"
 #include "gateway/gateway_config.h"
@@ -24,6 +25,7 @@ namespace portier::gateway {
 class upstream_egress {
  public:
   using status_source = std::function<std::string()>;
+  using update_sink = std::function<void(std::string topic, std::string payload)>;
 
   upstream_egress(const gateway_config& config, spool& s, counters& c, status_source status);
   ~upstream_egress();
@@ -35,6 +37,17 @@ class upstream_egress {
   void stop();
   bool connected() const { return session_.connected(); }
   void publish_status();
+  // Set before start(): while `hold` returns true nothing is read from the spool (the household
+  // paused); `updates` (subscribed at QoS 1 after every connect) go to `on_update`, called on
+  // Paho's thread: it must only hand the bytes over, never wait.
+  void set_hold(std::function<bool()> hold) { hold_ = std::move(hold); }
+  void set_updates(std::vector<std::string> topics, update_sink on_update) {
+    update_topics_ = std::move(topics);
+    on_update_ = std::move(on_update);
+  }
+  // Publishes one message at QoS 1 (not retained) and waits for its PUBACK; false if not
+  // connected or not acknowledged in time.
+  bool publish_and_wait(const std::string& topic, const std::string& payload, std::chrono::milliseconds timeout);
 
  private:
   class delivery_listener : public mqtt::iaction_listener {
@@ -58,6 +71,9 @@ class upstream_egress {
   mqtt_session session_;
   delivery_listener listener_{*this};
   std::atomic<bool> stopping_{false};
+  std::function<bool()> hold_;
+  std::vector<std::string> update_topics_;
+  update_sink on_update_;
   std::thread publisher_;
 };
 
