@@ -1,5 +1,7 @@
 #include "gateway/release_queue.h"
 
+#include <algorithm>
+
 namespace portier::gateway {
 
 release_queue::release_queue(std::size_t max_messages, std::size_t max_bytes)
@@ -14,6 +16,7 @@ bool release_queue::push(outbound item, clock::time_point deadline) {
   bytes_ += item.bytes();
   ++count_;
   queue_.push_back(std::move(item));
+  lock.unlock();  // the woken publisher need not wait for this mutex
   changed_.notify_all();
   return true;
 }
@@ -31,7 +34,8 @@ std::optional<outbound> release_queue::pop(clock::time_point deadline, std::size
 }
 
 void release_queue::acknowledge(std::uint64_t seq) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  const bool was_full = full();
   auto it = inflight_.find(seq);
   if (it != inflight_.end()) {
     bytes_ -= it->second.bytes();
@@ -49,7 +53,13 @@ void release_queue::acknowledge(std::uint64_t seq) {
       }
     }
   }
-  changed_.notify_all();
+  // Wake only whoever can now proceed: push() waiting for room (the queue was full) or pop()
+  // waiting for an in-flight slot (something is queued). In the common case — nothing queued,
+  // the publisher asleep in pop() until the next push — waking it would only cost a context
+  // switch per message. wait_empty() does not rely on this notification (it polls).
+  const bool wake = was_full || !queue_.empty();
+  lock.unlock();
+  if (wake) changed_.notify_all();
 }
 
 void release_queue::requeue_inflight() {
@@ -70,7 +80,13 @@ void release_queue::close() {
 
 bool release_queue::wait_empty(clock::time_point deadline) {
   std::unique_lock lock(mu_);
-  return changed_.wait_until(lock, deadline, [&] { return count_ == 0; });
+  // acknowledge() does not notify when the last release leaves (see there): check every 10 ms.
+  while (count_ != 0) {
+    const auto now = clock::now();
+    if (now >= deadline) return false;
+    changed_.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(10)));
+  }
+  return true;
 }
 
 void release_queue::notify() {
