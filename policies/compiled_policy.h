@@ -48,7 +48,13 @@ struct field_node {
 
   const field_node* member(std::string_view name) const {
     for (const auto& m : members) {
-      if (m->key == name) return m.get();
+      // Runs for every key read. Length first, then byte by byte: keys are short, and a libc
+      // memcmp call cost more than the comparison itself.
+      const std::string& k = m->key;
+      if (k.size() != name.size()) continue;
+      std::size_t i = 0;
+      while (i < k.size() && k[i] == name[i]) ++i;
+      if (i == k.size()) return m.get();
     }
     return nullptr;
   }

@@ -16,12 +16,14 @@ void consent_snapshot::set_device(std::string_view device, std::string_view purp
 }
 
 consent_decision consent_snapshot::find(const purpose_map& m, std::string_view purpose) {
+  if (m.empty()) return consent_decision::unset;  // no hashing: the data path asks on every message
   const auto it = m.find(purpose);
   return it == m.end() ? consent_decision::unset : it->second;
 }
 
 consent_decision consent_snapshot::find(const scoped_map& m, std::string_view scope,
                                         std::string_view purpose) {
+  if (m.empty()) return consent_decision::unset;
   const auto it = m.find(scope);
   return it == m.end() ? consent_decision::unset : find(it->second, purpose);
 }

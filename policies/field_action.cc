@@ -108,6 +108,30 @@ bool coarsen_iso(const field_action& a, std::string_view s, std::string& out) {
   return true;
 }
 
+// printf("%.*f")'s digits without a float-to-text conversion, for the usual case: v * 10^decimals
+// below 1e15 is within 1/16 of the exact product, so unless it lies near a half (where the exact
+// rounding decides) its nearest integer is printf's. Writes to buf and returns the length, or -1.
+int small_fixed(char* buf, double v, int decimals) {
+  static constexpr double kScale[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+  static constexpr std::uint64_t kDivisor[] = {1,         10,         100,         1000,         10000,
+                                               100000,    1000000,    10000000,    100000000,    1000000000};
+  if (decimals < 0 || decimals > 9) return -1;
+  const double scaled = v * kScale[decimals];
+  if (!(std::fabs(scaled) < 1e15) || std::fabs(scaled - std::floor(scaled) - 0.5) < 0.1) return -1;
+  const auto n = static_cast<std::int64_t>(std::floor(scaled + 0.5));
+  const std::uint64_t u = n < 0 ? static_cast<std::uint64_t>(-n) : static_cast<std::uint64_t>(n);
+  char* p = buf;
+  if (n < 0) *p++ = '-';
+  p = std::to_chars(p, buf + 32, u / kDivisor[decimals]).ptr;
+  if (decimals > 0) {
+    *p = '.';
+    std::uint64_t fraction = u % kDivisor[decimals];
+    for (int i = decimals; i > 0; --i, fraction /= 10) p[i] = static_cast<char>('0' + fraction % 10);
+    p += decimals + 1;
+  }
+  return static_cast<int>(p - buf);
+}
+
 }  // namespace
 
 bool parse_number(std::string_view text, double& out) {
@@ -117,9 +141,13 @@ bool parse_number(std::string_view text, double& out) {
 
 void append_fixed(std::string& out, double v, int decimals) {
   char buf[64];
-  // std::to_chars writes what printf("%.*f") writes (C locale), several times faster.
-  const auto fixed = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, decimals);
-  int n = fixed.ec == std::errc() ? static_cast<int>(fixed.ptr - buf) : -1;
+  // The same text as printf("%.*f") (C locale): small_fixed for the usual values, else
+  // std::to_chars, both several times faster than printf.
+  int n = small_fixed(buf, v, decimals);
+  if (n < 0) {
+    const auto fixed = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, decimals);
+    n = fixed.ec == std::errc() ? static_cast<int>(fixed.ptr - buf) : -1;
+  }
   if (n <= 0 || n >= static_cast<int>(sizeof buf)) {
     n = std::snprintf(buf, sizeof buf, "%.17g", v);  // huge magnitudes: still a valid number
   }

@@ -77,11 +77,14 @@ class rewrite_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, r
 
   std::optional<drop_reason> failure() const { return failure_; }
 
+  // False when the payload has no "\u" escape: then no string can decode to a lone surrogate.
+  bool unicode_escapes = true;
+
   bool Null() { return scalar(value_type::null, "null"); }
   bool Bool(bool b) { return scalar(value_type::boolean, b ? "true" : "false"); }
   bool RawNumber(const char* s, rapidjson::SizeType n, bool) { return scalar(value_type::number, {s, n}); }
   bool String(const char* s, rapidjson::SizeType n, bool) {
-    if (!decoded_utf8(s, n)) return fail(drop_reason::invalid_utf8);
+    if (unicode_escapes && !decoded_utf8(s, n)) return fail(drop_reason::invalid_utf8);
     return scalar(value_type::string, {s, n});
   }
   bool StartObject() { return start(false); }
@@ -90,7 +93,7 @@ class rewrite_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, r
   bool EndArray(rapidjson::SizeType) { return end(); }
 
   bool Key(const char* s, rapidjson::SizeType n, bool) {
-    if (!decoded_utf8(s, n)) return fail(drop_reason::invalid_utf8);
+    if (unicode_escapes && !decoded_utf8(s, n)) return fail(drop_reason::invalid_utf8);
     if (skip_ > 0) return true;
     frame& f = frames_[depth_ - 1];
     f.pending = f.node->member({s, n});
@@ -429,6 +432,7 @@ std::optional<drop_reason> json_rewriter::rewrite(const compiled_class& c, std::
   drop_counts field_drops{};
   rewrite_handler handler(c, std::span(states.at, n), names, std::min(max_depth, kMaxJsonDepth), field_drops,
                           scratch_);
+  handler.unicode_escapes = payload.find("\\u") != std::string_view::npos;
   rapidjson::MemoryStream stream(payload.data(), payload.size());
   alignas(std::max_align_t) char reader_buffer[kReaderBufferBytes];
   reader_pool pool(reader_buffer, sizeof reader_buffer);

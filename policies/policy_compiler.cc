@@ -6,6 +6,7 @@
 #include <map>
 
 #include "platform/proto_text.h"
+#include "policies/json_text.h"
 
 namespace portier::policies {
 
@@ -410,6 +411,11 @@ class policy_compiler {
         for (std::size_t i = 0; i < a.labels.size(); ++i) {
           if (a.labels[i].empty() || a.labels[i].size() > 64) {
             error(f, rw + step{"bucket"} + step{"label", static_cast<int>(i)}, "labels must be 1 to 64 characters");
+            return std::nullopt;
+          }
+          // A label is written into release payloads, which must be UTF-8 JSON (found by fuzzing).
+          if (!valid_utf8(a.labels[i])) {
+            error(f, rw + step{"bucket"} + step{"label", static_cast<int>(i)}, "labels must be UTF-8 text");
             return std::nullopt;
           }
         }

@@ -1,5 +1,7 @@
 #include "policies/topic_template.h"
 
+#include "policies/json_text.h"
+
 namespace portier::policies {
 
 platform::result<topic_template> topic_template::parse(std::string_view text) {
@@ -10,6 +12,10 @@ platform::result<topic_template> topic_template::parse(std::string_view text) {
     return error{"topic template must not contain '+' or '#'"};
   }
   if (text.front() == '$') return error{"topic template must not start with '$'"};
+  // Its text becomes part of MQTT topics, which are UTF-8 without U+0000 (found by fuzzing).
+  if (!valid_utf8(text) || text.find('\0') != std::string_view::npos) {
+    return error{"topic template must be UTF-8 text without NUL"};
+  }
   topic_template t;
   t.text_ = std::string(text);
   std::size_t i = 0;
