@@ -198,8 +198,8 @@ platform::result<bool> spool::recover() {
         ++stats_.spool_torn_tails;
         break;
       }
+      // Counted in spool_corrupt when the reader skips it (next()), not here as well.
       platform::log_warning("spool: skipping a corrupt record at ", s.path, " offset ", off);
-      ++stats_.spool_corrupt;
       off = next ? *next : s.size;
     }
     total_bytes_ += s.size;

@@ -209,7 +209,7 @@ TEST(spool, corrupt_bytes_are_skipped_and_never_sent) {
   LONGS_EQUAL(4, got.size());
   STRCMP_EQUAL("r0", got[0].c_str());
   STRCMP_EQUAL("r2", got[1].c_str());
-  CHECK(stats.spool_corrupt.load() >= 1);
+  LONGS_EQUAL(1, stats.spool_corrupt.load());  // once, though both recovery and the reader meet it
 }
 
 TEST(spool, a_record_that_fails_its_tag_is_never_sent_even_with_a_valid_checksum) {
@@ -233,7 +233,7 @@ TEST(spool, a_record_that_fails_its_tag_is_never_sent_even_with_a_valid_checksum
   LONGS_EQUAL(1, stats.spool_corrupt.load());
 }
 
-TEST(spool, full_spool_refuses_new_records_until_acknowledgements_free_room) {
+TEST(spool, full_spool_stores_beyond_its_headroom_but_counts_it) {
   spool_options o;
   o.max_bytes = 16 * 1024;
   o.segment_bytes = 4096;
@@ -241,11 +241,19 @@ TEST(spool, full_spool_refuses_new_records_until_acknowledgements_free_room) {
   open_spool(o);
   const std::string payload(400, 'x');
   int stored = 0;
-  while (put("analytics", payload) != 0) ++stored;
+  while (!sp->full()) {
+    CHECK(put("analytics", payload) != 0);
+    ++stored;
+  }
   CHECK(stored > 10);
-  CHECK(sp->full());
-  CHECK(sp->bytes() <= 20 * 1024);
-  LONGS_EQUAL(1, stats.spool_refused_full.load());
+  // The headroom, and then beyond it: the ingress's message was already acknowledged to the
+  // local broker; refusing it would lose it. Stored (after waiting for room until the deadline)
+  // and counted.
+  while (stats.spool_refused_full.load() == 0) {
+    CHECK(sp->bytes() <= 20 * 1024);
+    CHECK(put("analytics", payload) != 0);
+  }
+  CHECK(sp->bytes() > 20 * 1024);
   drain();  // acknowledged: whole segments are reclaimed
   CHECK(sp->bytes() < 8 * 1024);
   CHECK_FALSE(sp->full());

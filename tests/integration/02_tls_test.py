@@ -28,9 +28,9 @@ class Tls(GatewayTest):
         dev = self.device(local)
         dev.publish(*READING)
         dev.publish(*READING)
-        # portierd has taken both messages from the local broker (they wait in its queue) ...
-        wait_until(lambda: local.pubacks_from(daemon.local_client_id) >= 2, what="portierd to take the messages")
-        # ... and fails to connect: at least one attempt after they were queued.
+        # portierd has taken both messages from the local broker (they wait in its spool) ...
+        wait_until(lambda: local.taken_by(daemon.local_client_id) >= 2, what="portierd to take the messages")
+        # ... and fails to connect: at least one attempt after they were spooled.
         daemon.log.wait_for(FAILURE, daemon.log.count(FAILURE) + 1, timeout=2 * TIMEOUT)
         # The attempts reached the broker's TLS listener: the failure is TLS, not a closed port.
         attempts = upstream.log.count(r"New connection from 127\.0\.0\.1:\d+ on port %d\." % upstream.port)

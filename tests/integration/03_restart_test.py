@@ -1,6 +1,6 @@
 """03 restarts: portierd rides out a restart of either broker by itself (no daemon restart).
 Local broker back → it reconnects and subscribes again; upstream broker back → it reconnects,
-sends what devices published meanwhile (held in its queue) and republishes its status."""
+sends what devices published meanwhile (held in its spool) and republishes its status."""
 
 import os
 import sys
@@ -58,7 +58,7 @@ class Restarts(GatewayTest):
         for n in range(2, 12):
             dev.publish(DEVICE, {"battery": n})
         # portierd took them all from the local broker while upstream was away.
-        wait_until(lambda: local.pubacks_from(daemon.local_client_id) >= 11, what="portierd to take the messages")
+        wait_until(lambda: local.taken_by(daemon.local_client_id) >= 11, what="portierd to take the messages")
 
         mark = obs.mark()
         upstream.start()

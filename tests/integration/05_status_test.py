@@ -9,9 +9,13 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import GatewayTest, decoded, main  # noqa: E402
 
-COUNTERS = {"received", "released", "dropped", "published", "acknowledged", "resent", "expired", "lost_at_shutdown",
-            "local_connects", "local_connect_failures", "upstream_connects", "upstream_connect_failures", "reloads",
-            "reload_failures", "queued", "inflight", "released_by_purpose", "dropped_by_reason"}
+COUNTERS = {"received", "released", "dropped", "published", "acknowledged", "resent", "expired", "local_connects",
+            "local_connect_failures", "upstream_connects", "upstream_connect_failures", "reloads", "reload_failures",
+            "spool_appended", "spool_refused_full", "spool_dropped_full", "spool_purged", "spool_corrupt",
+            "spool_torn_tails", "spool_recovered", "ingress_pauses", "spool_pending", "spool_bytes", "inflight",
+            "released_by_purpose", "dropped_by_reason"}
+# Gone with the in-memory queue the spool replaced.
+REMOVED = {"queued", "lost_at_shutdown"}
 
 MESSAGES = [
     # (topic, payload); the values are chosen to be recognisable if they ever leaked.
@@ -49,6 +53,7 @@ class Status(GatewayTest):
         self.assertIsInstance(status["uptime_s"], int)
         c = status["counters"]
         self.assertLessEqual(COUNTERS, set(c))
+        self.assertFalse(REMOVED & set(c), "counters of the old queue")
         for name, value in c.items():  # counts only
             if isinstance(value, dict):
                 self.assertTrue(all(isinstance(v, int) for v in value.values()), (name, value))
@@ -61,6 +66,13 @@ class Status(GatewayTest):
         self.assertEqual(c["dropped_by_reason"]["unmatched_topic"], 1)
         self.assertEqual(c["dropped_by_reason"]["invalid_json"], 1)
         self.assertEqual(c["published"], 4)
+        # Every release went through the spool, and all of them have left it.
+        self.assertEqual(c["spool_appended"], 4)
+        self.assertEqual(c["spool_pending"], 0)
+        self.assertEqual(c["inflight"], 0)
+        for name in ("spool_refused_full", "spool_dropped_full", "spool_purged", "spool_corrupt", "spool_torn_tails",
+                     "spool_recovered", "ingress_pauses", "resent", "expired"):
+            self.assertEqual(c[name], 0, name)
         self.assertEqual(c["upstream_connects"], 1)
         self.assertEqual(c["local_connects"], 1)
 

@@ -18,11 +18,13 @@ CMakeLists.txt), with defaults for a source tree built into build/:
   PORTIER_IT_TIMEOUT  seconds for every "it happens" wait (default 10)
   PORTIER_IT_VERBOSE  print the logs of passing tests too
   PORTIER_IT_STRICT   run tests marked as known bugs as plain tests
+  PORTIER_IT_KEEP     keep each test's temporary directory (logs, state) for a post-mortem
 """
 
 import atexit
 import collections
 import ctypes
+import glob
 import json
 import os
 import re
@@ -35,6 +37,7 @@ import tempfile
 import threading
 import time
 import unittest
+import zlib
 
 import paho.mqtt.client as mqtt
 
@@ -50,6 +53,19 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 # Generous: under AddressSanitizer the daemon is several times slower. The happy path never
 # waits this long; only a failing test does.
 TIMEOUT = float(os.environ.get("PORTIER_IT_TIMEOUT", "10"))
+
+
+
+def _sanitized():
+    """Whether PORTIERD is an AddressSanitizer build (its memory use says little then)."""
+    try:
+        with open(PORTIERD, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+SANITIZED = _sanitized()
 
 # For a test that shows a known, not yet fixed portierd bug: an expected failure (the suite stays
 # usable; an unexpected success says the bug is gone), or a plain test with PORTIER_IT_STRICT=1.
@@ -81,6 +97,40 @@ def assert_holds(pred, for_seconds=1.0, what="condition", interval=0.02):
         if not pred():
             raise AssertionError("no longer true: %s" % what)
         time.sleep(interval)
+
+
+class Sampler:
+    """Calls fn() every `interval` seconds on a thread until stop(); keeps every value (for
+    "it stayed below X all along": RSS, spool size on disk). Stopped at the latest by cleanup."""
+
+    def __init__(self, fn, interval=0.05):
+        self.fn = fn
+        self.interval = interval
+        self.values = []
+        self.errors = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.values.append(self.fn())
+            except Exception as e:  # e.g. the process ended: recorded, not fatal here
+                self.errors.append(e)
+            self._stop.wait(self.interval)
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        return self
+
+    def max(self):
+        return max(self.values) if self.values else None
 
 
 def free_port():
@@ -261,9 +311,12 @@ class Broker:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def pubacks_from(self, client_id):
-        """PUBACKs this broker received from `client_id`: the messages that client has taken."""
-        return self.log.count(r"Received PUBACK from %s \(" % re.escape(client_id))
+    def taken_by(self, client_id):
+        """Messages `client_id` has taken from this broker: the PUBACKs (QoS 1) and PUBCOMPs
+        (QoS 2, the end of the exchange) this broker received from it. (portierd subscribes at
+        QoS 2; Paho sends the PUBCOMP just before portierd's callback spools the message, so to
+        know it is in the spool, look at the spool: Portierd.spool_frames().)"""
+        return self.log.count(r"Received PUB(ACK|COMP) from %s \(" % re.escape(client_id))
 
 
 # --- the daemon --------------------------------------------------------------------------------
@@ -312,6 +365,7 @@ class Portierd:
             'state_dir: "%s"' % self.state_dir,
             'status { interval_seconds: 1 }',
             'reconnect { initial_ms: 50 max_ms: 500 }',
+            'control { disabled: true }',  # no Unix socket in /run for tests
         ]
         lines += ['grant: "%s"' % p for p in grant]
         lines += ['refuse: "%s"' % p for p in refuse]
@@ -396,6 +450,36 @@ class Portierd:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
         return 0
+
+    # The spool on disk (state_dir/spool/*.seg), read by the test: see gateway/spool.h for the
+    # frame format. Records are sealed; only the framing and the associated data are readable.
+    @property
+    def spool_dir(self):
+        return os.path.join(self.state_dir, "spool")
+
+    def spool_segments(self):
+        return sorted(glob.glob(os.path.join(self.spool_dir, "*.seg")))
+
+    def spool_disk_bytes(self):
+        total = 0
+        for path in self.spool_segments():
+            try:
+                total += os.path.getsize(path)
+            except FileNotFoundError:  # reclaimed meanwhile
+                pass
+        return total
+
+    def spool_frames(self):
+        """Every well-formed frame in the spool's segments, in order."""
+        frames = []
+        for path in self.spool_segments():
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except FileNotFoundError:
+                continue
+            frames += parse_spool_frames(path, data)
+        return frames
 
     def check_config(self):
         """`portierd --config ... --check-config`: (exit status, stdout, stderr)."""
@@ -553,6 +637,154 @@ class Device:
         return info
 
 
+class SteadyPublisher:
+    """A device publishing `make_payload(seq)` on `topic` at QoS 1, `rate` messages a second, on
+    its own thread, until stop() (or `limit` messages). accepted() are the seqs the broker
+    acknowledged (PUBACK)."""
+
+    def __init__(self, port, topic, make_payload, rate=50.0, client_id=None, limit=None):
+        self.port = port
+        self.topic = topic
+        self.make_payload = make_payload
+        self.rate = rate
+        self.limit = limit
+        self.client_id = client_id or "steady-%d-%d" % (os.getpid(), id(self))
+        self.sent = []  # (seq, MQTTMessageInfo)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.client = None
+
+    def start(self):
+        connected = threading.Event()
+        c = mqtt.Client(client_id=self.client_id, clean_session=True)
+        c.on_connect = lambda client, userdata, flags, rc: rc == 0 and connected.set()
+        c.max_inflight_messages_set(1000)
+        c.max_queued_messages_set(0)
+        c.connect("127.0.0.1", self.port, keepalive=30)
+        c.loop_start()
+        if not connected.wait(TIMEOUT):
+            raise AssertionError("steady publisher could not connect on port %d" % self.port)
+        self.client = c
+        self._thread.start()
+        return self
+
+    def _run(self):
+        started = time.monotonic()
+        seq = 0
+        while not self._stop.is_set() and (self.limit is None or seq < self.limit):
+            due = started + seq / self.rate
+            now = time.monotonic()
+            if now < due:
+                self._stop.wait(due - now)
+                continue
+            payload = self.make_payload(seq)
+            if isinstance(payload, (dict, list)):
+                payload = json.dumps(payload)
+            info = self.client.publish(self.topic, payload, qos=1)
+            with self._lock:
+                self.sent.append((seq, info))
+            seq += 1
+
+    def count(self):
+        with self._lock:
+            return len(self.sent)
+
+    def stop(self):
+        """Stops publishing and waits (bounded) for the broker to acknowledge what was sent."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        if self.client is not None:
+            wait_until(lambda: all(info.is_published() for _, info in self.sent),
+                       what="the local broker to acknowledge every message of %s" % self.client_id)
+            self.client.disconnect()
+            self.client.loop_stop()
+            self.client = None
+        return self
+
+    def close(self):
+        """Cleanup: stops at once, without waiting for acknowledgements."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        if self.client is not None:
+            self.client.disconnect()
+            self.client.loop_stop()
+            self.client = None
+
+    def accepted(self):
+        with self._lock:
+            return [seq for seq, info in self.sent if info.is_published()]
+
+
+def sequence_report(seqs, expected):
+    """What a list of received sequence numbers says about delivery of `expected` (a set):
+    missing, unexpected, duplicates (extra copies) and whether the first arrivals are in order."""
+    seen = set()
+    first = []
+    for n in seqs:
+        if n not in seen:
+            seen.add(n)
+            first.append(n)
+    return dict(missing=sorted(set(expected) - seen), unexpected=sorted(seen - set(expected)),
+                duplicates=len(seqs) - len(first), in_order=first == sorted(first), received=len(seqs))
+
+
+SpoolFrame = collections.namedtuple("SpoolFrame", "path offset length seq key_id purpose crc_ok")
+SPOOL_MAGIC = b"PTS1"
+SPOOL_HEADER = 12  # magic, body length (u32 LE), CRC-32 of body (u32 LE)
+
+
+def parse_spool_frames(path, data):
+    """Frames of one segment: "PTS1" | len | crc | body, body = seq u64 | key id u64 | purpose
+    length u8 | purpose | nonce (12) | ciphertext+tag. Stops at the first thing that is no frame."""
+    frames = []
+    off = 0
+    while off + SPOOL_HEADER <= len(data) and data[off:off + 4] == SPOOL_MAGIC:
+        length = int.from_bytes(data[off + 4:off + 8], "little")
+        crc = int.from_bytes(data[off + 8:off + 12], "little")
+        if off + SPOOL_HEADER + length > len(data) or length < 17:
+            break
+        body = data[off + SPOOL_HEADER:off + SPOOL_HEADER + length]
+        plen = body[16]
+        frames.append(SpoolFrame(path, off, SPOOL_HEADER + length, int.from_bytes(body[0:8], "little"),
+                                 int.from_bytes(body[8:16], "little"), body[17:17 + plen].decode("ascii", "replace"),
+                                 zlib.crc32(body) == crc))
+        off += SPOOL_HEADER + length
+    return frames
+
+
+# A policy for tests that count: one purpose, one class; `seq` and `note` leave as they are,
+# everything else (e.g. `noise`) stays at home.
+BENCH_POLICY = """
+name: "bench"
+version: 1
+purpose {
+  id: "bench"
+  title: "Bench"
+  description: "Sequence numbers, for tests."
+  legal_basis: CONTRACT
+  retention_seconds: 3600
+}
+device_class {
+  id: "bench"
+  title: "Bench device"
+  topic: "bench/{device}"
+  field { path: "seq" title: "sequence number" rule { purpose: "bench" keep {} } }
+  field { path: "note" title: "a note" rule { purpose: "bench" keep {} } }
+}
+"""
+
+
+def write_policy(tmp, text, name="policy-bench"):
+    d = os.path.join(tmp, name)
+    os.makedirs(d)
+    with open(os.path.join(d, "policy.textproto"), "w") as f:
+        f.write(text)
+    return d
+
+
 # --- portier-policy ----------------------------------------------------------------------------
 
 def policy_run(policy_dir, lines, gateway_id, secret=TEST_SECRET, grant=(), refuse=()):
@@ -599,7 +831,10 @@ class GatewayTest(unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="portier-it-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
+        if os.environ.get("PORTIER_IT_KEEP"):
+            sys.stderr.write("\n(keeping %s)\n" % self.tmp)
+        else:
+            self.addCleanup(shutil.rmtree, self.tmp, True)
         self._logs = []
         self._daemons = []
         self.addCleanup(self._dump_logs_on_failure)
@@ -662,6 +897,16 @@ class GatewayTest(unittest.TestCase):
         self.addCleanup(d.stop)
         return d.start()
 
+    def sampler(self, fn, interval=0.05):
+        smp = Sampler(fn, interval)
+        self.addCleanup(smp.stop)
+        return smp.start()
+
+    def steady_publisher(self, broker, topic, make_payload, rate=50.0, limit=None):
+        p = SteadyPublisher(broker.port, topic, make_payload, rate, limit=limit)
+        self.addCleanup(p.close)
+        return p.start()
+
     def world(self, **portierd_kw):
         """The usual set-up: local broker, TLS upstream broker, observer on upstream, running
         portierd (connected to both), a device. Returns (local, upstream, observer, daemon, device)."""
@@ -685,3 +930,82 @@ def decoded(m):
 
 def main():
     unittest.main(verbosity=2)
+
+
+# --- the control socket and portierctl (tests 11 and later) ------------------------------------
+
+PORTIERCTL = os.environ.get("PORTIERCTL") or os.path.join(SOURCE_DIR, "build", "tools", "portierctl")
+
+# How to run a command as an unprivileged user (for "who may use the socket"): no groups at all.
+AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+CtlResult = collections.namedtuple("CtlResult", "rc out err data")
+
+
+def portierctl(socket_path, *args, as_json=True, user_prefix=(), timeout=TIMEOUT * 3):
+    """Runs `portierctl --socket PATH [--json] ARGS...`; `user_prefix` (e.g. AS_NOBODY) runs it as
+    someone else. Returns CtlResult(rc, stdout, stderr, data): data is stdout decoded as JSON
+    when --json was given and it parses, else None."""
+    cmd = list(user_prefix) + [PORTIERCTL, "--socket", socket_path] + (["--json"] if as_json else []) + list(args)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    data = _json(r.stdout) if as_json and r.stdout.strip() else None
+    return CtlResult(r.returncode, r.stdout, r.stderr, data)
+
+
+def ctl_counter(status, name):
+    """A counter from `portierctl status --json` (64-bit numbers are JSON strings there); 0 if absent."""
+    return int(status.get("counters", {}).get(name, 0))
+
+
+class ControlledPortierd(Portierd):
+    """portierd with its control socket on: the configuration says
+    `control { socket: "SOCKET" group: "GROUP" }` where the harness default says
+    `control { disabled: true }`; everything else is Portierd's. `ctl()` drives portierctl."""
+
+    _DISABLED = "control { disabled: true }"
+
+    def __init__(self, workdir, gateway_id, local, upstream, *, control_socket, control_group="root", **kw):
+        self.control_socket = control_socket
+        self.control_group = control_group
+        super().__init__(workdir, gateway_id, local, upstream, **kw)
+
+    def config_text(self, **settings):
+        text = super().config_text(**settings)
+        if self._DISABLED not in text:
+            raise AssertionError("ControlledPortierd: the harness no longer writes %r; adapt me" % self._DISABLED)
+        return text.replace(self._DISABLED, 'control { socket: "%s" group: "%s" }' % (self.control_socket,
+                                                                                     self.control_group))
+
+    def ctl(self, *args, as_json=True, user_prefix=(), timeout=TIMEOUT * 3):
+        return portierctl(self.control_socket, *args, as_json=as_json, user_prefix=user_prefix, timeout=timeout)
+
+    def ctl_ok(self, *args):
+        """`portierctl --json ARGS`, which must succeed; its decoded answer."""
+        r = self.ctl(*args)
+        if r.rc != 0 or r.data is None:
+            raise AssertionError("portierctl %s: exit %d\nstdout: %s\nstderr: %s" % (" ".join(args), r.rc, r.out,
+                                                                                    r.err))
+        return r.data
+
+    def ctl_status(self):
+        return self.ctl_ok("status")
+
+
+class ControlGatewayTest(GatewayTest):
+    """GatewayTest with portierds whose control socket is on (in the test's directory)."""
+
+    def controlled_portierd(self, local, upstream, start=True, wait_connected=True, gateway_id=None,
+                            control_group="root", **kw):
+        gid = gateway_id or self.gateway_id
+        ctl_dir = os.path.join(self.tmp, "ctl-" + gid)
+        os.makedirs(ctl_dir)
+        os.chmod(ctl_dir, 0o755)
+        d = ControlledPortierd(self.tmp, gid, local, upstream, control_socket=os.path.join(ctl_dir, "control.sock"),
+                               control_group=control_group, **kw)
+        self._logs.append(("portierd", d.log))
+        self._daemons.append(d)
+        self.addCleanup(d.stop)
+        if start:
+            d.start(wait_connected=wait_connected)
+            wait_until(lambda: os.path.exists(d.control_socket), what="the control socket")
+        return d
