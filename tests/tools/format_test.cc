@@ -202,7 +202,7 @@ TEST(format_results, pause_and_resume) {
 TEST(format_results, report) {
   STRCMP_EQUAL(
       "What left the home from 2024-04-24 10:00 to 2024-05-01 10:00\n"
-      "(The record only goes back to 2024-04-28 10:00: older entries were removed to make room.)\n"
+      "(The record only goes back to 2024-04-28 10:00: it starts then, or older entries made room for newer ones.)\n"
       "\n"
       "Anna bedroom - Zigbee sensor\n"
       "  Purpose    Messages    Bytes  Fields\n"

@@ -10,11 +10,12 @@
 //             all purposes, upstream topics with pseudonyms.
 //
 // After a warm-up, `--rounds` rounds run; in each, every measurement runs for about `--round-ms`
-// milliseconds in turn, so a floor and its engine figure see the same machine load. The median
+// milliseconds in turn, so a floor and its engine figure see the same machine load. Rates are
+// per second of the thread's CPU time (time given to other processes does not count); the median
 // round is reported with the spread, and the ratio to the floor is the median of the rounds'
-// ratios. Allocations are counted by replacing the global
-// operator new/delete and, with glibc, malloc/calloc/realloc/free (RapidJSON's reader allocates
-// with malloc, not new), over all timed rounds after the warm-up.
+// ratios. Allocations are counted by replacing the global operator new/delete and, with glibc,
+// malloc/calloc/realloc/free (RapidJSON's reader allocates with malloc, not new), over all timed
+// rounds after the warm-up.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -22,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <new>
 #include <string>
@@ -134,6 +136,14 @@ namespace {
 using namespace portier::policies;
 using bench_clock = std::chrono::steady_clock;
 
+// CPU time of this thread: rates are messages per CPU second, so time the scheduler gives to
+// other processes on a shared machine does not count against a round.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 // A Zigbee2MQTT climate sensor (Aqara WSDCGQ11LM) with include_device_information, as in
 // policies/defaults/samples.jsonl.
 constexpr std::string_view kZigbeeTopic = "zigbee2mqtt/Anna bedroom sensor";
@@ -192,17 +202,16 @@ void warm_up(measurement& m, const options& opt) {
 void run_round(measurement& m, const options& opt) {
   const std::uint64_t news0 = g_news.load(), mallocs0 = g_mallocs.load();
   std::uint64_t n = 0, releases = 0;
-  const auto t0 = bench_clock::now();
-  const auto end = t0 + std::chrono::milliseconds(opt.round_ms);
-  auto t = t0;
+  const double cpu0 = thread_cpu_seconds();
+  const auto end = bench_clock::now() + std::chrono::milliseconds(opt.round_ms);
   do {
     releases += m.run(m.batch);
     n += m.batch;
-    t = bench_clock::now();
-  } while (t < end);
+  } while (bench_clock::now() < end);
+  const double cpu = thread_cpu_seconds() - cpu0;
   m.news += g_news.load() - news0;
   m.mallocs += g_mallocs.load() - mallocs0;
-  m.rates.push_back(static_cast<double>(n) / std::chrono::duration<double>(t - t0).count());
+  m.rates.push_back(static_cast<double>(n) / cpu);
   m.messages += n;
   m.releases += releases;
 }
@@ -384,7 +393,8 @@ int main(int argc, char** argv) {
                 per_msg(static_cast<double>(m.news) / msgs, news_counted).c_str(),
                 per_msg(static_cast<double>(m.mallocs) / msgs, mallocs_counted).c_str());
   }
-  std::printf("\nmsgs/s: median round, one thread. vs floor: median over rounds of engine/floor in the same round.\n"
+  std::printf("\nmsgs/s: messages per second of this thread's CPU time, median round. vs floor: median over\n"
+              "rounds of engine/floor in the same round.\n"
               "alloc/msg: every heap allocation (malloc, calloc, realloc, operator new); new/msg: operator new\n"
               "only; both counted over the timed rounds, after the warm-up (steady state).\n");
 

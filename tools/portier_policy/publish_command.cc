@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <mutex>
 
@@ -148,9 +149,13 @@ int publish_command(const std::string& command, const std::vector<std::string>& 
     }
     what = "key list version " + std::to_string(k.version());
   }
-  if (int rc = publish_retained(command, *a, topic, *bytes); rc != 0) return rc;
-  std::cout << "ok: published " << what << " to " << topic << " (retained, QoS 1)\n";
-  return 0;
+  const int rc = publish_retained(command, *a, topic, *bytes);
+  if (rc == 0) std::cout << "ok: published " << what << " to " << topic << " (retained, QoS 1)\n";
+  // Paho's library threads can still touch a destroyed client's tokens while the process tears
+  // down (a rare double free seen under load): leave without running static destructors.
+  std::cout.flush();
+  std::cerr.flush();
+  std::_Exit(rc);
 }
 
 }  // namespace portier::tools

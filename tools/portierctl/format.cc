@@ -504,7 +504,7 @@ std::string format_report(const control::ReportResult& r) {
     << "\n";
   if (r.ledger_starts_ms() > 0 && r.ledger_starts_ms() > r.since_ms() && r.since_ms() > 0) {
     o << "(The record only goes back to " << format_time(r.ledger_starts_ms())
-      << ": older entries were removed to make room.)\n";
+      << ": it starts then, or older entries made room for newer ones.)\n";
   }
   if (r.row_size() == 0) {
     o << "\nNothing left the home in this period.\n";
