@@ -4,9 +4,8 @@
 //
 // Each message goes through the pipeline on Paho's callback thread; its releases are appended to
 // the spool (written, and with durability FSYNC_EACH synced) before the callback returns. With
-// QoS 2, Paho completes the exchange with the broker (PUBCOMP) only after the callback returns,
-// and keeps the received message in its session files until then, so a crash before that point
-// loses nothing: the broker re-releases it to the next session.
+// QoS 2, Paho keeps the received message in its session files (PUBLISH_RECEIVED) until the
+// callback has returned; the fault tests (SIGKILL under load, 10_spool) lose nothing this way.
 //
 // The callback never waits for upstream: Paho C serves every client of the process on one
 // thread, so waiting for room that only upstream acknowledgements can free would stop upstream
