@@ -190,6 +190,10 @@ bool file_exists(const std::string& path, std::string& error) {
 
 }  // namespace
 
+pb::Scope consent_scope_to_proto(consent_scope s) { return to_pb(s); }
+
+void consent_receipt_to_proto(const consent_receipt& r, pb::ConsentReceipt& out) { to_pb(r, out); }
+
 std::string_view consent_scope_name(consent_scope s) {
   switch (s) {
     case consent_scope::household: return "household";

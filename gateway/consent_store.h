@@ -42,6 +42,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+
+#include "consent.pb.h"
 #include <tuple>
 #include <vector>
 
@@ -88,6 +90,10 @@ struct consent_receipt {
   std::string prev_hash;  // hex; empty for the first receipt ever
   std::string hash;       // hex
 };
+
+// The stored (and exported) form of a scope and of a receipt.
+::portier::consent::Scope consent_scope_to_proto(consent_scope s);
+void consent_receipt_to_proto(const consent_receipt& r, ::portier::consent::ConsentReceipt& out);
 
 // The canonical hash of a receipt (every field but `hash` itself), lower-case hex.
 std::string consent_receipt_hash(const consent_receipt& r);

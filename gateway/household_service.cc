@@ -28,42 +28,6 @@ Response failure(Response::Code code, std::string message) {
   return r;
 }
 
-consent::Scope to_proto(consent_scope s) {
-  switch (s) {
-    case consent_scope::household: return consent::SCOPE_HOUSEHOLD;
-    case consent_scope::device_class: return consent::SCOPE_DEVICE_CLASS;
-    case consent_scope::device: return consent::SCOPE_DEVICE;
-  }
-  return consent::SCOPE_UNSPECIFIED;
-}
-
-consent::ReceiptDecision to_proto(receipt_decision d) {
-  switch (d) {
-    case receipt_decision::granted: return consent::RECEIPT_GRANTED;
-    case receipt_decision::refused: return consent::RECEIPT_REFUSED;
-    case receipt_decision::cleared: return consent::RECEIPT_CLEARED;
-    case receipt_decision::paused: return consent::RECEIPT_PAUSED;
-    case receipt_decision::resumed: return consent::RECEIPT_RESUMED;
-  }
-  return consent::RECEIPT_DECISION_UNSPECIFIED;
-}
-
-void to_proto(const consent_receipt& r, consent::ConsentReceipt& out) {
-  out.set_id(r.id);
-  out.set_time_ms(r.time_ms);
-  out.set_scope(to_proto(r.scope));
-  out.set_scope_value(r.scope_value);
-  out.set_purpose(r.purpose);
-  out.set_decision(to_proto(r.decision));
-  out.set_method(r.method);
-  out.set_purpose_title(r.shown.purpose_title);
-  out.set_purpose_description(r.shown.purpose_description);
-  out.set_policy_name(r.shown.policy_name);
-  out.set_policy_version(r.shown.policy_version);
-  out.set_prev_hash(r.prev_hash);
-  out.set_hash(r.hash);
-}
-
 policy::Purpose::LegalBasis to_proto(policies::legal_basis b) {
   switch (b) {
     case policies::legal_basis::consent: return policy::Purpose::CONSENT;
@@ -240,7 +204,7 @@ control::Response household_service::purposes() {
     for (const auto& e : decisions) {
       if (e.purpose != p.id) continue;
       auto* d = info->add_decision();
-      d->set_scope(to_proto(e.scope));
+      d->set_scope(consent_scope_to_proto(e.scope));
       d->set_value(e.scope_value);
       if (e.scope == consent_scope::device_class) {
         const auto* c = running->find_class(e.scope_value);
@@ -300,7 +264,7 @@ control::Response household_service::set_consent(const control::SetConsentReques
   ctx_.pipe->set_consent(snapshot);
   Response r;
   auto* out = r.mutable_set_consent();
-  to_proto(*receipt, *out->mutable_receipt());
+  consent_receipt_to_proto(*receipt, *out->mutable_receipt());
   // A withdrawal destroys what waits for this purpose in this scope.
   bool refused_now = choice == consent_choice::refuse;
   if (choice == consent_choice::clear) {
@@ -326,7 +290,7 @@ control::Response household_service::pause(bool on, const std::string& method) {
   auto* out = on ? r.mutable_pause() : r.mutable_resume();
   out->set_paused(on);
   out->set_changed(receipt->has_value());
-  if (*receipt) to_proto(**receipt, *out->mutable_receipt());
+  if (*receipt) consent_receipt_to_proto(**receipt, *out->mutable_receipt());
   platform::log_info(on ? "paused by the household" : "resumed by the household");
   return r;
 }
