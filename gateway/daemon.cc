@@ -278,7 +278,7 @@ int run_daemon(const std::string& config_path) {
         mailbox.post(std::move(topic), std::move(payload));
       });
     }
-    in = std::make_unique<local_ingress>(cfg, pipe, *store, stats, devices, record->get());
+    in = std::make_unique<local_ingress>(cfg, pipe, *store, stats, devices, record->get(), **keys);
   } catch (const mqtt::exception& e) {
     log_error("cannot start: ", e.what());
     return 1;

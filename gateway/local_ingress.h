@@ -4,8 +4,9 @@
 //
 // Each message goes through the pipeline on Paho's callback thread; its releases are appended to
 // the spool (written, and with durability FSYNC_EACH synced) before the callback returns. With
-// QoS 2, Paho keeps the received message in its session files (PUBLISH_RECEIVED) until the
-// callback has returned; the fault tests (SIGKILL under load, 10_spool) lose nothing this way.
+// QoS 2, Paho keeps the received message in its session store (PUBLISH_RECEIVED; sealed, see
+// session_store.h) until the callback has returned; the fault tests (SIGKILL under load,
+// 10_spool) lose nothing this way.
 //
 // The callback never waits for upstream: Paho C serves every client of the process on one
 // thread, so waiting for room that only upstream acknowledgements can free would stop upstream
@@ -26,6 +27,7 @@
 #include "gateway/ledger.h"
 #include "gateway/mqtt_session.h"
 #include "gateway/pipeline.h"
+#include "gateway/session_store.h"
 #include "gateway/spool.h"
 
 namespace portier::gateway {
@@ -34,8 +36,9 @@ class local_ingress {
  public:
   // `devices` learns every matched device and its last message; `record` (may be null) gets
   // what left, by field name, and the drops.
-  local_ingress(const gateway_config& config, pipeline& p, spool& s, counters& c, device_registry& devices,
-                ledger* record);
+  // Paho's session (state_dir/mqtt-local) is sealed under a key of `keys`.
+  local_ingress(const gateway_config& config, pipeline& p, spool& s, counters& c,
+                device_registry& devices, ledger* record, platform::key_directory& keys);
 
   void start() { session_.start(); }
   // Stops taking messages: disconnects from the local broker (the session stays at the broker).
@@ -55,6 +58,7 @@ class local_ingress {
   device_registry& devices_;
   ledger* ledger_;
   const int qos_;
+  session_store session_store_;  // outlives session_: Paho closes it when the client is destroyed
   mqtt_session session_;
   std::mutex subs_mu_;
   std::vector<std::string> subscribed_;

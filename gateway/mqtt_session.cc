@@ -12,11 +12,8 @@ constexpr auto kSubscribeTimeout = std::chrono::seconds(10);
 mqtt_session::mqtt_session(settings s)
     : settings_(std::move(s)),
       backoff_(settings_.backoff_initial, settings_.backoff_max, std::random_device{}()) {
-  if (settings_.persist_dir.empty()) {
-    client_ = std::make_unique<mqtt::async_client>(settings_.uri, settings_.client_id, nullptr);
-  } else {
-    client_ = std::make_unique<mqtt::async_client>(settings_.uri, settings_.client_id, settings_.persist_dir);
-  }
+  client_ = std::make_unique<mqtt::async_client>(settings_.uri, settings_.client_id,
+                                                 settings_.persistence);
   settings_.options.set_automatic_reconnect(false);  // we own reconnection (jitter, hooks)
   client_->set_connection_lost_handler([this](const std::string&) {
     std::lock_guard lock(mu_);
@@ -26,13 +23,18 @@ mqtt_session::mqtt_session(settings s)
   });
 }
 
-mqtt_session::~mqtt_session() { stop(std::chrono::milliseconds(1000)); }
+mqtt_session::~mqtt_session() {
+  stop(std::chrono::milliseconds(1000));
+}
 
-void mqtt_session::start() { thread_ = std::thread([this] { run(); }); }
+void mqtt_session::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 bool mqtt_session::wait_connected(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(mu_);
-  return cv_.wait_until(lock, deadline, [&] { return connected_.load() || stopping_; }) && connected_;
+  return cv_.wait_until(lock, deadline, [&] { return connected_.load() || stopping_; }) &&
+         connected_;
 }
 
 void mqtt_session::recheck() {
@@ -68,7 +70,8 @@ void mqtt_session::run() {
       try {
         if (on_connected_) on_connected_(*client_);
       } catch (const mqtt::exception& e) {
-        log_warning(settings_.name, " broker ", settings_.uri, ": set-up after connect failed: ", e.what());
+        log_warning(settings_.name, " broker ", settings_.uri,
+                    ": set-up after connect failed: ", e.what());
         ok = false;
         try {
           client_->disconnect()->wait_for(kSubscribeTimeout);
@@ -93,7 +96,8 @@ void mqtt_session::run() {
       if (stopping_) return;
       lock.unlock();
       if (gated) {
-        log_info(settings_.name, " broker ", settings_.uri, ": pausing (disconnecting until the gate opens)");
+        log_info(settings_.name, " broker ", settings_.uri,
+                 ": pausing (disconnecting until the gate opens)");
         try {
           client_->disconnect()->wait_for(std::chrono::seconds(5));
         } catch (const mqtt::exception& e) {
@@ -123,7 +127,9 @@ void mqtt_session::stop(std::chrono::milliseconds timeout) {
   }
   if (thread_.joinable()) thread_.join();
   try {
-    if (client_->is_connected()) client_->disconnect(static_cast<int>(timeout.count()))->wait_for(timeout + std::chrono::milliseconds(500));
+    if (client_->is_connected())
+      client_->disconnect(static_cast<int>(timeout.count()))
+          ->wait_for(timeout + std::chrono::milliseconds(500));
   } catch (const mqtt::exception& e) {
     platform::log_warning(settings_.name, " broker ", settings_.uri, ": disconnect: ", e.what());
   }

@@ -28,10 +28,11 @@ namespace portier::gateway {
 class mqtt_session {
  public:
   struct settings {
-    std::string name;         // "local" or "upstream", for logs
+    std::string name;  // "local" or "upstream", for logs
     std::string uri;
     std::string client_id;
-    std::string persist_dir;  // empty: no Paho persistence
+    // Paho's session persistence: none when null. Must outlive the session.
+    mqtt::iclient_persistence* persistence = nullptr;
     mqtt::connect_options options;
     std::chrono::milliseconds backoff_initial{500};
     std::chrono::milliseconds backoff_max{30000};

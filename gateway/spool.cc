@@ -13,6 +13,7 @@
 #include "platform/crc32.h"
 #include "platform/file.h"
 #include "platform/hmac_sha256.h"
+#include "platform/little_endian.h"
 #include "platform/log.h"
 #include "platform/random.h"
 #include "spool.pb.h"
@@ -25,26 +26,10 @@ namespace {
 
 constexpr char kMagic[4] = {'P', 'T', 'S', '1'};
 constexpr std::size_t kHeaderBytes = 12;  // magic, body length, crc
-constexpr std::size_t kMinBody = 8 + 8 + 1 + platform::aes_gcm::kNonceBytes + platform::aes_gcm::kTagBytes;
+constexpr std::size_t kMinBody =
+    8 + 8 + 1 + platform::aes_gcm::kNonceBytes + platform::aes_gcm::kTagBytes;
 constexpr std::uint32_t kMaxBody = 2u << 20;
 constexpr auto kCursorSaveInterval = std::chrono::milliseconds(100);
-
-void put_u32(std::string& s, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) s += static_cast<char>((v >> (8 * i)) & 0xFF);
-}
-void put_u64(std::string& s, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) s += static_cast<char>((v >> (8 * i)) & 0xFF);
-}
-std::uint32_t get_u32(const char* p) {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-std::uint64_t get_u64(const char* p) {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
 
 bool pread_all(int fd, char* buf, std::size_t n, std::uint64_t offset) {
   std::size_t done = 0;
@@ -76,8 +61,8 @@ std::string segment_name(std::uint64_t index) {
 
 std::string associated_data(std::uint64_t seq, std::uint64_t key_id, std::string_view purpose) {
   std::string aad;
-  put_u64(aad, seq);
-  put_u64(aad, key_id);
+  platform::put_u64le(aad, seq);
+  platform::put_u64le(aad, key_id);
   aad.append(purpose);
   return aad;
 }
@@ -92,18 +77,25 @@ void sync_dir(const std::string& dir) {
 
 }  // namespace
 
-spool::spool(spool_options options, platform::key_directory& keys, std::span<const std::uint8_t> secret,
-             counters& stats)
-    : options_(std::move(options)), keys_(keys), secret_(secret.begin(), secret.end()), stats_(stats) {
-  if (options_.segment_bytes == 0) options_.segment_bytes = std::min<std::uint64_t>(4u << 20, options_.max_bytes / 8);
+spool::spool(spool_options options, platform::key_directory& keys,
+             std::span<const std::uint8_t> secret, counters& stats)
+    : options_(std::move(options)),
+      keys_(keys),
+      secret_(secret.begin(), secret.end()),
+      stats_(stats) {
+  if (options_.segment_bytes == 0)
+    options_.segment_bytes = std::min<std::uint64_t>(4u << 20, options_.max_bytes / 8);
   if (options_.headroom_bytes == ~0ull) options_.headroom_bytes = options_.max_bytes / 4;
   options_.segment_bytes = std::max<std::uint64_t>(options_.segment_bytes, 4096);
 }
 
-platform::result<std::unique_ptr<spool>> spool::open(spool_options options, platform::key_directory& keys,
-                                                     std::span<const std::uint8_t> secret, counters& stats) {
+platform::result<std::unique_ptr<spool>> spool::open(spool_options options,
+                                                     platform::key_directory& keys,
+                                                     std::span<const std::uint8_t> secret,
+                                                     counters& stats) {
   if (::mkdir(options.dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return platform::error{options.dir + ": cannot create spool directory: " + std::strerror(errno)};
+    return platform::error{options.dir +
+                           ": cannot create spool directory: " + std::strerror(errno)};
   }
   std::unique_ptr<spool> s(new spool(std::move(options), keys, secret, stats));
   if (auto r = s->recover(); !r) return platform::error{r.error_message()};
@@ -125,7 +117,8 @@ std::string spool::key_name(std::string_view purpose, std::uint64_t key_id) cons
 }
 
 std::string spool::device_ref(std::string_view device_id) const {
-  const auto mac = platform::hmac_sha256::mac(secret_, "portier/spool-device/v1/" + std::string(device_id));
+  const auto mac =
+      platform::hmac_sha256::mac(secret_, "portier/spool-device/v1/" + std::string(device_id));
   return std::string(reinterpret_cast<const char*>(mac.data()), 16);
 }
 
@@ -143,7 +136,8 @@ platform::result<bool> spool::recover() {
   if (DIR* d = ::opendir(dir.c_str())) {
     while (const dirent* e = ::readdir(d)) {
       const std::string name = e->d_name;
-      if (name.size() == 24 && name.substr(20) == ".seg") indices.push_back(std::strtoull(name.c_str(), nullptr, 10));
+      if (name.size() == 24 && name.substr(20) == ".seg")
+        indices.push_back(std::strtoull(name.c_str(), nullptr, 10));
     }
     ::closedir(d);
   }
@@ -166,13 +160,15 @@ platform::result<bool> spool::recover() {
       continue;
     }
     s.fd = ::open(s.path.c_str(), O_RDWR | O_CLOEXEC);
-    if (s.fd < 0) return platform::error{s.path + ": cannot open spool segment: " + std::strerror(errno)};
+    if (s.fd < 0)
+      return platform::error{s.path + ": cannot open spool segment: " + std::strerror(errno)};
     struct stat st {};
     ::fstat(s.fd, &st);
     s.size = static_cast<std::uint64_t>(st.st_size);
     segments_.push_back(std::move(s));
   }
-  if (!segments_.empty() && segments_.front().index > cursor.segment) cursor = {segments_.front().index, 0};
+  if (!segments_.empty() && segments_.front().index > cursor.segment)
+    cursor = {segments_.front().index, 0};
 
   std::uint64_t max_seq = 0;
   for (std::size_t i = 0; i < segments_.size(); ++i) {
@@ -189,7 +185,8 @@ platform::result<bool> spool::recover() {
       }
       const auto next = resync(s, off);
       if (!next && last) {
-        platform::log_warning("spool: cutting a torn tail of ", s.size - off, " bytes off ", s.path);
+        platform::log_warning("spool: cutting a torn tail of ", s.size - off, " bytes off ",
+                              s.path);
         if (::ftruncate(s.fd, static_cast<off_t>(off)) != 0) {
           return platform::error{s.path + ": cannot truncate torn tail: " + std::strerror(errno)};
         }
@@ -213,13 +210,15 @@ platform::result<bool> spool::recover() {
     s.index = cursor.segment;
     s.path = dir + "/" + segment_name(s.index);
     s.fd = ::open(s.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (s.fd < 0) return platform::error{s.path + ": cannot create spool segment: " + std::strerror(errno)};
+    if (s.fd < 0)
+      return platform::error{s.path + ": cannot create spool segment: " + std::strerror(errno)};
     segments_.push_back(std::move(s));
     sync_dir(dir);
     read_ = {segments_.front().index, 0};
   }
   stats_.spool_recovered += pending_;
-  if (pending_ > 0) platform::log_info("spool: ", pending_, " releases waiting from before the start");
+  if (pending_ > 0)
+    platform::log_info("spool: ", pending_, " releases waiting from before the start");
   return true;
 }
 
@@ -228,16 +227,17 @@ spool::read_status spool::read_frame(const segment& s, std::uint64_t offset, fra
   char header[kHeaderBytes];
   if (!pread_all(s.fd, header, sizeof header, offset)) return read_status::bad;
   if (std::memcmp(header, kMagic, 4) != 0) return read_status::bad;
-  const std::uint32_t len = get_u32(header + 4);
+  const std::uint32_t len = platform::get_u32le(header + 4);
   if (len < kMinBody || len > kMaxBody) return read_status::bad;
   if (offset + kHeaderBytes + len > s.size) return read_status::end;
   std::string body(len, '\0');
   if (!pread_all(s.fd, body.data(), len, offset + kHeaderBytes)) return read_status::bad;
-  if (platform::crc32(body) != get_u32(header + 8)) return read_status::bad;
-  f.seq = get_u64(body.data());
-  f.key_id = get_u64(body.data() + 8);
+  if (platform::crc32(body) != platform::get_u32le(header + 8)) return read_status::bad;
+  f.seq = platform::get_u64le(body.data());
+  f.key_id = platform::get_u64le(body.data() + 8);
   const std::size_t plen = static_cast<unsigned char>(body[16]);
-  if (17 + plen + platform::aes_gcm::kNonceBytes + platform::aes_gcm::kTagBytes > len) return read_status::bad;
+  if (17 + plen + platform::aes_gcm::kNonceBytes + platform::aes_gcm::kTagBytes > len)
+    return read_status::bad;
   f.purpose.assign(body.data() + 17, plen);
   std::memcpy(f.nonce.data(), body.data() + 17 + plen, platform::aes_gcm::kNonceBytes);
   f.sealed.assign(body.data() + 17 + plen + platform::aes_gcm::kNonceBytes,
@@ -250,7 +250,8 @@ std::optional<std::uint64_t> spool::resync(const segment& s, std::uint64_t from)
   if (from + 1 >= s.size) return std::nullopt;
   std::string rest(s.size - from - 1, '\0');
   if (!pread_all(s.fd, rest.data(), rest.size(), from + 1)) return std::nullopt;
-  for (std::size_t i = rest.find(kMagic, 0, 4); i != std::string::npos; i = rest.find(kMagic, i + 1, 4)) {
+  for (std::size_t i = rest.find(kMagic, 0, 4); i != std::string::npos;
+       i = rest.find(kMagic, i + 1, 4)) {
     frame f;
     if (read_frame(s, from + 1 + i, f) == read_status::ok) return from + 1 + i;
   }
@@ -275,15 +276,18 @@ platform::aes_gcm* spool::cipher_locked(std::uint64_t key_id, std::string_view p
 }
 
 std::optional<std::uint64_t> spool::current_key_locked(std::string_view purpose, bool create) {
-  if (auto it = current_key_.find(purpose); it != current_key_.end() && cipher_locked(it->second, purpose)) {
+  if (auto it = current_key_.find(purpose);
+      it != current_key_.end() && cipher_locked(it->second, purpose)) {
     return it->second;
   }
   if (!create) return std::nullopt;
   std::uint64_t id = 0;
-  if (!platform::random_bytes({reinterpret_cast<std::uint8_t*>(&id), sizeof id})) return std::nullopt;
+  if (!platform::random_bytes({reinterpret_cast<std::uint8_t*>(&id), sizeof id}))
+    return std::nullopt;
   auto key = keys_.create(key_name(purpose, id));
   if (!key) {
-    platform::log_error("spool: cannot create a key for purpose ", purpose, ": ", key.error_message());
+    platform::log_error("spool: cannot create a key for purpose ", purpose, ": ",
+                        key.error_message());
     return std::nullopt;
   }
   ciphers_[id] = std::make_unique<platform::aes_gcm>(*key);
@@ -318,22 +322,23 @@ bool spool::roll_locked() {
   return true;
 }
 
-bool spool::write_frame_locked(std::string_view purpose, std::uint64_t key_id, const std::string& plaintext) {
+bool spool::write_frame_locked(std::string_view purpose, std::uint64_t key_id,
+                               const std::string& plaintext) {
   platform::aes_gcm* cipher = cipher_locked(key_id, purpose);
   platform::aes_gcm::nonce nonce{};
   if (cipher == nullptr || purpose.size() > 255 || !platform::random_bytes(nonce)) return false;
   const std::uint64_t seq = next_seq_;
   std::string body;
   body.reserve(kMinBody + purpose.size() + plaintext.size());
-  put_u64(body, seq);
-  put_u64(body, key_id);
+  platform::put_u64le(body, seq);
+  platform::put_u64le(body, key_id);
   body += static_cast<char>(purpose.size());
   body.append(purpose);
   body.append(reinterpret_cast<const char*>(nonce.data()), nonce.size());
   cipher->seal(nonce, associated_data(seq, key_id, purpose), plaintext, body);
   std::string frame_bytes(kMagic, 4);
-  put_u32(frame_bytes, static_cast<std::uint32_t>(body.size()));
-  put_u32(frame_bytes, platform::crc32(body));
+  platform::put_u32le(frame_bytes, static_cast<std::uint32_t>(body.size()));
+  platform::put_u32le(frame_bytes, platform::crc32(body));
   frame_bytes += body;
 
   segment& active = segments_.back();
@@ -348,19 +353,16 @@ bool spool::write_frame_locked(std::string_view purpose, std::uint64_t key_id, c
   appended_seq_ = seq;
   ++pending_;
   ++stats_.spool_appended;
-  if (options_.sync == spool_options::durability::each) {
-    ::fdatasync(active.fd);
-    durable_seq_ = seq;
-  } else if (options_.sync == spool_options::durability::none) {
-    durable_seq_ = seq;
-  }
+  if (options_.sync == spool_options::durability::none) durable_seq_ = seq;  // each: append() syncs
   if (active.size >= options_.segment_bytes) roll_locked();
-  changed_.notify_all();
+  notify_changed_locked();
+  wake_reader_locked();
   return true;
 }
 
-std::uint64_t spool::append(std::string_view purpose, std::string_view topic, std::string_view payload,
-                            std::int64_t expires_at_ms, std::string_view device_id, std::string_view device_class,
+std::uint64_t spool::append(std::string_view purpose, std::string_view topic,
+                            std::string_view payload, std::int64_t expires_at_ms,
+                            std::string_view device_id, std::string_view device_class,
                             std::int64_t now_ms, clock::time_point deadline) {
   sp::SpoolRecord r;
   r.set_topic(std::string(topic));
@@ -373,8 +375,11 @@ std::uint64_t spool::append(std::string_view purpose, std::string_view topic, st
   const std::uint64_t frame_bytes = kHeaderBytes + kMinBody + purpose.size() + plaintext.size();
 
   std::unique_lock lock(mu_);
-  const std::uint64_t limit = options_.max_bytes + (options_.drop_oldest ? 0 : options_.headroom_bytes);
-  const auto room = [&] { return closed_ || total_bytes_ == 0 || total_bytes_ + frame_bytes <= limit; };
+  const std::uint64_t limit =
+      options_.max_bytes + (options_.drop_oldest ? 0 : options_.headroom_bytes);
+  const auto room = [&] {
+    return closed_ || total_bytes_ == 0 || total_bytes_ + frame_bytes <= limit;
+  };
   while (!room()) {
     if (options_.drop_oldest) {
       const std::uint64_t before = total_bytes_;
@@ -382,15 +387,19 @@ std::uint64_t spool::append(std::string_view purpose, std::string_view topic, st
       if (total_bytes_ == before) break;  // nothing left to drop: admit
       continue;
     }
-    if (!changed_.wait_until(lock, deadline, room)) {
+    ++waiters_;
+    const bool got_room = changed_.wait_until(lock, deadline, room);
+    --waiters_;
+    if (!got_room) {
       // refuse_new, beyond the headroom: the ingress paused at max_bytes, but messages keep
       // arriving until its disconnect takes effect (Paho's send thread waits for the library lock
       // its busy receive thread holds), and each was acknowledged to the broker before the
       // callback (Paho sends PUBACK/PUBCOMP first). Refusing it would lose it: admit it, counted.
       ++stats_.spool_refused_full;
       if (!over_limit_logged_) {
-        platform::log_warning("spool: beyond max_bytes + headroom (", total_bytes_,
-                              " bytes): taking what the local broker delivered before the pause took effect");
+        platform::log_warning(
+            "spool: beyond max_bytes + headroom (", total_bytes_,
+            " bytes): taking what the local broker delivered before the pause took effect");
         over_limit_logged_ = true;
       }
       break;
@@ -400,12 +409,27 @@ std::uint64_t spool::append(std::string_view purpose, std::string_view topic, st
   if (closed_) return 0;
   const auto key = current_key_locked(purpose, true);
   if (!key || !write_frame_locked(purpose, *key, plaintext)) return 0;
-  return appended_seq_;
+  const std::uint64_t seq = appended_seq_;
+  if (options_.sync == spool_options::durability::each) {
+    // Synced outside the lock, so that the egress goes on meanwhile. The active segment is never
+    // closed under us (only segments behind the cursor are); after a roll, roll_locked() synced
+    // the one this record went to.
+    const int fd = segments_.back().fd;
+    lock.unlock();
+    ::fdatasync(fd);
+    lock.lock();
+    durable_seq_ = std::max(durable_seq_, seq);
+    notify_changed_locked();
+  }
+  return seq;
 }
 
 bool spool::wait_durable(std::uint64_t seq, clock::time_point deadline) {
   std::unique_lock lock(mu_);
-  return changed_.wait_until(lock, deadline, [&] { return durable_seq_ >= seq || closed_; }) && durable_seq_ >= seq;
+  ++waiters_;
+  changed_.wait_until(lock, deadline, [&] { return durable_seq_ >= seq || closed_; });
+  --waiters_;
+  return durable_seq_ >= seq;
 }
 
 void spool::drop_oldest_locked() {
@@ -427,7 +451,8 @@ void spool::drop_oldest_locked() {
         continue;
       }
       off += f.length;
-      if (inflight_.erase(f.seq) > 0) continue;  // already sent; its acknowledgement will find nothing
+      if (inflight_.erase(f.seq) > 0)
+        continue;  // already sent; its acknowledgement will find nothing
       if (f.seq <= max_read_seq_ && rewound_.count(f.seq) == 0) continue;  // handled before
       rewound_.erase(f.seq);
       ++dropped;
@@ -439,13 +464,33 @@ void spool::drop_oldest_locked() {
   total_bytes_ -= s.size;
   pending_ -= std::min(pending_, dropped);
   stats_.spool_dropped_full += dropped;
-  if (dropped > 0) platform::log_warning("spool full: dropped the ", dropped, " oldest unsent releases");
+  if (dropped > 0)
+    platform::log_warning("spool full: dropped the ", dropped, " oldest unsent releases");
   advance_cursor_locked();
 }
 
 // ---- reading ----------------------------------------------------------------------------------
 
-spool::position spool::cursor_locked() const { return inflight_.empty() ? read_ : inflight_.begin()->second; }
+bool spool::at_end_locked() const {
+  const segment& last = segments_.back();
+  return read_.segment >= last.index && read_.offset >= last.size;
+}
+
+// Wakes whoever waits in append() for room, in wait_durable() or in wait_empty() — only if someone
+// does: a wake-up per record costs more than the record on a small box.
+void spool::notify_changed_locked() {
+  if (waiters_ > 0) changed_.notify_all();
+}
+
+// Wakes the reader waiting in next() only when it can now go on.
+void spool::wake_reader_locked() {
+  if (readers_waiting_ > 0 && inflight_.size() < reader_max_inflight_ && !at_end_locked())
+    reader_cv_.notify_all();
+}
+
+spool::position spool::cursor_locked() const {
+  return inflight_.empty() ? read_ : inflight_.begin()->second;
+}
 
 void spool::advance_cursor_locked() {
   const position cursor = cursor_locked();
@@ -457,22 +502,23 @@ void spool::advance_cursor_locked() {
     segments_.pop_front();
   }
   cursor_dirty_ = true;
-  changed_.notify_all();
+  notify_changed_locked();
+  wake_reader_locked();
 }
 
-std::optional<spool_entry> spool::next(clock::time_point deadline, std::size_t max_inflight, std::int64_t now_ms) {
+std::optional<spool_entry> spool::next(clock::time_point deadline, std::size_t max_inflight,
+                                       std::int64_t now_ms) {
   std::unique_lock lock(mu_);
-  const auto at_end = [&] {
-    const segment& last = segments_.back();
-    return read_.segment >= last.index && read_.offset >= last.size;
-  };
   while (true) {
     if (closed_) return std::nullopt;
-    if (inflight_.size() >= max_inflight || at_end()) {
-      if (!changed_.wait_until(lock, deadline,
-                               [&] { return closed_ || (inflight_.size() < max_inflight && !at_end()); })) {
-        return std::nullopt;
-      }
+    if (inflight_.size() >= max_inflight || at_end_locked()) {
+      ++readers_waiting_;
+      reader_max_inflight_ = max_inflight;
+      const bool ready = reader_cv_.wait_until(lock, deadline, [&] {
+        return closed_ || (inflight_.size() < max_inflight && !at_end_locked());
+      });
+      --readers_waiting_;
+      if (!ready) return std::nullopt;
       continue;
     }
     segment* s = find_segment(read_.segment);
@@ -548,7 +594,8 @@ void spool::rewind() {
   read_ = inflight_.begin()->second;
   for (const auto& [seq, pos] : inflight_) rewound_.insert(seq);
   inflight_.clear();
-  changed_.notify_all();
+  notify_changed_locked();
+  wake_reader_locked();
 }
 
 // ---- purge ------------------------------------------------------------------------------------
@@ -586,7 +633,8 @@ std::size_t spool::purge(std::string_view purpose, scope s, std::string_view val
       }
       std::string plaintext;
       sp::SpoolRecord r;
-      if (!cipher->open(f.nonce, associated_data(f.seq, f.key_id, f.purpose), f.sealed, plaintext) ||
+      if (!cipher->open(f.nonce, associated_data(f.seq, f.key_id, f.purpose), f.sealed,
+                        plaintext) ||
           !r.ParseFromString(plaintext)) {
         continue;
       }
@@ -603,7 +651,8 @@ std::size_t spool::purge(std::string_view purpose, scope s, std::string_view val
     const auto key = current_key_locked(purpose, true);
     for (const auto& p : survivors) {
       if (!key || !write_frame_locked(purpose, *key, p)) {
-        platform::log_error("spool: could not re-seal a waiting release during a purge; it is lost");
+        platform::log_error(
+            "spool: could not re-seal a waiting release during a purge; it is lost");
       }
     }
   }
@@ -613,9 +662,12 @@ std::size_t spool::purge(std::string_view purpose, scope s, std::string_view val
   }
   save_keys_locked();
   if (options_.sync != spool_options::durability::none) ::fdatasync(segments_.back().fd);
+  durable_seq_ =
+      appended_seq_;  // re-sealed survivors: synced just now (or never synced, with none)
   pending_ -= std::min<std::uint64_t>(pending_, destroyed + survivors.size());
   stats_.spool_purged += destroyed;
-  changed_.notify_all();
+  notify_changed_locked();
+  wake_reader_locked();
   return destroyed;
 }
 
@@ -631,7 +683,8 @@ void spool::save_cursor() {
     c.set_next_seq(next_seq_);
     cursor_dirty_ = false;
   }
-  if (auto r = platform::write_file_atomic(options_.dir + "/cursor", c.SerializeAsString(), 0600); !r) {
+  if (auto r = platform::write_file_atomic(options_.dir + "/cursor", c.SerializeAsString(), 0600);
+      !r) {
     platform::log_error("spool: ", r.error_message());
   }
 }
@@ -643,7 +696,7 @@ void spool::background() {
   auto next_cursor_save = clock::now() + kCursorSaveInterval;
   std::unique_lock lock(mu_);
   while (!closed_) {
-    changed_.wait_for(lock, interval, [&] { return closed_; });
+    background_cv_.wait_for(lock, interval, [&] { return closed_; });
     if (options_.sync == spool_options::durability::batch && appended_seq_ > durable_seq_) {
       const std::uint64_t target = appended_seq_;
       const int fd = segments_.back().fd;
@@ -651,7 +704,7 @@ void spool::background() {
       ::fdatasync(fd);
       lock.lock();
       durable_seq_ = std::max(durable_seq_, target);
-      changed_.notify_all();
+      notify_changed_locked();
     }
     if (cursor_dirty_ && clock::now() >= next_cursor_save) {
       lock.unlock();
@@ -668,7 +721,10 @@ bool spool::wait_empty(clock::time_point deadline) {
     const segment& last = segments_.back();
     return inflight_.empty() && read_.segment >= last.index && read_.offset >= last.size;
   };
-  return changed_.wait_until(lock, deadline, empty);
+  ++waiters_;
+  const bool done = changed_.wait_until(lock, deadline, empty);
+  --waiters_;
+  return done;
 }
 
 void spool::close() {
@@ -677,11 +733,14 @@ void spool::close() {
     if (closed_) return;
     closed_ = true;
     changed_.notify_all();
+    reader_cv_.notify_all();
+    background_cv_.notify_all();
   }
   if (background_.joinable()) background_.join();
   {
     std::lock_guard lock(mu_);
-    if (!segments_.empty() && options_.sync != spool_options::durability::none) ::fdatasync(segments_.back().fd);
+    if (!segments_.empty() && options_.sync != spool_options::durability::none)
+      ::fdatasync(segments_.back().fd);
     durable_seq_ = appended_seq_;
   }
   save_cursor();

@@ -13,12 +13,12 @@
 // Bounded: `max_bytes` of segments. When full, either the ingress pauses (refuse_new: it sees
 // full() and disconnects from the local broker, which holds further messages; append() accepts
 // `headroom_bytes` more for what was already on its way, and beyond that still accepts, counted
-// in spool_refused_full: the local broker was already told the message was taken) or append() deletes
-// the oldest segment (drop_oldest); either is counted. Records older than their purpose's retention are dropped
-// unsent. purge() crypto-shreds what waits for a purpose (optionally only one device's or one
-// class's records): the keys they were sealed under are destroyed, survivors are re-sealed
-// under a fresh key. Recovery on open() validates every frame: a torn tail is cut off, corrupt
-// frames are skipped, and a record that fails its tag is never returned.
+// in spool_refused_full: the local broker was already told the message was taken) or append()
+// deletes the oldest segment (drop_oldest); either is counted. Records older than their purpose's
+// retention are dropped unsent. purge() crypto-shreds what waits for a purpose (optionally only one
+// device's or one class's records): the keys they were sealed under are destroyed, survivors are
+// re-sealed under a fresh key. Recovery on open() validates every frame: a torn tail is cut off,
+// corrupt frames are skipped, and a record that fails its tag is never returned.
 //
 // Threading: append() from the ingress thread, next()/acknowledge()/rewind() from the egress
 // threads, purge() from anywhere; one mutex guards the state, a background thread syncs batches
@@ -79,8 +79,10 @@ class spool {
   using clock = std::chrono::steady_clock;
   enum class scope { household, device_class, device };
 
-  static platform::result<std::unique_ptr<spool>> open(spool_options options, platform::key_directory& keys,
-                                                       std::span<const std::uint8_t> secret, counters& stats);
+  static platform::result<std::unique_ptr<spool>> open(spool_options options,
+                                                       platform::key_directory& keys,
+                                                       std::span<const std::uint8_t> secret,
+                                                       counters& stats);
   ~spool();
   spool(const spool&) = delete;
   spool& operator=(const spool&) = delete;
@@ -88,15 +90,17 @@ class spool {
   // Stores one release; its seq, or 0 if it could not be stored (closed, or an I/O error —
   // logged). refuse_new, beyond the headroom: waits for room until `deadline`, then stores anyway.
   std::uint64_t append(std::string_view purpose, std::string_view topic, std::string_view payload,
-                       std::int64_t expires_at_ms, std::string_view device_id, std::string_view device_class,
-                       std::int64_t now_ms, clock::time_point deadline);
+                       std::int64_t expires_at_ms, std::string_view device_id,
+                       std::string_view device_class, std::int64_t now_ms,
+                       clock::time_point deadline);
   // Waits until every record up to `seq` is as durable as configured. False at the deadline.
   bool wait_durable(std::uint64_t seq, clock::time_point deadline);
 
   // The next record to send, moved in flight; nullopt at the deadline, when closed, or while
   // `max_inflight` records are unacknowledged. Expired, shredded and corrupt records are
   // skipped (and counted).
-  std::optional<spool_entry> next(clock::time_point deadline, std::size_t max_inflight, std::int64_t now_ms);
+  std::optional<spool_entry> next(clock::time_point deadline, std::size_t max_inflight,
+                                  std::int64_t now_ms);
   void acknowledge(std::uint64_t seq);
   // The connection was lost: everything in flight is read again, in order.
   void rewind();
@@ -126,7 +130,9 @@ class spool {
   struct position {
     std::uint64_t segment = 0;
     std::uint64_t offset = 0;
-    bool operator<(const position& o) const { return segment != o.segment ? segment < o.segment : offset < o.offset; }
+    bool operator<(const position& o) const {
+      return segment != o.segment ? segment < o.segment : offset < o.offset;
+    }
     bool operator==(const position&) const = default;
   };
   struct frame {
@@ -139,18 +145,23 @@ class spool {
   };
   enum class read_status { ok, end, bad };
 
-  spool(spool_options options, platform::key_directory& keys, std::span<const std::uint8_t> secret, counters& stats);
+  spool(spool_options options, platform::key_directory& keys, std::span<const std::uint8_t> secret,
+        counters& stats);
   platform::result<bool> recover();
   read_status read_frame(const segment& s, std::uint64_t offset, frame& f) const;
   std::optional<std::uint64_t> resync(const segment& s, std::uint64_t from) const;
   segment* find_segment(std::uint64_t index);
   bool roll_locked();
-  bool write_frame_locked(std::string_view purpose, std::uint64_t key_id, const std::string& plaintext);
+  bool write_frame_locked(std::string_view purpose, std::uint64_t key_id,
+                          const std::string& plaintext);
   platform::aes_gcm* cipher_locked(std::uint64_t key_id, std::string_view purpose);
   std::optional<std::uint64_t> current_key_locked(std::string_view purpose, bool create);
   bool save_keys_locked();
   void drop_oldest_locked();
   void advance_cursor_locked();
+  bool at_end_locked() const;
+  void notify_changed_locked();
+  void wake_reader_locked();
   position cursor_locked() const;
   void save_cursor();
   void background();
@@ -163,7 +174,12 @@ class spool {
   counters& stats_;
 
   mutable std::mutex mu_;
-  std::condition_variable changed_;  // data appended, room freed, acknowledged, durable, closed
+  std::condition_variable changed_;        // room freed, durable, emptied, closed: for waiters_
+  std::condition_variable reader_cv_;      // next() can go on (data, room in flight), closed
+  std::condition_variable background_cv_;  // closed
+  int waiters_ = 0;                        // in append() (room), wait_durable(), wait_empty()
+  int readers_waiting_ = 0;
+  std::size_t reader_max_inflight_ = 0;
   std::deque<segment> segments_;
   std::uint64_t total_bytes_ = 0;
   std::uint64_t next_seq_ = 1;
@@ -173,10 +189,11 @@ class spool {
   std::uint64_t pending_ = 0;
   position read_;
   std::map<std::uint64_t, position> inflight_;  // seq -> frame start
-  std::set<std::uint64_t> rewound_;            // put back by rewind(), not yet read again
-  std::uint64_t max_read_seq_ = 0;             // highest seq next() has returned or skipped
+  std::set<std::uint64_t> rewound_;             // put back by rewind(), not yet read again
+  std::uint64_t max_read_seq_ = 0;              // highest seq next() has returned or skipped
   bool cursor_dirty_ = false;
-  bool over_limit_logged_ = false;  // refuse_new: warned once that append() went beyond the headroom
+  bool over_limit_logged_ =
+      false;  // refuse_new: warned once that append() went beyond the headroom
   bool closed_ = false;
   std::map<std::string, std::uint64_t, std::less<>> current_key_;
   std::map<std::uint64_t, std::unique_ptr<platform::aes_gcm>> ciphers_;  // null: destroyed key
