@@ -15,12 +15,15 @@ namespace {
 namespace pc = portier::config;
 using platform::field_step;
 
-bool starts_with(const std::string& s, std::string_view p) { return s.rfind(p, 0) == 0; }
+bool starts_with(const std::string& s, std::string_view p) {
+  return s.rfind(p, 0) == 0;
+}
 
 bool valid_gateway_id(const std::string& id) {
   if (id.empty() || id.size() > 64) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
   });
 }
 
@@ -34,11 +37,15 @@ class validator {
     errors_ += platform::describe_field(path_, tree_, config_, {steps.begin(), steps.size()}) +
                ": " + message + "\n";
   }
-  void range(std::initializer_list<field_step> steps, std::uint64_t v, std::uint64_t lo, std::uint64_t hi) {
-    if (v < lo || v > hi) fail(steps, "must be " + std::to_string(lo) + " to " + std::to_string(hi) + ", got " + std::to_string(v));
+  void range(std::initializer_list<field_step> steps, std::uint64_t v, std::uint64_t lo,
+             std::uint64_t hi) {
+    if (v < lo || v > hi)
+      fail(steps, "must be " + std::to_string(lo) + " to " + std::to_string(hi) + ", got " +
+                      std::to_string(v));
   }
   void readable(std::initializer_list<field_step> steps, const std::string& file) {
-    if (!file.empty() && ::access(file.c_str(), R_OK) != 0) fail(steps, "cannot read \"" + file + "\"");
+    if (!file.empty() && ::access(file.c_str(), R_OK) != 0)
+      fail(steps, "cannot read \"" + file + "\"");
   }
   std::string read_password(std::initializer_list<field_step> steps, const std::string& file) {
     if (file.empty()) return "";
@@ -83,11 +90,12 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
   auto& local = *c.mutable_local();
   if (local.uri().empty()) local.set_uri("tcp://127.0.0.1:1883");
   if (!starts_with(local.uri(), "tcp://") && !starts_with(local.uri(), "mqtt://")) {
-    v.fail({{"local"}, {"uri"}}, "the local broker is reached as tcp://HOST:PORT, got \"" + local.uri() + "\"");
+    v.fail({{"local"}, {"uri"}},
+           "the local broker is reached as tcp://HOST:PORT, got \"" + local.uri() + "\"");
   }
   if (local.client_id().empty()) local.set_client_id("portier-" + c.gateway_id() + "-local");
   if (local.keepalive_seconds() == 0) local.set_keepalive_seconds(30);
-  if (local.qos() == 0) local.set_qos(2);
+  if (local.qos() == 0) local.set_qos(1);
   v.range({{"local"}, {"qos"}}, local.qos(), 1, 2);
   v.range({{"local"}, {"keepalive_seconds"}}, local.keepalive_seconds(), 5, 3600);
   out.password_local = v.read_password({{"local"}, {"password_file"}}, local.password_file());
@@ -97,14 +105,16 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
     v.fail({{"upstream"}, {"uri"}}, "upstream.uri is required: ssl://HOST:PORT");
   } else if (!starts_with(up.uri(), "ssl://") && !starts_with(up.uri(), "mqtts://")) {
     v.fail({{"upstream"}, {"uri"}},
-           "upstream is always TLS: use ssl://HOST:PORT or mqtts://HOST:PORT, got \"" + up.uri() + "\"");
+           "upstream is always TLS: use ssl://HOST:PORT or mqtts://HOST:PORT, got \"" + up.uri() +
+               "\"");
   }
   v.readable({{"upstream"}, {"ca_file"}}, up.ca_file());
   v.readable({{"upstream"}, {"ca_path"}}, up.ca_path());
   v.readable({{"upstream"}, {"client_cert_file"}}, up.client_cert_file());
   v.readable({{"upstream"}, {"client_key_file"}}, up.client_key_file());
   if (up.client_cert_file().empty() != up.client_key_file().empty()) {
-    v.fail({{"upstream"}}, "client_cert_file and client_key_file go together: give both or neither");
+    v.fail({{"upstream"}},
+           "client_cert_file and client_key_file go together: give both or neither");
   }
   if (up.client_id().empty()) up.set_client_id("portier-" + c.gateway_id());
   if (up.keepalive_seconds() == 0) up.set_keepalive_seconds(30);
@@ -115,7 +125,8 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
 
   for (int i = 0; i < c.grant_size(); ++i) {
     for (int j = 0; j < c.refuse_size(); ++j) {
-      if (c.grant(i) == c.refuse(j)) v.fail({{"refuse", j}}, "purpose \"" + c.refuse(j) + "\" is both granted and refused");
+      if (c.grant(i) == c.refuse(j))
+        v.fail({{"refuse", j}}, "purpose \"" + c.refuse(j) + "\" is both granted and refused");
     }
   }
 

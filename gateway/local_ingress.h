@@ -1,12 +1,12 @@
 // Ingress: a persistent MQTT session on the local broker (fixed client id, clean session off,
-// QoS 2 by default) subscribed to exactly the topic filters the policy needs, so messages
+// QoS 1 by default) subscribed to exactly the topic filters the policy needs, so messages
 // published while the daemon is away wait at the broker.
 //
 // Each message goes through the pipeline on Paho's callback thread; its releases are appended to
-// the spool (written, and with durability FSYNC_EACH synced) before the callback returns. With
-// QoS 2, Paho keeps the received message in its session store (PUBLISH_RECEIVED; sealed, see
-// session_store.h) until the callback has returned; the fault tests (SIGKILL under load,
-// 10_spool) lose nothing this way.
+// the spool (written, and with durability FSYNC_EACH synced) before the callback returns, and
+// Paho (C 1.3.12) acknowledges a QoS 1 message only after that; a message Paho must queue, and a
+// QoS 2 message until its PUBREL, waits in the session store (sealed, see session_store.h). The
+// fault tests (SIGKILL under load, 10_spool) lose nothing this way.
 //
 // The callback never waits for upstream: Paho C serves every client of the process on one
 // thread, so waiting for room that only upstream acknowledgements can free would stop upstream

@@ -43,7 +43,7 @@ TEST(gateway_config, minimal_config_gets_documented_defaults) {
   STRCMP_EQUAL("/etc/portier/policies", c.policy_dir().c_str());
   STRCMP_EQUAL("/var/lib/portier", c.state_dir().c_str());
   LONGS_EQUAL(64, c.upstream().max_inflight());
-  LONGS_EQUAL(2, c.local().qos());
+  LONGS_EQUAL(1, c.local().qos());
   LONGS_EQUAL(64ull << 20, c.spool().max_bytes());
   LONGS_EQUAL(portier::config::Spool::REFUSE_NEW, c.spool().when_full());
   LONGS_EQUAL(portier::config::Spool::FSYNC_BATCH, c.spool().durability());
