@@ -41,13 +41,15 @@ using platform::log_info;
 using platform::log_warning;
 
 std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 // The policy in force: the last accepted remote bundle if there is one (state_dir/policy-bundle),
 // else the configured policy_dir. Null (errors reported) if it does not compile.
-std::shared_ptr<const policies::compiled_policy> load_policy(const gateway_config& cfg, std::vector<std::string>& errors,
+std::shared_ptr<const policies::compiled_policy> load_policy(const gateway_config& cfg,
+                                                             std::vector<std::string>& errors,
                                                              std::string* source = nullptr) {
   std::string dir = policy_updates::bundle_dir(cfg.proto.state_dir());
   std::error_code ec;
@@ -74,15 +76,20 @@ policies::engine_limits limits_from(const gateway_config& cfg) {
 
 platform::log_level level_from(const gateway_config& cfg) {
   switch (cfg.proto.logging().level()) {
-    case config::Logging::DEBUG: return platform::log_level::debug;
-    case config::Logging::WARNING: return platform::log_level::warning;
-    case config::Logging::ERROR: return platform::log_level::error;
-    default: return platform::log_level::info;
+    case config::Logging::DEBUG:
+      return platform::log_level::debug;
+    case config::Logging::WARNING:
+      return platform::log_level::warning;
+    case config::Logging::ERROR:
+      return platform::log_level::error;
+    default:
+      return platform::log_level::info;
   }
 }
 
 bool same_connections(const gateway_config& a, const gateway_config& b) {
-  return a.proto.gateway_id() == b.proto.gateway_id() && a.proto.state_dir() == b.proto.state_dir() &&
+  return a.proto.gateway_id() == b.proto.gateway_id() &&
+         a.proto.state_dir() == b.proto.state_dir() &&
          a.proto.local().SerializeAsString() == b.proto.local().SerializeAsString() &&
          a.proto.upstream().SerializeAsString() == b.proto.upstream().SerializeAsString() &&
          a.proto.spool().SerializeAsString() == b.proto.spool().SerializeAsString() &&
@@ -104,7 +111,8 @@ class update_mailbox {
   }
   std::optional<std::pair<std::string, std::string>> take(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, timeout, [&] { return !items_.empty() || closed_; }) || items_.empty()) {
+    if (!cv_.wait_for(lock, timeout, [&] { return !items_.empty() || closed_; }) ||
+        items_.empty()) {
       return std::nullopt;
     }
     auto item = std::move(items_.front());
@@ -141,9 +149,10 @@ int check_config(const std::string& config_path) {
   auto policy = load_policy(*cfg, errors, &source);
   for (const auto& e : errors) std::cerr << e << "\n";
   if (!policy) return 1;
-  std::cout << config_path << ": ok; policy \"" << policy->name() << "\" version " << policy->version() << " from "
-            << source << ": " << policy->purposes().size() << " purposes, " << policy->classes().size()
-            << " device classes, " << policy->subscriptions().size() << " subscriptions\n";
+  std::cout << config_path << ": ok; policy \"" << policy->name() << "\" version "
+            << policy->version() << " from " << source << ": " << policy->purposes().size()
+            << " purposes, " << policy->classes().size() << " device classes, "
+            << policy->subscriptions().size() << " subscriptions\n";
   return 0;
 }
 
@@ -164,7 +173,8 @@ int run_daemon(const std::string& config_path) {
     log_error("cannot start: state directory ", state, ": ", ec.message());
     return 1;
   }
-  std::filesystem::permissions(state, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace, ec);
+  std::filesystem::permissions(state, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
   auto secret = platform::load_or_create_secret(state + "/secret.key");
   if (!secret) {
     log_error("cannot start: ", secret.error_message());
@@ -175,7 +185,8 @@ int run_daemon(const std::string& config_path) {
   auto policy = load_policy(cfg, errors, &policy_source);
   for (const auto& e : errors) log_error("policy: ", e);
   if (!policy) {
-    log_error("cannot start: no valid policy in ", policy_source, " (nothing would be allowed to leave)");
+    log_error("cannot start: no valid policy in ", policy_source,
+              " (nothing would be allowed to leave)");
     return 1;
   }
   const policies::engine_identity identity{cfg.proto.gateway_id(), *secret};
@@ -209,13 +220,16 @@ int run_daemon(const std::string& config_path) {
     log_error("cannot start: consent preset in the configuration: ", seeded.error_message());
     return 1;
   }
-  if (!seeded->empty()) log_info("consent: first start, ", seeded->size(), " decisions preset by the configuration");
-  if (cfg.proto.paused() && !(*consent)->paused()) (void)(*consent)->pause("config", shown(""), wall_ms());
+  if (!seeded->empty())
+    log_info("consent: first start, ", seeded->size(), " decisions preset by the configuration");
+  if (cfg.proto.paused() && !(*consent)->paused())
+    (void)(*consent)->pause("config", shown(""), wall_ms());
 
   ledger_options lo;
   lo.dir = state + "/ledger";
   lo.max_bytes = cfg.proto.ledger().max_bytes();
-  lo.segment_bytes = std::max<std::uint64_t>(4096, std::min<std::uint64_t>(1ull << 20, lo.max_bytes / 8));
+  lo.segment_bytes =
+      std::max<std::uint64_t>(4096, std::min<std::uint64_t>(1ull << 20, lo.max_bytes / 8));
   auto record = ledger::open(lo, **keys, *secret);
   if (!record) {
     log_error("cannot start: ", record.error_message());
@@ -227,9 +241,11 @@ int run_daemon(const std::string& config_path) {
   so.dir = state + "/spool";
   so.max_bytes = cfg.proto.spool().max_bytes();
   so.drop_oldest = cfg.proto.spool().when_full() == config::Spool::DROP_OLDEST;
-  so.sync = cfg.proto.spool().durability() == config::Spool::FSYNC_EACH ? spool_options::durability::each
-            : cfg.proto.spool().durability() == config::Spool::NO_FSYNC ? spool_options::durability::none
-                                                                        : spool_options::durability::batch;
+  so.sync = cfg.proto.spool().durability() == config::Spool::FSYNC_EACH
+                ? spool_options::durability::each
+            : cfg.proto.spool().durability() == config::Spool::NO_FSYNC
+                ? spool_options::durability::none
+                : spool_options::durability::batch;
   so.batch_interval = std::chrono::milliseconds(cfg.proto.spool().batch_ms());
   const auto spool_opened = std::chrono::steady_clock::now();
   auto opened = spool::open(so, **keys, *secret, stats);
@@ -238,14 +254,18 @@ int run_daemon(const std::string& config_path) {
     return 1;
   }
   std::unique_ptr<spool> store = std::move(*opened);
-  log_info("spool: ", store->pending(), " releases waiting, ", store->bytes(), " bytes, recovered in ",
-           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - spool_opened).count(),
+  log_info("spool: ", store->pending(), " releases waiting, ", store->bytes(),
+           " bytes, recovered in ",
+           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 spool_opened)
+               .count(),
            " ms");
 
   std::unique_ptr<policy_updates> updates;
   if (!cfg.proto.updates().root_key_file().empty()) {
-    auto u = policy_updates::open(state, cfg.proto.updates().root_key_file(), cfg.proto.gateway_id(),
-                                  cfg.proto.updates().fleet(), cfg.proto.updates().max_bundle_bytes());
+    auto u =
+        policy_updates::open(state, cfg.proto.updates().root_key_file(), cfg.proto.gateway_id(),
+                             cfg.proto.updates().fleet(), cfg.proto.updates().max_bundle_bytes());
     if (!u) {
       log_error("cannot start: remote updates: ", u.error_message());
       return 1;
@@ -256,7 +276,8 @@ int run_daemon(const std::string& config_path) {
   device_registry devices;
   pipeline pipe(stats);
   try {
-    pipe.install(std::make_shared<policies::evaluator>(policy, identity, limits_from(cfg)), (*consent)->snapshot());
+    pipe.install(std::make_shared<policies::evaluator>(policy, identity, limits_from(cfg)),
+                 (*consent)->snapshot());
   } catch (const std::exception& e) {
     log_error("cannot start: ", e.what());
     return 1;
@@ -270,7 +291,8 @@ int run_daemon(const std::string& config_path) {
   try {
     up = std::make_unique<upstream_egress>(cfg, *store, stats, [&] {
       std::lock_guard lock(update_report_mu);
-      return online_status(cfg.proto.gateway_id(), started, stats, pipe, *store, (*consent)->paused(), update_report);
+      return online_status(cfg.proto.gateway_id(), started, stats, pipe, *store,
+                           (*consent)->paused(), update_report);
     });
     up->set_hold([&] { return (*consent)->paused(); });
     if (updates) {
@@ -279,6 +301,7 @@ int run_daemon(const std::string& config_path) {
       });
     }
     in = std::make_unique<local_ingress>(cfg, pipe, *store, stats, devices, record->get(), **keys);
+    in->set_sender([&up] { up->pump(); });
   } catch (const mqtt::exception& e) {
     log_error("cannot start: ", e.what());
     return 1;
@@ -307,11 +330,19 @@ int run_daemon(const std::string& config_path) {
     co.group = cfg.proto.control().group() == "root" ? "" : cfg.proto.control().group();
     auto started_control = control_server::start(co, service, [&](control_event e) {
       switch (e) {
-        case control_event::served: ++stats.control_served; break;
-        case control_event::refused: ++stats.control_refused; break;
-        case control_event::invalid: ++stats.control_invalid; break;
+        case control_event::served:
+          ++stats.control_served;
+          break;
+        case control_event::refused:
+          ++stats.control_refused;
+          break;
+        case control_event::invalid:
+          ++stats.control_invalid;
+          break;
         case control_event::timed_out:
-        case control_event::failed: ++stats.control_failed; break;
+        case control_event::failed:
+          ++stats.control_failed;
+          break;
       }
     });
     if (!started_control) {
@@ -323,8 +354,8 @@ int run_daemon(const std::string& config_path) {
 
   // Applies a new policy: swap, subscriptions, and what a bundle must not do (widen consent)
   // or asks for (suspend a purpose).
-  auto apply_policy = [&](std::shared_ptr<const policies::compiled_policy> next, const gateway_config& c,
-                          std::string_view source) {
+  auto apply_policy = [&](std::shared_ptr<const policies::compiled_policy> next,
+                          const gateway_config& c, std::string_view source) {
     auto running = pipe.policy();
     for (const auto& purpose : policies::widened_defaults(*running, *next)) {
       // The household never decided, and the old policy kept it refused: keep it so.
@@ -336,12 +367,14 @@ int run_daemon(const std::string& config_path) {
         consent_shown s;
         s.policy_name = next->name();
         s.policy_version = next->version();
-        (void)(*consent)->decide(consent_scope::household, "", purpose, consent_choice::refuse, "policy-update", s,
-                                 wall_ms());
-        log_warning("policy update would grant purpose ", purpose, " without consent: kept refused");
+        (void)(*consent)->decide(consent_scope::household, "", purpose, consent_choice::refuse,
+                                 "policy-update", s, wall_ms());
+        log_warning("policy update would grant purpose ", purpose,
+                    " without consent: kept refused");
       }
     }
-    pipe.install(std::make_shared<policies::evaluator>(next, identity, limits_from(c)), (*consent)->snapshot());
+    pipe.install(std::make_shared<policies::evaluator>(next, identity, limits_from(c)),
+                 (*consent)->snapshot());
     for (const auto& p : next->purposes()) {
       if (p.suspended) store->purge(p.id, spool::scope::household, "");
     }
@@ -363,8 +396,9 @@ int run_daemon(const std::string& config_path) {
           apply_policy(out.policy, cfg, "bundle " + std::to_string(out.number));
           if (auto c = updates->committed(out); !c) log_error("remote update: ", c.error_message());
           ++stats.updates_applied;
-          log_info("remote update: bundle ", out.number, " applied: policy \"", out.policy->name(), "\" version ",
-                   out.policy->version(), out.note.empty() ? "" : " (" + out.note + ")");
+          log_info("remote update: bundle ", out.number, " applied: policy \"", out.policy->name(),
+                   "\" version ", out.policy->version(),
+                   out.note.empty() ? "" : " (" + out.note + ")");
         } else if (out.accepted) {
           log_info("remote update: key list version ", out.number, " accepted");
         } else if (out.already_in_force) {
@@ -375,8 +409,8 @@ int run_daemon(const std::string& config_path) {
           log_warning("remote update rejected: ", out.reason, ": ", out.detail);
           for (const auto& e : out.errors) log_warning("remote update: ", e);
           if (out.what == update_outcome::kind::bundle) {
-            (*record)->record_policy("", out.number, "bundle " + std::to_string(out.number), false, out.reason,
-                                     wall_ms());
+            (*record)->record_policy("", out.number, "bundle " + std::to_string(out.number), false,
+                                     out.reason, wall_ms());
           }
         }
         rapidjson::StringBuffer buf;
@@ -410,9 +444,11 @@ int run_daemon(const std::string& config_path) {
 
   up->start();
   in->start();
-  log_info("started: gateway ", cfg.proto.gateway_id(), ", policy \"", policy->name(), "\" version ",
-           policy->version(), " from ", policy_source, ", ", policy->subscriptions().size(), " subscriptions",
-           control ? ", control socket " + cfg.proto.control().socket() : std::string(", no control socket"));
+  log_info("started: gateway ", cfg.proto.gateway_id(), ", policy \"", policy->name(),
+           "\" version ", policy->version(), " from ", policy_source, ", ",
+           policy->subscriptions().size(), " subscriptions",
+           control ? ", control socket " + cfg.proto.control().socket()
+                   : std::string(", no control socket"));
 
   while (true) {
     const int sig = signals.wait(std::chrono::milliseconds(1000));
@@ -436,8 +472,10 @@ int run_daemon(const std::string& config_path) {
         continue;
       }
       if (!same_connections(cfg, *next)) {
-        log_warning("changes to gateway_id, state_dir, local, upstream, spool, control, ledger or updates take effect "
-                    "after a restart");
+        log_warning(
+            "changes to gateway_id, state_dir, local, upstream, spool, control, ledger or updates "
+            "take effect "
+            "after a restart");
       }
       apply_policy(next_policy, *next, "reload of " + source);
       ++stats.reloads;
@@ -448,14 +486,17 @@ int run_daemon(const std::string& config_path) {
     }
   }
 
-  log_info("stopping: taking no new messages, sending the ", store->pending(), " releases in the spool");
+  log_info("stopping: taking no new messages, sending the ", store->pending(),
+           " releases in the spool");
   mailbox.close();
   if (update_worker.joinable()) update_worker.join();
   if (control) control->stop();
   in->stop();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.proto.drain_timeout_ms());
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.proto.drain_timeout_ms());
   if (!up->drain(deadline)) {
-    log_warning("drain deadline passed: ", store->pending(), " releases stay in the spool for the next start");
+    log_warning("drain deadline passed: ", store->pending(),
+                " releases stay in the spool for the next start");
   }
   up->stop();
   store->close();

@@ -118,7 +118,7 @@ void local_ingress::on_message(const mqtt::const_message_ptr& m) {
         const std::string_view cls = d.device_class() ? std::string_view(d.device_class()->id) : "";
         // Never waits: a callback that blocks would stop the upstream client too.
         if (spool_.append(purpose.id, r.topic, r.payload, r.expires_at_ms, d.device_id(), cls, now,
-                          spool::clock::now()) == 0) {
+                          spool::clock::now(), !send_) == 0) {
           platform::log_error(
               "spool refused a release (full beyond its headroom, or a write error); "
               "it is lost");
@@ -140,6 +140,7 @@ void local_ingress::on_message(const mqtt::const_message_ptr& m) {
         }
         if (ledger_ != nullptr) ledger_->record_drops(d.drops(), now);
       });
+  if (send_) send_();  // the releases leave from here, without waking the publisher thread
   if (may_pause_ && !paused_ && spool_.full()) {
     paused_ = true;
     ++counters_.ingress_pauses;

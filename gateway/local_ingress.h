@@ -17,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -40,6 +41,10 @@ class local_ingress {
   local_ingress(const gateway_config& config, pipeline& p, spool& s, counters& c,
                 device_registry& devices, ledger* record, platform::key_directory& keys);
 
+  // Set before start(): called after each message's releases are in the spool, on Paho's thread,
+  // to send them (upstream_egress::pump; it never waits). Without it the spool wakes the
+  // egress's publisher thread for each release.
+  void set_sender(std::function<void()> send) { send_ = std::move(send); }
   void start() { session_.start(); }
   // Stops taking messages: disconnects from the local broker (the session stays at the broker).
   void stop();
@@ -66,6 +71,7 @@ class local_ingress {
   std::atomic<bool> paused_{false};
   const bool may_pause_;
   const std::uint64_t resume_below_;
+  std::function<void()> send_;
 };
 
 }  // namespace portier::gateway

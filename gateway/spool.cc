@@ -30,6 +30,8 @@ constexpr std::size_t kMinBody =
     8 + 8 + 1 + platform::aes_gcm::kNonceBytes + platform::aes_gcm::kTagBytes;
 constexpr std::uint32_t kMaxBody = 2u << 20;
 constexpr auto kCursorSaveInterval = std::chrono::milliseconds(100);
+constexpr std::size_t kTailCacheMax = 256;  // records
+constexpr std::size_t kRefCacheMax = 1024;  // device ids
 
 bool pread_all(int fd, char* buf, std::size_t n, std::uint64_t offset) {
   std::size_t done = 0;
@@ -117,6 +119,13 @@ std::string spool::key_name(std::string_view purpose, std::uint64_t key_id) cons
 }
 
 std::string spool::device_ref(std::string_view device_id) const {
+  std::lock_guard lock(ref_mu_);
+  if (auto it = ref_cache_.find(device_id); it != ref_cache_.end()) return it->second;
+  if (ref_cache_.size() >= kRefCacheMax) ref_cache_.clear();
+  return ref_cache_[std::string(device_id)] = device_ref_uncached(device_id);
+}
+
+std::string spool::device_ref_uncached(std::string_view device_id) const {
   const auto mac =
       platform::hmac_sha256::mac(secret_, "portier/spool-device/v1/" + std::string(device_id));
   return std::string(reinterpret_cast<const char*>(mac.data()), 16);
@@ -322,11 +331,23 @@ bool spool::roll_locked() {
   return true;
 }
 
+bool spool::next_nonce_locked(platform::aes_gcm::nonce& n) {
+  if (!nonce_ready_ || nonce_counter_ == 0xFFFFFFFFu) {
+    if (!platform::random_bytes(nonce_prefix_)) return false;
+    nonce_counter_ = 0;
+    nonce_ready_ = true;
+  }
+  ++nonce_counter_;
+  std::memcpy(n.data(), nonce_prefix_.data(), nonce_prefix_.size());
+  for (int i = 0; i < 4; ++i) n[8 + i] = static_cast<std::uint8_t>(nonce_counter_ >> (8 * i));
+  return true;
+}
+
 bool spool::write_frame_locked(std::string_view purpose, std::uint64_t key_id,
-                               const std::string& plaintext) {
+                               const std::string& plaintext, bool wake_reader, spool_entry* fresh) {
   platform::aes_gcm* cipher = cipher_locked(key_id, purpose);
   platform::aes_gcm::nonce nonce{};
-  if (cipher == nullptr || purpose.size() > 255 || !platform::random_bytes(nonce)) return false;
+  if (cipher == nullptr || purpose.size() > 255 || !next_nonce_locked(nonce)) return false;
   const std::uint64_t seq = next_seq_;
   std::string body;
   body.reserve(kMinBody + purpose.size() + plaintext.size());
@@ -347,6 +368,11 @@ bool spool::write_frame_locked(std::string_view purpose, std::uint64_t key_id,
     [[maybe_unused]] int rc = ::ftruncate(active.fd, static_cast<off_t>(active.size));
     return false;
   }
+  if (fresh != nullptr) {
+    if (tail_.size() >= kTailCacheMax) tail_.pop_front();
+    fresh->seq = seq;
+    tail_.push_back({{active.index, active.size}, frame_bytes.size(), key_id, std::move(*fresh)});
+  }
   ++next_seq_;
   active.size += frame_bytes.size();
   total_bytes_ += frame_bytes.size();
@@ -356,14 +382,14 @@ bool spool::write_frame_locked(std::string_view purpose, std::uint64_t key_id,
   if (options_.sync == spool_options::durability::none) durable_seq_ = seq;  // each: append() syncs
   if (active.size >= options_.segment_bytes) roll_locked();
   notify_changed_locked();
-  wake_reader_locked();
+  if (wake_reader) wake_reader_locked();
   return true;
 }
 
 std::uint64_t spool::append(std::string_view purpose, std::string_view topic,
                             std::string_view payload, std::int64_t expires_at_ms,
                             std::string_view device_id, std::string_view device_class,
-                            std::int64_t now_ms, clock::time_point deadline) {
+                            std::int64_t now_ms, clock::time_point deadline, bool wake_reader) {
   sp::SpoolRecord r;
   r.set_topic(std::string(topic));
   r.set_payload(std::string(payload));
@@ -408,7 +434,12 @@ std::uint64_t spool::append(std::string_view purpose, std::string_view topic,
   if (total_bytes_ < options_.max_bytes) over_limit_logged_ = false;
   if (closed_) return 0;
   const auto key = current_key_locked(purpose, true);
-  if (!key || !write_frame_locked(purpose, *key, plaintext)) return 0;
+  spool_entry fresh;
+  fresh.purpose = purpose;
+  fresh.topic = topic;
+  fresh.payload = payload;
+  fresh.expires_at_ms = expires_at_ms;
+  if (!key || !write_frame_locked(purpose, *key, plaintext, wake_reader, &fresh)) return 0;
   const std::uint64_t seq = appended_seq_;
   if (options_.sync == spool_options::durability::each) {
     // Synced outside the lock, so that the egress goes on meanwhile. The active segment is never
@@ -433,6 +464,7 @@ bool spool::wait_durable(std::uint64_t seq, clock::time_point deadline) {
 }
 
 void spool::drop_oldest_locked() {
+  tail_.clear();
   if (segments_.size() == 1) {
     if (segments_.front().size == 0 || !roll_locked()) return;
   }
@@ -530,6 +562,36 @@ std::optional<spool_entry> spool::next(clock::time_point deadline, std::size_t m
       read_ = {s->index + 1, 0};
       continue;
     }
+    auto skip = [&](std::atomic<std::uint64_t>* counter) {
+      if (counter) ++*counter;
+      if (pending_ > 0) --pending_;
+      advance_cursor_locked();
+    };
+    while (!tail_.empty() && tail_.front().pos < read_) tail_.pop_front();  // read from disk since
+    if (!tail_.empty() && tail_.front().pos == read_) {  // just written: no read, no decryption
+      cached_record c = std::move(tail_.front());
+      tail_.pop_front();
+      const position here = read_;
+      read_.offset += c.length;
+      const std::uint64_t seq = c.entry.seq;
+      const bool rewound = rewound_.erase(seq) > 0;
+      if (seq <= max_read_seq_ && !rewound) {
+        advance_cursor_locked();
+        continue;
+      }
+      max_read_seq_ = std::max(max_read_seq_, seq);
+      if (cipher_locked(c.key_id, c.entry.purpose) == nullptr) {
+        skip(nullptr);
+        continue;
+      }
+      if (c.entry.expires_at_ms < now_ms) {
+        skip(&stats_.expired);
+        continue;
+      }
+      inflight_.emplace(seq, here);
+      c.entry.resend = rewound || seq < first_seq_this_run_;
+      return std::move(c.entry);
+    }
     frame f;
     if (read_frame(*s, read_.offset, f) != read_status::ok) {
       ++stats_.spool_corrupt;
@@ -546,11 +608,6 @@ std::optional<spool_entry> spool::next(clock::time_point deadline, std::size_t m
       continue;
     }
     max_read_seq_ = std::max(max_read_seq_, f.seq);
-    auto skip = [&](std::atomic<std::uint64_t>* counter) {
-      if (counter) ++*counter;
-      if (pending_ > 0) --pending_;
-      advance_cursor_locked();
-    };
     platform::aes_gcm* cipher = cipher_locked(f.key_id, f.purpose);
     if (cipher == nullptr) {  // its key was destroyed: crypto-shredded, counted by purge()
       skip(nullptr);
@@ -580,6 +637,22 @@ std::optional<spool_entry> spool::next(clock::time_point deadline, std::size_t m
   }
 }
 
+bool spool::wait_ready(clock::time_point deadline, std::size_t max_inflight) {
+  std::unique_lock lock(mu_);
+  ++readers_waiting_;
+  reader_max_inflight_ = max_inflight;
+  const bool ready = reader_cv_.wait_until(lock, deadline, [&] {
+    return closed_ || (inflight_.size() < max_inflight && !at_end_locked());
+  });
+  --readers_waiting_;
+  return ready && !closed_;
+}
+
+void spool::wake_reader() {
+  std::lock_guard lock(mu_);
+  wake_reader_locked();
+}
+
 void spool::acknowledge(std::uint64_t seq) {
   std::lock_guard lock(mu_);
   if (inflight_.erase(seq) > 0 || rewound_.erase(seq) > 0) {
@@ -602,6 +675,7 @@ void spool::rewind() {
 
 std::size_t spool::purge(std::string_view purpose, scope s, std::string_view value) {
   std::lock_guard lock(mu_);
+  tail_.clear();  // it may hold what is to be destroyed; the survivors are re-read from disk
   const std::string ref = s == scope::device ? device_ref(value) : "";
   std::set<std::uint64_t> old_keys;
   if (auto it = current_key_.find(purpose); it != current_key_.end()) old_keys.insert(it->second);

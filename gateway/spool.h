@@ -25,6 +25,7 @@
 // and persists the cursor.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -89,10 +90,12 @@ class spool {
 
   // Stores one release; its seq, or 0 if it could not be stored (closed, or an I/O error —
   // logged). refuse_new, beyond the headroom: waits for room until `deadline`, then stores anyway.
+  // With `wake_reader` false the reader waiting in next()/wait_ready() is not woken: the caller
+  // sends the record itself (or calls wake_reader()).
   std::uint64_t append(std::string_view purpose, std::string_view topic, std::string_view payload,
                        std::int64_t expires_at_ms, std::string_view device_id,
                        std::string_view device_class, std::int64_t now_ms,
-                       clock::time_point deadline);
+                       clock::time_point deadline, bool wake_reader = true);
   // Waits until every record up to `seq` is as durable as configured. False at the deadline.
   bool wait_durable(std::uint64_t seq, clock::time_point deadline);
 
@@ -101,6 +104,11 @@ class spool {
   // skipped (and counted).
   std::optional<spool_entry> next(clock::time_point deadline, std::size_t max_inflight,
                                   std::int64_t now_ms);
+  // Waits until next() would return a record at once (something to read and room in flight);
+  // false at the deadline or when closed.
+  bool wait_ready(clock::time_point deadline, std::size_t max_inflight);
+  // Wakes a reader waiting in next() or wait_ready() if it can go on.
+  void wake_reader();
   void acknowledge(std::uint64_t seq);
   // The connection was lost: everything in flight is read again, in order.
   void rewind();
@@ -152,8 +160,11 @@ class spool {
   std::optional<std::uint64_t> resync(const segment& s, std::uint64_t from) const;
   segment* find_segment(std::uint64_t index);
   bool roll_locked();
+  // `fresh`: the record as the reader will want it, kept in the tail cache (null: not kept).
   bool write_frame_locked(std::string_view purpose, std::uint64_t key_id,
-                          const std::string& plaintext);
+                          const std::string& plaintext, bool wake_reader = true,
+                          spool_entry* fresh = nullptr);
+  bool next_nonce_locked(platform::aes_gcm::nonce& n);
   platform::aes_gcm* cipher_locked(std::uint64_t key_id, std::string_view purpose);
   std::optional<std::uint64_t> current_key_locked(std::string_view purpose, bool create);
   bool save_keys_locked();
@@ -165,7 +176,8 @@ class spool {
   position cursor_locked() const;
   void save_cursor();
   void background();
-  std::string device_ref(std::string_view device_id) const;
+  std::string device_ref(std::string_view device_id) const;  // cached
+  std::string device_ref_uncached(std::string_view device_id) const;
   std::string key_name(std::string_view purpose, std::uint64_t key_id) const;
 
   spool_options options_;
@@ -196,7 +208,25 @@ class spool {
       false;  // refuse_new: warned once that append() went beyond the headroom
   bool closed_ = false;
   std::map<std::string, std::uint64_t, std::less<>> current_key_;
-  std::map<std::uint64_t, std::unique_ptr<platform::aes_gcm>> ciphers_;  // null: destroyed key
+  std::map<std::uint64_t, std::unique_ptr<platform::aes_gcm>>
+      ciphers_;  // null: destroyed key
+                 // The last records appended in this run, in file order, as next() returns them:
+                 // the reader
+  // usually takes a record right after it was written, and then needs no read, decryption or
+  // parsing. Bounded (kTailCacheMax); emptied by purge() and when a segment is dropped.
+  struct cached_record {
+    position pos;
+    std::uint64_t length = 0;
+    std::uint64_t key_id = 0;
+    spool_entry entry;
+  };
+  std::deque<cached_record> tail_;
+  // Nonces: a random 8-byte prefix (drawn at start and when the counter wraps) and a counter.
+  std::array<std::uint8_t, 8> nonce_prefix_{};
+  std::uint32_t nonce_counter_ = 0;
+  bool nonce_ready_ = false;
+  mutable std::mutex ref_mu_;
+  mutable std::map<std::string, std::string, std::less<>> ref_cache_;  // device id -> device_ref
   std::thread background_;
 };
 

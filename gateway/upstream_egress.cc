@@ -19,7 +19,8 @@ mqtt_session::settings egress_settings(const gateway_config& config) {
                  .enable_server_cert_auth(true)
                  .verify(true)
                  .ssl_version(MQTT_SSL_VERSION_TLS_1_2)
-                 .error_handler([](const std::string& msg) { platform::log_warning("upstream TLS: ", msg); });
+                 .error_handler(
+                     [](const std::string& msg) { platform::log_warning("upstream TLS: ", msg); });
   if (!up.ca_file().empty()) ssl.trust_store(up.ca_file());
   if (!up.ca_path().empty()) ssl.ca_path(up.ca_path());
   if (up.ca_file().empty() && up.ca_path().empty()) ssl.ca_path("/etc/ssl/certs");
@@ -33,7 +34,8 @@ mqtt_session::settings egress_settings(const gateway_config& config) {
                .keep_alive_interval(std::chrono::seconds(up.keepalive_seconds()))
                .connect_timeout(std::chrono::seconds(10))
                .max_inflight(static_cast<int>(up.max_inflight()) + 8)
-               .will(mqtt::message(status_topic(c.gateway_id()), offline_status(c.gateway_id()), 1, true))
+               .will(mqtt::message(status_topic(c.gateway_id()), offline_status(c.gateway_id()), 1,
+                                   true))
                .ssl(ssl.finalize());
   if (!up.username().empty()) b.user_name(up.username());
   if (!config.password_upstream.empty()) b.password(config.password_upstream);
@@ -44,13 +46,15 @@ mqtt_session::settings egress_settings(const gateway_config& config) {
 }
 
 std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 }  // namespace
 
-upstream_egress::upstream_egress(const gateway_config& config, spool& s, counters& c, status_source status)
+upstream_egress::upstream_egress(const gateway_config& config, spool& s, counters& c,
+                                 status_source status)
     : gateway_id_(config.proto.gateway_id()),
       spool_(s),
       counters_(c),
@@ -60,7 +64,9 @@ upstream_egress::upstream_egress(const gateway_config& config, spool& s, counter
       session_(egress_settings(config)) {
   session_.on_connected([this](mqtt::async_client& client) {
     if (!update_topics_.empty()) {
-      client.subscribe(mqtt::string_collection::create(update_topics_), std::vector<int>(update_topics_.size(), 1))
+      client
+          .subscribe(mqtt::string_collection::create(update_topics_),
+                     std::vector<int>(update_topics_.size(), 1))
           ->wait_for(std::chrono::seconds(10));
     }
     publish_status();
@@ -69,10 +75,14 @@ upstream_egress::upstream_egress(const gateway_config& config, spool& s, counter
     if (on_update_) on_update_(m->get_topic(), m->get_payload_str());
   });
   session_.on_lost([this] { spool_.rewind(); });
-  session_.on_connect_result([this](bool ok) { ++(ok ? counters_.upstream_connects : counters_.upstream_connect_failures); });
+  session_.on_connect_result([this](bool ok) {
+    ++(ok ? counters_.upstream_connects : counters_.upstream_connect_failures);
+  });
 }
 
-upstream_egress::~upstream_egress() { stop(); }
+upstream_egress::~upstream_egress() {
+  stop();
+}
 
 void upstream_egress::start() {
   session_.start();
@@ -114,41 +124,74 @@ void upstream_egress::publisher() {
       std::this_thread::sleep_until(deadline);
       continue;
     }
-    auto item = spool_.next(deadline, max_inflight_, wall_ms());
-    if (!item) continue;
+    if (!spool_.wait_ready(deadline, max_inflight_)) continue;
+    bool sent_all = false;
+    {
+      std::lock_guard lock(pump_mu_);
+      sent_all = send_ready_locked();
+    }
+    if (!sent_all) session_.wait_connected(clock::now() + std::chrono::milliseconds(200));
+  }
+}
+
+bool upstream_egress::may_send() const {
+  return !stopping_ && session_.connected() && !(hold_ && hold_());
+}
+
+bool upstream_egress::send_ready_locked() {
+  while (may_send()) {
+    auto item = spool_.next(std::chrono::steady_clock::now(), max_inflight_, wall_ms());
+    if (!item) return true;
     try {
       auto msg = mqtt::make_message(item->topic, item->payload, 1, false);
-      session_.client().publish(msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(item->seq)), listener_);
+      session_.client().publish(
+          msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(item->seq)), listener_);
       ++counters_.published;
       if (item->resend) ++counters_.resent;
     } catch (const mqtt::exception& e) {
       platform::log_warning("upstream: publish failed, will resend: ", e.what());
       spool_.rewind();
-      session_.wait_connected(clock::now() + std::chrono::milliseconds(200));
+      return false;
     }
   }
+  return true;
+}
+
+void upstream_egress::pump() {
+  if (!may_send()) return;  // the publisher thread sends once that changes
+  std::unique_lock lock(pump_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) {  // the publisher thread is sending: make sure it sees the new record
+    spool_.wake_reader();
+    return;
+  }
+  send_ready_locked();
 }
 
 bool upstream_egress::publish_and_wait(const std::string& topic, const std::string& payload,
                                        std::chrono::milliseconds timeout) {
   if (!session_.connected()) return false;
   try {
-    return session_.client().publish(topic, payload.data(), payload.size(), 1, false)->wait_for(timeout);
+    return session_.client()
+        .publish(topic, payload.data(), payload.size(), 1, false)
+        ->wait_for(timeout);
   } catch (const mqtt::exception& e) {
     platform::log_warning("upstream: cannot publish to ", topic, ": ", e.what());
     return false;
   }
 }
 
-bool upstream_egress::drain(std::chrono::steady_clock::time_point deadline) { return spool_.wait_empty(deadline); }
+bool upstream_egress::drain(std::chrono::steady_clock::time_point deadline) {
+  return spool_.wait_empty(deadline);
+}
 
 void upstream_egress::stop() {
   if (stopping_.exchange(true)) return;
   if (publisher_.joinable()) publisher_.join();
   if (session_.connected()) {
     try {
-      session_.client().publish(status_topic(gateway_id_), offline_status(gateway_id_), 1, true)->wait_for(
-          std::chrono::seconds(2));
+      session_.client()
+          .publish(status_topic(gateway_id_), offline_status(gateway_id_), 1, true)
+          ->wait_for(std::chrono::seconds(2));
     } catch (const mqtt::exception&) {
     }
   }

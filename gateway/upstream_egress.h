@@ -1,8 +1,11 @@
 // Egress: the TLS session to the operator's broker and the publisher thread that empties the
-// spool into it at QoS 1, at most max_inflight unacknowledged at a time. Releases are read from
-// the spool only while connected (Paho's offline buffer is never used) and leave it only on
-// PUBACK; a lost connection rewinds the spool so the unacknowledged ones are sent again. The
-// spool drops a release that waited past its purpose's retention, unsent and counted.
+// spool into it at QoS 1, at most max_inflight unacknowledged at a time. The ingress calls pump()
+// after each message, so a release usually leaves on the thread that received it, without waking
+// the publisher thread (one thread hop and its wake-up less per message); the publisher thread
+// sends what is left (backlog, after a reconnect or a pause). One pump at a time keeps the order.
+// Releases are read from the spool only while connected (Paho's offline buffer is never used) and
+// leave it only on PUBACK; a lost connection rewinds the spool so the unacknowledged ones are sent
+// again. The spool drops a release that waited past its purpose's retention, unsent and counted.
 //
 // Also keeps the retained status message on portier/{gateway}/status fresh, with a last will
 // that marks the gateway offline.
@@ -11,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,7 +35,8 @@ class upstream_egress {
   ~upstream_egress();
 
   void start();
-  // Waits until everything in the spool is acknowledged or the deadline passes; true if all was sent.
+  // Waits until everything in the spool is acknowledged or the deadline passes; true if all was
+  // sent.
   bool drain(std::chrono::steady_clock::time_point deadline);
   // Publishes the offline status, stops the publisher and disconnects.
   void stop();
@@ -47,7 +52,11 @@ class upstream_egress {
   }
   // Publishes one message at QoS 1 (not retained) and waits for its PUBACK; false if not
   // connected or not acknowledged in time.
-  bool publish_and_wait(const std::string& topic, const std::string& payload, std::chrono::milliseconds timeout);
+  bool publish_and_wait(const std::string& topic, const std::string& payload,
+                        std::chrono::milliseconds timeout);
+  // Sends what the spool has, now, on the calling thread (never waits): if another pump is
+  // running, wakes the publisher thread instead. Safe from Paho's callback thread.
+  void pump();
 
  private:
   class delivery_listener : public mqtt::iaction_listener {
@@ -61,6 +70,9 @@ class upstream_egress {
   };
 
   void publisher();
+  // Sends what next() gives without waiting; pump_mu_ held. False if a publish failed (rewound).
+  bool send_ready_locked();
+  bool may_send() const;
 
   std::string gateway_id_;
   spool& spool_;
@@ -74,6 +86,7 @@ class upstream_egress {
   std::function<bool()> hold_;
   std::vector<std::string> update_topics_;
   update_sink on_update_;
+  std::mutex pump_mu_;  // one sender at a time: releases leave in spool order
   std::thread publisher_;
 };
 
