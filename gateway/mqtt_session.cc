@@ -14,6 +14,10 @@ mqtt_session::mqtt_session(settings s)
       backoff_(settings_.backoff_initial, settings_.backoff_max, std::random_device{}()) {
   client_ = std::make_unique<mqtt::async_client>(settings_.uri, settings_.client_id,
                                                  settings_.persistence);
+  // Paho formats every protocol event, with the first 20 bytes of each payload, into its trace
+  // buffer at its default level (and prints it if MQTT_C_CLIENT_TRACE is set): telemetry in a
+  // trace, and CPU spent per message. Only errors, set after the library read its environment.
+  MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
   settings_.options.set_automatic_reconnect(false);  // we own reconnection (jitter, hooks)
   client_->set_connection_lost_handler([this](const std::string&) {
     std::lock_guard lock(mu_);
