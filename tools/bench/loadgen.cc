@@ -1,6 +1,7 @@
 // bench-loadgen: the load generator and measuring subscriber of tools/bench-e2e.
 //
-// One process, two MQTT clients (Paho C++ async), one clock:
+// Two modes. The default (measuring) mode: one process, two MQTT clients (Paho C++ async), one
+// clock:
 //   publisher   connects to --pub (the local broker) and publishes --count messages at QoS 1 to
 //               --topic, at --rate messages per second (0: as fast as the broker acknowledges),
 //               with at most --window published and not yet acknowledged (PUBACK) at a time.
@@ -21,6 +22,16 @@
 // received / (last arrival − first send), lost = seqs that never arrived, dup = seqs that
 // arrived more than once. Output: one line "RESULT key=value ..." and a human-readable table.
 // Exit status: 0 when the run completed (even with losses), 2 on set-up errors.
+//
+// --pub-only: the publisher alone (e.g. to fill portierd's spool while its upstream is down).
+// Connects only to --pub and publishes --count messages at QoS 1 to --topic, same payload, seq
+// 1..count, at most --window not yet acknowledged, paced by --rate if given; no subscriber, no
+// probe, no warm-up (--sub, --filter, --warmup, --idle-s, --probe-s and --label are ignored). Waits
+// until every publish is acknowledged (PUBACK), bounded by --deadline-s. Output: one line "PUBONLY
+// sent=N acked=N seconds=S" (S: first publish to last acknowledgement, or to giving up). Exit
+// status: 0 when all --count were acknowledged, 1 when not by the deadline (or a publish failed), 2
+// on set-up errors.
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -34,7 +45,6 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include <mqtt/async_client.h>
@@ -44,7 +54,8 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch())
+      .count();
 }
 
 struct options {
@@ -60,15 +71,19 @@ struct options {
   double deadline_s = 120;
   double idle_s = 5;
   double probe_s = 30;
+  bool pub_only = false;
 };
 
 [[noreturn]] void usage(const char* why) {
-  std::fprintf(stderr,
-               "bench-loadgen: %s\n"
-               "usage: bench-loadgen --pub URI --sub URI [--topic T] [--filter F] [--count N] [--rate R]\n"
-               "                     [--window W] [--warmup N] [--deadline-s S] [--idle-s S] [--probe-s S]\n"
-               "                     [--label NAME]\n",
-               why);
+  std::fprintf(
+      stderr,
+      "bench-loadgen: %s\n"
+      "usage: bench-loadgen --pub URI --sub URI [--topic T] [--filter F] [--count N] [--rate R]\n"
+      "                     [--window W] [--warmup N] [--deadline-s S] [--idle-s S] [--probe-s S]\n"
+      "                     [--label NAME]\n"
+      "       bench-loadgen --pub-only --pub URI [--topic T] [--count N] [--rate R] [--window W]\n"
+      "                     [--deadline-s S]\n",
+      why);
   std::exit(2);
 }
 
@@ -80,19 +95,34 @@ options parse_args(int argc, char** argv) {
       if (i + 1 >= argc) usage(("missing value for " + a).c_str());
       return argv[++i];
     };
-    if (a == "--pub") o.pub_uri = value();
-    else if (a == "--sub") o.sub_uri = value();
-    else if (a == "--topic") o.topic = value();
-    else if (a == "--filter") o.filter = value();
-    else if (a == "--label") o.label = value();
-    else if (a == "--count") o.count = std::stoull(value());
-    else if (a == "--rate") o.rate = std::stod(value());
-    else if (a == "--window") o.window = std::stoull(value());
-    else if (a == "--warmup") o.warmup = std::stoull(value());
-    else if (a == "--deadline-s") o.deadline_s = std::stod(value());
-    else if (a == "--idle-s") o.idle_s = std::stod(value());
-    else if (a == "--probe-s") o.probe_s = std::stod(value());
-    else usage(("unknown argument " + a).c_str());
+    if (a == "--pub")
+      o.pub_uri = value();
+    else if (a == "--sub")
+      o.sub_uri = value();
+    else if (a == "--topic")
+      o.topic = value();
+    else if (a == "--filter")
+      o.filter = value();
+    else if (a == "--label")
+      o.label = value();
+    else if (a == "--count")
+      o.count = std::stoull(value());
+    else if (a == "--rate")
+      o.rate = std::stod(value());
+    else if (a == "--window")
+      o.window = std::stoull(value());
+    else if (a == "--warmup")
+      o.warmup = std::stoull(value());
+    else if (a == "--deadline-s")
+      o.deadline_s = std::stod(value());
+    else if (a == "--idle-s")
+      o.idle_s = std::stod(value());
+    else if (a == "--probe-s")
+      o.probe_s = std::stod(value());
+    else if (a == "--pub-only")
+      o.pub_only = true;
+    else
+      usage(("unknown argument " + a).c_str());
   }
   if (o.sub_uri.empty()) o.sub_uri = o.pub_uri;
   if (o.count == 0 || o.count > 10'000'000) usage("--count must be 1 to 10000000");
@@ -126,7 +156,10 @@ struct measurement {
 
 class window_listener : public mqtt::iaction_listener {
  public:
-  void on_success(const mqtt::token&) override { release(); }
+  void on_success(const mqtt::token&) override {
+    ++successes;
+    release();
+  }
   void on_failure(const mqtt::token&) override {
     ++failures;
     release();
@@ -136,11 +169,21 @@ class window_listener : public mqtt::iaction_listener {
     cv_.wait(lock, [&] { return inflight_ < window; });
     ++inflight_;
   }
+  // acquire, but gives up (false) at the deadline
+  bool acquire_until(std::size_t window, clock_type::time_point deadline) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_until(lock, deadline, [&] { return inflight_ < window; })) return false;
+    ++inflight_;
+    return true;
+  }
+  // returns the slot of a publish that was never started
+  void give_back() { release(); }
   bool wait_idle(clock_type::time_point deadline) {
     std::unique_lock lock(mu_);
     return cv_.wait_until(lock, deadline, [&] { return inflight_ == 0; });
   }
   std::atomic<std::uint64_t> failures{0};
+  std::atomic<std::uint64_t> successes{0};
 
  private:
   void release() {
@@ -157,16 +200,18 @@ class window_listener : public mqtt::iaction_listener {
 
 // A realistic climate-sensor reading (Zigbee2MQTT-like) carrying the measurement fields.
 std::string make_payload(std::uint64_t seq, std::int64_t sent_ns) {
-  const double t = 21.0 + 1.5 * std::sin(static_cast<double>(seq) / 50.0) + static_cast<double>(seq % 7) * 0.013;
+  const double t =
+      21.0 + 1.5 * std::sin(static_cast<double>(seq) / 50.0) + static_cast<double>(seq % 7) * 0.013;
   const double h = 48.0 + 6.0 * std::cos(static_cast<double>(seq) / 80.0);
   const int battery = 97 - static_cast<int>((seq / 5000) % 20);
   char buf[320];
-  const int n = std::snprintf(buf, sizeof buf,
-                              "{\"seq\":%llu,\"sent_ns\":%lld,\"temperature\":%.2f,\"humidity\":%.1f,"
-                              "\"battery\":%d,\"voltage\":%d,\"linkquality\":%d,\"device\":\"living-room-th01\","
-                              "\"last_seen\":\"2024-05-01T10:23:45+02:00\"}",
-                              static_cast<unsigned long long>(seq), static_cast<long long>(sent_ns), t, h, battery,
-                              2900 + static_cast<int>(seq % 100), 90 + static_cast<int>(seq % 60));
+  const int n = std::snprintf(
+      buf, sizeof buf,
+      "{\"seq\":%llu,\"sent_ns\":%lld,\"temperature\":%.2f,\"humidity\":%.1f,"
+      "\"battery\":%d,\"voltage\":%d,\"linkquality\":%d,\"device\":\"living-room-th01\","
+      "\"last_seen\":\"2024-05-01T10:23:45+02:00\"}",
+      static_cast<unsigned long long>(seq), static_cast<long long>(sent_ns), t, h, battery,
+      2900 + static_cast<int>(seq % 100), 90 + static_cast<int>(seq % 60));
   return std::string(buf, static_cast<std::size_t>(n));
 }
 
@@ -179,12 +224,76 @@ double percentile(const std::vector<std::int64_t>& sorted, double p) {
   return static_cast<double>(sorted[lo]) * (1 - frac) + static_cast<double>(sorted[hi]) * frac;
 }
 
+// --pub-only: publish --count messages at QoS 1, wait for their acknowledgements, report.
+int pub_only(const options& opt) {
+  const auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
+                                                std::chrono::duration<double>(opt.deadline_s));
+  window_listener window;  // outlives the client: Paho may call it until the client is gone
+  mqtt::async_client pub(opt.pub_uri, "bench-pub-" + std::to_string(::getpid()), nullptr);
+  try {
+    auto pub_opts = mqtt::connect_options_builder()
+                        .clean_session(true)
+                        .keep_alive_interval(std::chrono::seconds(30))
+                        .max_inflight(static_cast<int>(opt.window) + 16)
+                        .finalize();
+    pub.connect(pub_opts)->wait_for(std::chrono::seconds(10));
+    if (!pub.is_connected()) throw std::runtime_error("cannot connect to " + opt.pub_uri);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench-loadgen: %s\n", e.what());
+    return 2;
+  }
+
+  const std::int64_t first_send = now_ns();
+  const auto t0 = clock_type::now();
+  const double period_ns = opt.rate > 0 ? 1e9 / opt.rate : 0;
+  std::uint64_t sent_count = 0;
+  for (std::uint64_t seq = 1; seq <= opt.count; ++seq) {
+    if (period_ns > 0) {
+      std::this_thread::sleep_until(t0 + std::chrono::nanoseconds(static_cast<std::int64_t>(
+                                             period_ns * static_cast<double>(seq - 1))));
+    }
+    if (!window.acquire_until(opt.window, deadline)) {
+      std::fprintf(stderr, "bench-loadgen: deadline reached after %llu publishes\n",
+                   static_cast<unsigned long long>(sent_count));
+      break;
+    }
+    try {
+      const std::int64_t sent = now_ns();
+      pub.publish(mqtt::make_message(opt.topic, make_payload(seq, sent), 1, false), nullptr,
+                  window);
+      ++sent_count;
+    } catch (const mqtt::exception& e) {
+      window.give_back();  // Paho calls no listener for a publish it refused
+      std::fprintf(stderr, "bench-loadgen: publish %llu failed: %s\n",
+                   static_cast<unsigned long long>(seq), e.what());
+      break;
+    }
+  }
+  window.wait_idle(deadline);
+  const std::int64_t done = now_ns();
+  const std::uint64_t acked = window.successes.load();
+  try {
+    pub.disconnect()->wait_for(std::chrono::seconds(2));
+  } catch (const mqtt::exception&) {
+  }
+  if (window.failures.load() > 0) {
+    std::fprintf(stderr, "bench-loadgen: %llu publishes failed\n",
+                 static_cast<unsigned long long>(window.failures.load()));
+  }
+  std::printf("PUBONLY sent=%llu acked=%llu seconds=%.3f\n",
+              static_cast<unsigned long long>(sent_count), static_cast<unsigned long long>(acked),
+              static_cast<double>(done - first_send) / 1e9);
+  std::fflush(stdout);
+  return acked >= opt.count ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const options opt = parse_args(argc, argv);
+  if (opt.pub_only) return pub_only(opt);
   const auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
-                                                 std::chrono::duration<double>(opt.deadline_s));
+                                                std::chrono::duration<double>(opt.deadline_s));
   measurement m(opt.count);
   const std::string id_suffix = std::to_string(::getpid());
 
@@ -216,7 +325,10 @@ int main(int argc, char** argv) {
 
   window_listener window;
   try {
-    auto sub_opts = mqtt::connect_options_builder().clean_session(true).keep_alive_interval(std::chrono::seconds(30)).finalize();
+    auto sub_opts = mqtt::connect_options_builder()
+                        .clean_session(true)
+                        .keep_alive_interval(std::chrono::seconds(30))
+                        .finalize();
     sub.connect(sub_opts)->wait_for(std::chrono::seconds(10));
     if (!sub.is_connected()) throw std::runtime_error("cannot connect to " + opt.sub_uri);
     sub.subscribe(opt.filter, 1)->wait_for(std::chrono::seconds(10));
@@ -244,8 +356,8 @@ int main(int argc, char** argv) {
                                                  std::chrono::duration<double>(opt.probe_s));
   while (m.warm_received == 0) {
     if (clock_type::now() > probe_end || clock_type::now() > deadline) {
-      std::fprintf(stderr, "bench-loadgen: %s: nothing arrived on %s within %.0f s\n", opt.label.c_str(),
-                   opt.filter.c_str(), opt.probe_s);
+      std::fprintf(stderr, "bench-loadgen: %s: nothing arrived on %s within %.0f s\n",
+                   opt.label.c_str(), opt.filter.c_str(), opt.probe_s);
       return 2;
     }
     send(0);
@@ -269,14 +381,16 @@ int main(int argc, char** argv) {
   std::uint64_t sent_count = 0;
   for (std::uint64_t seq = 1; seq <= opt.count; ++seq) {
     if (period_ns > 0) {
-      std::this_thread::sleep_until(t0 + std::chrono::nanoseconds(static_cast<std::int64_t>(period_ns * static_cast<double>(seq - 1))));
+      std::this_thread::sleep_until(t0 + std::chrono::nanoseconds(static_cast<std::int64_t>(
+                                             period_ns * static_cast<double>(seq - 1))));
     }
     if (clock_type::now() > deadline) break;
     try {
       send(seq);
       ++sent_count;
     } catch (const mqtt::exception& e) {
-      std::fprintf(stderr, "bench-loadgen: publish %llu failed: %s\n", static_cast<unsigned long long>(seq), e.what());
+      std::fprintf(stderr, "bench-loadgen: publish %llu failed: %s\n",
+                   static_cast<unsigned long long>(seq), e.what());
       break;
     }
   }
@@ -288,7 +402,8 @@ int main(int argc, char** argv) {
   {
     std::uint64_t seen = m.received.load();
     auto last_progress = clock_type::now();
-    while (m.received.load(std::memory_order_acquire) < sent_count && clock_type::now() < deadline) {
+    while (m.received.load(std::memory_order_acquire) < sent_count &&
+           clock_type::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
       const auto r = m.received.load();
       if (r != seen) {
@@ -313,7 +428,8 @@ int main(int argc, char** argv) {
   std::sort(lat.begin(), lat.end());
   const std::uint64_t received = lat.size();
   const std::uint64_t lost = opt.count - received;
-  const double elapsed_s = received ? static_cast<double>(m.last_arrival_ns.load() - first_send) / 1e9 : 0;
+  const double elapsed_s =
+      received ? static_cast<double>(m.last_arrival_ns.load() - first_send) / 1e9 : 0;
   const double throughput = elapsed_s > 0 ? static_cast<double>(received) / elapsed_s : 0;
   const double pub_s = static_cast<double>(last_send - first_send) / 1e9;
   const double pub_rate = pub_s > 0 ? static_cast<double>(sent_count) / pub_s : 0;
@@ -322,24 +438,31 @@ int main(int argc, char** argv) {
   for (auto v : lat) mean += static_cast<double>(v);
   if (!lat.empty()) mean /= static_cast<double>(lat.size());
   auto us = [](double ns) { return ns / 1000.0; };
-  const double p50 = us(percentile(lat, 50)), p90 = us(percentile(lat, 90)), p99 = us(percentile(lat, 99)),
-               p999 = us(percentile(lat, 99.9)), mx = lat.empty() ? 0 : us(static_cast<double>(lat.back())),
+  const double p50 = us(percentile(lat, 50)), p90 = us(percentile(lat, 90)),
+               p99 = us(percentile(lat, 99)), p999 = us(percentile(lat, 99.9)),
+               mx = lat.empty() ? 0 : us(static_cast<double>(lat.back())),
                mn = lat.empty() ? 0 : us(static_cast<double>(lat.front()));
 
   std::printf(
-      "RESULT label=%s count=%llu sent=%llu received=%llu lost=%llu dup=%llu pub_failures=%llu rate=%.0f window=%zu "
-      "elapsed_s=%.3f throughput=%.1f pub_rate=%.1f ack_s=%.3f min_us=%.1f p50_us=%.1f p90_us=%.1f p99_us=%.1f "
+      "RESULT label=%s count=%llu sent=%llu received=%llu lost=%llu dup=%llu pub_failures=%llu "
+      "rate=%.0f window=%zu "
+      "elapsed_s=%.3f throughput=%.1f pub_rate=%.1f ack_s=%.3f min_us=%.1f p50_us=%.1f p90_us=%.1f "
+      "p99_us=%.1f "
       "p999_us=%.1f max_us=%.1f mean_us=%.1f\n",
-      opt.label.c_str(), static_cast<unsigned long long>(opt.count), static_cast<unsigned long long>(sent_count),
-      static_cast<unsigned long long>(received), static_cast<unsigned long long>(lost),
-      static_cast<unsigned long long>(m.duplicates.load()), static_cast<unsigned long long>(window.failures.load()),
-      opt.rate, opt.window, elapsed_s, throughput, pub_rate, ack_s, mn, p50, p90, p99, p999, mx, mean / 1000.0);
-  std::printf("  %-10s sent %llu at %.0f msg/s (%s), received %llu, lost %llu, duplicates %llu\n", opt.label.c_str(),
-              static_cast<unsigned long long>(sent_count), pub_rate, opt.rate > 0 ? "paced" : "max",
-              static_cast<unsigned long long>(received), static_cast<unsigned long long>(lost),
+      opt.label.c_str(), static_cast<unsigned long long>(opt.count),
+      static_cast<unsigned long long>(sent_count), static_cast<unsigned long long>(received),
+      static_cast<unsigned long long>(lost), static_cast<unsigned long long>(m.duplicates.load()),
+      static_cast<unsigned long long>(window.failures.load()), opt.rate, opt.window, elapsed_s,
+      throughput, pub_rate, ack_s, mn, p50, p90, p99, p999, mx, mean / 1000.0);
+  std::printf("  %-10s sent %llu at %.0f msg/s (%s), received %llu, lost %llu, duplicates %llu\n",
+              opt.label.c_str(), static_cast<unsigned long long>(sent_count), pub_rate,
+              opt.rate > 0 ? "paced" : "max", static_cast<unsigned long long>(received),
+              static_cast<unsigned long long>(lost),
               static_cast<unsigned long long>(m.duplicates.load()));
-  std::printf("  %-10s throughput %.0f msg/s over %.3f s; latency us: min %.0f p50 %.0f p90 %.0f p99 %.0f p99.9 %.0f max %.0f\n",
-              "", throughput, elapsed_s, mn, p50, p90, p99, p999, mx);
+  std::printf(
+      "  %-10s throughput %.0f msg/s over %.3f s; latency us: min %.0f p50 %.0f p90 %.0f p99 %.0f "
+      "p99.9 %.0f max %.0f\n",
+      "", throughput, elapsed_s, mn, p50, p90, p99, p999, mx);
   std::fflush(stdout);
   return 0;
 }
