@@ -241,7 +241,7 @@ class Broker:
             "log_timestamp true",
             "connection_messages true",
             "max_queued_messages 100000",
-            # portierd subscribes at QoS 2; the broker then delivers at QoS 2 whatever the
+                        # portierd subscribes at QoS 1; the broker then delivers at QoS 1 whatever the
             # publisher used, so a message is only gone from the broker once it is in the spool.
             "upgrade_outgoing_qos true",
             "listener %d 127.0.0.1" % self.port,
@@ -313,9 +313,10 @@ class Broker:
 
     def taken_by(self, client_id):
         """Messages `client_id` has taken from this broker: the PUBACKs (QoS 1) and PUBCOMPs
-        (QoS 2, the end of the exchange) this broker received from it. (portierd subscribes at
-        QoS 2; Paho sends the PUBCOMP just before portierd's callback spools the message, so to
-        know it is in the spool, look at the spool: Portierd.spool_frames().)"""
+                (QoS 2, the end of the exchange) this broker received from it. (portierd subscribes at
+        QoS 1 by default, and Paho sends the PUBACK after portierd's callback spooled the
+        message; with QoS 2 the PUBCOMP goes out first, so to know a message is in the spool,
+        look at the spool: Portierd.spool_frames().)"""
         return self.log.count(r"Received PUB(ACK|COMP) from %s \(" % re.escape(client_id))
 
 

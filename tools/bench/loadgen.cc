@@ -1,6 +1,6 @@
 // bench-loadgen: the load generator and measuring subscriber of tools/bench-e2e.
 //
-// Two modes. The default (measuring) mode: one process, two MQTT clients (Paho C++ async), one
+// Three modes. The default (measuring) mode: one process, two MQTT clients (Paho C++ async), one
 // clock:
 //   publisher   connects to --pub (the local broker) and publishes --count messages at QoS 1 to
 //               --topic, at --rate messages per second (0: as fast as the broker acknowledges),
@@ -31,9 +31,22 @@
 // sent=N acked=N seconds=S" (S: first publish to last acknowledgement, or to giving up). Exit
 // status: 0 when all --count were acknowledged, 1 when not by the deadline (or a publish failed), 2
 // on set-up errors.
+//
+// --sub-only: the subscriber alone (e.g. to count what portierd delivers from its spool after a
+// restart). Connects only to --sub (required) and subscribes to --filter at QoS 1 (clean session).
+// Once the broker has acknowledged the subscription it prints "SUBONLY ready" (flushed) and, with
+// --ready-file F, creates F, so that a caller can start the publishing side only then. Counts the
+// distinct seqs 1..--count (messages without one, or outside that range, e.g. the status, are
+// ignored) and the repeats of an already counted seq. Ends when all --count arrived, at
+// --deadline-s, when no new seq arrived for --idle-s after the first one, or when the connection is
+// lost (--pub, --topic, --rate, --window, --warmup, --probe-s and --label are ignored). Output: one
+// line "SUBONLY received=N dup=D ignored=I first_ms=F last_ms=L" where F and L are the wall-clock
+// (system_clock, Unix epoch) milliseconds at which the first and the last new seq arrived (0 if
+// none). Exit status: 0 when all --count arrived, 1 when not, 2 on set-up errors.
 #include <unistd.h>
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -72,6 +85,8 @@ struct options {
   double idle_s = 5;
   double probe_s = 30;
   bool pub_only = false;
+  bool sub_only = false;
+  std::string ready_file;  // --sub-only: created once the subscription is acknowledged
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -82,7 +97,9 @@ struct options {
       "                     [--window W] [--warmup N] [--deadline-s S] [--idle-s S] [--probe-s S]\n"
       "                     [--label NAME]\n"
       "       bench-loadgen --pub-only --pub URI [--topic T] [--count N] [--rate R] [--window W]\n"
-      "                     [--deadline-s S]\n",
+      "                     [--deadline-s S]\n"
+      "       bench-loadgen --sub-only --sub URI [--filter F] [--count N] [--deadline-s S]\n"
+      "                     [--idle-s S] [--ready-file PATH]\n",
       why);
   std::exit(2);
 }
@@ -121,9 +138,15 @@ options parse_args(int argc, char** argv) {
       o.probe_s = std::stod(value());
     else if (a == "--pub-only")
       o.pub_only = true;
+    else if (a == "--sub-only")
+      o.sub_only = true;
+    else if (a == "--ready-file")
+      o.ready_file = value();
     else
       usage(("unknown argument " + a).c_str());
   }
+  if (o.pub_only && o.sub_only) usage("--pub-only and --sub-only exclude each other");
+  if (o.sub_only && o.sub_uri.empty()) usage("--sub-only needs --sub");
   if (o.sub_uri.empty()) o.sub_uri = o.pub_uri;
   if (o.count == 0 || o.count > 10'000'000) usage("--count must be 1 to 10000000");
   if (o.window == 0 || o.window > 10000) usage("--window must be 1 to 10000");
@@ -287,11 +310,119 @@ int pub_only(const options& opt) {
   return acked >= opt.count ? 0 : 1;
 }
 
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// --sub-only: subscribe at QoS 1, count distinct seqs 1..count until all arrived (or the deadline,
+// or --idle-s without a new one after the first), report.
+int sub_only(const options& opt) {
+  const auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
+                                                std::chrono::duration<double>(opt.deadline_s));
+  // `seen` is touched by Paho's callback thread only; the main thread reads the atomics.
+  std::vector<unsigned char> seen(opt.count + 1, 0);
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<std::uint64_t> duplicates{0};
+  std::atomic<std::uint64_t> ignored{0};
+  std::atomic<std::int64_t> first_ms{0};
+  std::atomic<std::int64_t> last_ms{0};
+  std::atomic<bool> lost{false};
+
+  mqtt::async_client sub(opt.sub_uri, "bench-sub-" + std::to_string(::getpid()), nullptr);
+  sub.set_message_callback([&, n = opt.count](mqtt::const_message_ptr msg) {
+    const auto& ref = msg->get_payload_ref();
+    const std::int64_t seq = find_int(std::string_view(ref.data(), ref.size()), "\"seq\"");
+    if (seq < 1 || static_cast<std::uint64_t>(seq) > n) {
+      ++ignored;
+      return;
+    }
+    auto& slot = seen[static_cast<std::size_t>(seq)];
+    if (slot != 0) {
+      ++duplicates;
+      return;
+    }
+    slot = 1;
+    const std::int64_t t = wall_ms();
+    if (first_ms.load(std::memory_order_relaxed) == 0) first_ms.store(t);
+    last_ms.store(t);
+    received.fetch_add(1, std::memory_order_release);
+  });
+  sub.set_connection_lost_handler([&lost](const std::string&) { lost = true; });
+
+  try {
+    auto sub_opts = mqtt::connect_options_builder()
+                        .clean_session(true)
+                        .keep_alive_interval(std::chrono::seconds(30))
+                        .finalize();
+    sub.connect(sub_opts)->wait_for(std::chrono::seconds(10));
+    if (!sub.is_connected()) throw std::runtime_error("cannot connect to " + opt.sub_uri);
+    auto tok = sub.subscribe(opt.filter, 1);
+    if (!tok->wait_for(std::chrono::seconds(10))) {
+      throw std::runtime_error("no SUBACK for " + opt.filter);
+    }
+    const auto codes = tok->get_subscribe_response().get_reason_codes();
+    if (codes.empty() || (codes[0] != mqtt::GRANTED_QOS_1 && codes[0] != mqtt::GRANTED_QOS_2)) {
+      throw std::runtime_error("subscription to " + opt.filter + " not granted at QoS 1");
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench-loadgen: %s\n", e.what());
+    return 2;
+  }
+  if (!opt.ready_file.empty()) {
+    std::FILE* f = std::fopen(opt.ready_file.c_str(), "w");
+    if (f == nullptr || std::fclose(f) != 0) {
+      std::fprintf(stderr, "bench-loadgen: cannot create %s: %s\n", opt.ready_file.c_str(),
+                   std::strerror(errno));
+      return 2;
+    }
+  }
+  std::printf("SUBONLY ready\n");
+  std::fflush(stdout);
+
+  {
+    std::uint64_t last_count = 0;
+    auto last_progress = clock_type::now();
+    const auto idle = std::chrono::duration<double>(opt.idle_s);
+    while (received.load(std::memory_order_acquire) < opt.count && !lost) {
+      const auto now = clock_type::now();
+      if (now >= deadline) {
+        std::fprintf(stderr, "bench-loadgen: deadline reached\n");
+        break;
+      }
+      const std::uint64_t r = received.load();
+      if (r != last_count) {
+        last_count = r;
+        last_progress = now;
+      } else if (r > 0 && now - last_progress > idle) {
+        std::fprintf(stderr, "bench-loadgen: nothing new for %.1f s\n", opt.idle_s);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  if (lost) std::fprintf(stderr, "bench-loadgen: connection to %s lost\n", opt.sub_uri.c_str());
+  try {
+    sub.disconnect()->wait_for(std::chrono::seconds(2));
+  } catch (const mqtt::exception&) {
+  }
+  const std::uint64_t got = received.load();
+  std::printf("SUBONLY received=%llu dup=%llu ignored=%llu first_ms=%lld last_ms=%lld\n",
+              static_cast<unsigned long long>(got),
+              static_cast<unsigned long long>(duplicates.load()),
+              static_cast<unsigned long long>(ignored.load()),
+              static_cast<long long>(first_ms.load()), static_cast<long long>(last_ms.load()));
+  std::fflush(stdout);
+  return got >= opt.count ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const options opt = parse_args(argc, argv);
   if (opt.pub_only) return pub_only(opt);
+  if (opt.sub_only) return sub_only(opt);
   const auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
                                                 std::chrono::duration<double>(opt.deadline_s));
   measurement m(opt.count);
