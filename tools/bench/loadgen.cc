@@ -248,6 +248,16 @@ double percentile(const std::vector<std::int64_t>& sorted, double p) {
 }
 
 // --pub-only: publish --count messages at QoS 1, wait for their acknowledgements, report.
+// Connects the measuring subscriber (clean session); throws when the broker is not there.
+void connect_subscriber(mqtt::async_client& sub, const std::string& uri) {
+  auto sub_opts = mqtt::connect_options_builder()
+                      .clean_session(true)
+                      .keep_alive_interval(std::chrono::seconds(30))
+                      .finalize();
+  sub.connect(sub_opts)->wait_for(std::chrono::seconds(10));
+  if (!sub.is_connected()) throw std::runtime_error("cannot connect to " + uri);
+}
+
 int pub_only(const options& opt) {
   const auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
                                                 std::chrono::duration<double>(opt.deadline_s));
@@ -352,12 +362,7 @@ int sub_only(const options& opt) {
   sub.set_connection_lost_handler([&lost](const std::string&) { lost = true; });
 
   try {
-    auto sub_opts = mqtt::connect_options_builder()
-                        .clean_session(true)
-                        .keep_alive_interval(std::chrono::seconds(30))
-                        .finalize();
-    sub.connect(sub_opts)->wait_for(std::chrono::seconds(10));
-    if (!sub.is_connected()) throw std::runtime_error("cannot connect to " + opt.sub_uri);
+    connect_subscriber(sub, opt.sub_uri);
     auto tok = sub.subscribe(opt.filter, 1);
     if (!tok->wait_for(std::chrono::seconds(10))) {
       throw std::runtime_error("no SUBACK for " + opt.filter);
@@ -456,12 +461,7 @@ int main(int argc, char** argv) {
 
   window_listener window;
   try {
-    auto sub_opts = mqtt::connect_options_builder()
-                        .clean_session(true)
-                        .keep_alive_interval(std::chrono::seconds(30))
-                        .finalize();
-    sub.connect(sub_opts)->wait_for(std::chrono::seconds(10));
-    if (!sub.is_connected()) throw std::runtime_error("cannot connect to " + opt.sub_uri);
+    connect_subscriber(sub, opt.sub_uri);
     sub.subscribe(opt.filter, 1)->wait_for(std::chrono::seconds(10));
     auto pub_opts = mqtt::connect_options_builder()
                         .clean_session(true)
