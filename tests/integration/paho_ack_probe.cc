@@ -6,11 +6,11 @@
 // ingress uses (Paho C++ async client, MQTT 3.1.1, clean session off, portierd's session store
 // for persistence), subscribes to --topic at --qos, then creates --ready-file. In the callback
 // of the first message it creates --ready-file.in-callback and then blocks while --hold-file
-// exists (at most 30 s). (Nothing it publishes from there reaches the wire before the callback
-// returns: Paho's send thread waits for the lock the callback runs under.) The test reads the
-// broker's log while the callback is held. Exits 0 after the hold is
-// released and the callback returned (staying connected until the test removes --ready-file),
-// 1 if no message came, 2 on set-up errors.
+// exists (at most 30 s). (It cannot signal on the wire instead: with Paho C 1.3.12, nothing
+// published from inside the callback reaches the broker before the callback returns.) The test
+// reads the broker's log while the callback is held. Exits 0 after the hold is released and the
+// callback returned (staying connected until the test removes --ready-file), 1 if no message
+// came, 2 on set-up errors.
 #include <sys/stat.h>
 #include <unistd.h>
 
