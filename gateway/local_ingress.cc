@@ -69,10 +69,7 @@ local_ingress::local_ingress(const gateway_config& config, pipeline& p, spool& s
 void local_ingress::subscribe_all(mqtt::async_client& client) {
   const auto filters = pipeline_.subscriptions();
   std::lock_guard lock(subs_mu_);
-  if (!filters.empty()) {
-    auto topics = mqtt::string_collection::create(filters);
-    client.subscribe(topics, std::vector<int>(filters.size(), qos_))->wait_for(kSubscribeTimeout);
-  }
+  mqtt_session::subscribe_checked(client, filters, qos_);  // throws: the session retries
   subscribed_ = filters;
   platform::log_info("local broker: subscribed to ", filters.size(), " topic filters");
 }
@@ -91,11 +88,7 @@ void local_ingress::resubscribe() {
   subscribed_ = filters;
   if (!session_.connected()) return;  // the next connect subscribes to the new set
   try {
-    if (!added.empty()) {
-      session_.client()
-          .subscribe(mqtt::string_collection::create(added), std::vector<int>(added.size(), qos_))
-          ->wait_for(kSubscribeTimeout);
-    }
+    mqtt_session::subscribe_checked(session_.client(), added, qos_);
     if (!removed.empty())
       session_.client()
           .unsubscribe(mqtt::string_collection::create(removed))
@@ -103,7 +96,9 @@ void local_ingress::resubscribe() {
     platform::log_info("local broker: subscriptions updated, ", added.size(), " added, ",
                        removed.size(), " removed");
   } catch (const mqtt::exception& e) {
-    platform::log_warning("local broker: cannot update subscriptions: ", e.what());
+    platform::log_error("local broker: cannot update subscriptions (", e.what(),
+                        "); reconnecting to subscribe again");
+    session_.reconnect();
   }
 }
 

@@ -41,6 +41,29 @@ bool mqtt_session::wait_connected(std::chrono::steady_clock::time_point deadline
          connected_;
 }
 
+void mqtt_session::reconnect() {
+  std::lock_guard lock(mu_);
+  reconnect_ = true;
+  cv_.notify_all();
+}
+
+void mqtt_session::subscribe_checked(mqtt::async_client& client,
+                                     const std::vector<std::string>& filters, int qos) {
+  if (filters.empty()) return;
+  auto tok = client.subscribe(mqtt::string_collection::create(filters),
+                              std::vector<int>(filters.size(), qos));
+  if (!tok->wait_for(kSubscribeTimeout)) {
+    throw mqtt::exception(MQTTASYNC_FAILURE, "no SUBACK within 10 s");
+  }
+  const auto codes = tok->get_subscribe_response().get_reason_codes();
+  for (std::size_t i = 0; i < codes.size() && i < filters.size(); ++i) {
+    if (static_cast<int>(codes[i]) >= 0x80) {
+      throw mqtt::exception(MQTTASYNC_FAILURE,
+                            "the broker refused the subscription to \"" + filters[i] + "\"");
+    }
+  }
+}
+
 void mqtt_session::recheck() {
   std::lock_guard lock(mu_);
   recheck_ = true;
@@ -56,6 +79,7 @@ void mqtt_session::run() {
       if (stopping_) return;
       lost_ = false;
       recheck_ = false;
+      reconnect_ = false;
       if (gate_ && !gate_()) {
         cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_ || recheck_; });
         continue;
@@ -91,17 +115,19 @@ void mqtt_session::run() {
       cv_.notify_all();
       bool gated = false;
       while (!lost_ && !stopping_ && !gated) {
-        cv_.wait(lock, [&] { return lost_ || stopping_ || recheck_; });
+        cv_.wait(lock, [&] { return lost_ || stopping_ || recheck_ || reconnect_; });
         recheck_ = false;
-        gated = !lost_ && !stopping_ && gate_ && !gate_();
+        gated = !lost_ && !stopping_ && ((gate_ && !gate_()) || reconnect_);
       }
       const bool was_lost = lost_;
+      const bool reconnecting = reconnect_;
       connected_ = false;
       if (stopping_) return;
       lock.unlock();
       if (gated) {
         log_info(settings_.name, " broker ", settings_.uri,
-                 ": pausing (disconnecting until the gate opens)");
+                 reconnecting ? ": reconnecting to set the session up again"
+                              : ": pausing (disconnecting until the gate opens)");
         try {
           client_->disconnect()->wait_for(std::chrono::seconds(5));
         } catch (const mqtt::exception& e) {

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <mqtt/async_client.h>
 
@@ -56,6 +57,15 @@ class mqtt_session {
   // from a Paho callback: the disconnect happens on the supervisor thread.
   void recheck();
 
+  // Disconnects and connects again (the on_connected hook runs again): for when the session's
+  // set-up went wrong after the fact, e.g. a subscription was refused. Safe from any thread.
+  void reconnect();
+  // Subscribes and waits for the SUBACK; throws mqtt::exception when none comes within 10 s or
+  // the broker refused any of the filters (logged by the caller; the topic filters are policy
+  // text, never personal data).
+  static void subscribe_checked(mqtt::async_client& client, const std::vector<std::string>& filters,
+                                int qos);
+
   void start();
   // Stops reconnecting and disconnects (waiting at most `timeout` for Paho).
   void stop(std::chrono::milliseconds timeout);
@@ -77,6 +87,7 @@ class mqtt_session {
   bool stopping_ = false;
   bool lost_ = false;
   bool recheck_ = false;
+  bool reconnect_ = false;
   std::atomic<bool> connected_{false};
   std::thread thread_;
 };

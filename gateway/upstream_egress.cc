@@ -63,12 +63,7 @@ upstream_egress::upstream_egress(const gateway_config& config, spool& s, counter
       max_inflight_(config.proto.upstream().max_inflight()),
       session_(egress_settings(config)) {
   session_.on_connected([this](mqtt::async_client& client) {
-    if (!update_topics_.empty()) {
-      client
-          .subscribe(mqtt::string_collection::create(update_topics_),
-                     std::vector<int>(update_topics_.size(), 1))
-          ->wait_for(std::chrono::seconds(10));
-    }
+    mqtt_session::subscribe_checked(client, update_topics_, 1);  // throws: the session retries
     publish_status();
   });
   session_.client().set_message_callback([this](mqtt::const_message_ptr m) {

@@ -213,8 +213,10 @@ class Broker:
     `observer_port` for the test's subscriber. Restart keeps the ports (and, with
     persistence, retained messages and persistent sessions)."""
 
-    def __init__(self, workdir, name, server_cert=None, require_certificate=False, persistence=False):
+    def __init__(self, workdir, name, server_cert=None, require_certificate=False, persistence=False,
+                 acl_file=None):
         self.name = name
+        self.acl_file = acl_file
         self.dir = os.path.join(workdir, "broker-" + name)
         os.makedirs(self.dir)
         self.server_cert = server_cert
@@ -241,11 +243,13 @@ class Broker:
             "log_timestamp true",
             "connection_messages true",
             "max_queued_messages 100000",
-                        # portierd subscribes at QoS 1; the broker then delivers at QoS 1 whatever the
+            # portierd subscribes at QoS 1; the broker then delivers at QoS 1 whatever the
             # publisher used, so a message is only gone from the broker once it is in the spool.
             "upgrade_outgoing_qos true",
             "listener %d 127.0.0.1" % self.port,
         ]
+        if self.acl_file:
+            lines.insert(0, "acl_file %s" % self.acl_file)
         if self.tls:
             lines += [
                 "cafile %s" % cert("ca.crt"),
@@ -307,6 +311,12 @@ class Broker:
     def restart(self):
         self.stop()
         self.start()
+
+    def reload(self):
+        """SIGHUP: mosquitto reads its ACL file again."""
+        reloads = self.log.count(r"Reloading config")
+        self.proc.send_signal(signal.SIGHUP)
+        self.log.wait_for(r"Reloading config", reloads + 1)
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
