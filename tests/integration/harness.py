@@ -213,10 +213,8 @@ class Broker:
     `observer_port` for the test's subscriber. Restart keeps the ports (and, with
     persistence, retained messages and persistent sessions)."""
 
-    def __init__(self, workdir, name, server_cert=None, require_certificate=False, persistence=False,
-                 acl_file=None):
+    def __init__(self, workdir, name, server_cert=None, require_certificate=False, persistence=False):
         self.name = name
-        self.acl_file = acl_file
         self.dir = os.path.join(workdir, "broker-" + name)
         os.makedirs(self.dir)
         self.server_cert = server_cert
@@ -248,8 +246,6 @@ class Broker:
             "upgrade_outgoing_qos true",
             "listener %d 127.0.0.1" % self.port,
         ]
-        if self.acl_file:
-            lines.insert(0, "acl_file %s" % self.acl_file)
         if self.tls:
             lines += [
                 "cafile %s" % cert("ca.crt"),
@@ -311,12 +307,6 @@ class Broker:
     def restart(self):
         self.stop()
         self.start()
-
-    def reload(self):
-        """SIGHUP: mosquitto reads its ACL file again."""
-        reloads = self.log.count(r"Reloading config")
-        self.proc.send_signal(signal.SIGHUP)
-        self.log.wait_for(r"Reloading config", reloads + 1)
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
