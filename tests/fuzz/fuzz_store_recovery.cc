@@ -4,13 +4,13 @@
 // that does not authenticate: the spool then yields nothing (no record in the input can carry a
 // valid tag under the keys made here), the session store restores nothing, and both keep working
 // (a record appended afterwards is read back).
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -27,21 +27,8 @@ using namespace portier;
 const std::string& work_dir();
 
 void remove_tree(const std::string& dir) {
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (const dirent* e = ::readdir(d)) {
-      const std::string n = e->d_name;
-      if (n == "." || n == "..") continue;
-      const std::string p = dir + "/" + n;
-      struct stat st {};
-      if (::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-        remove_tree(p);
-      } else {
-        ::unlink(p.c_str());
-      }
-    }
-    ::closedir(d);
-  }
-  ::rmdir(dir.c_str());
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
 }
 
 const std::string& work_dir() {
