@@ -75,8 +75,14 @@ void session_store::open(const mqtt::string&, const mqtt::string&) {
 
 void session_store::replay_locked() {
   entries_.clear();
-  auto text = platform::read_file(path_, 1ull << 30);
-  if (!text) return;  // none yet
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0) return;  // none yet
+  // Compaction keeps the log below kRewriteAbove plus one record; anything much larger is not ours.
+  auto text = platform::read_file(path_, 2 * kRewriteAbove + kMaxBody);
+  if (!text) {
+    platform::log_warning("mqtt session store: ", text.error_message(), "; its entries are lost");
+    return;
+  }
   const std::string& log = *text;
   std::size_t off = 0;
   std::string plain;
