@@ -26,14 +26,17 @@ const std::vector<std::uint8_t> kSecret(32, 7);
 constexpr std::int64_t kNow = 1'700'000'000'000;
 constexpr std::int64_t kLater = kNow + 3'600'000;
 
-clock_type::time_point soon() { return clock_type::now() + std::chrono::milliseconds(50); }
+clock_type::time_point soon() {
+  return clock_type::now() + std::chrono::milliseconds(50);
+}
 
 std::vector<std::string> files_in(const std::string& dir, const std::string& suffix) {
   std::vector<std::string> out;
   if (DIR* d = ::opendir(dir.c_str())) {
     while (const dirent* e = ::readdir(d)) {
       std::string n = e->d_name;
-      if (n.size() > suffix.size() && n.substr(n.size() - suffix.size()) == suffix) out.push_back(dir + "/" + n);
+      if (n.size() > suffix.size() && n.substr(n.size() - suffix.size()) == suffix)
+        out.push_back(dir + "/" + n);
     }
     ::closedir(d);
   }
@@ -75,9 +78,11 @@ TEST_GROUP(spool) {
     CHECK_TEXT(r.ok(), r.ok() ? "" : r.error_message().c_str());
     sp = std::move(*r);
   }
-  std::uint64_t put(const std::string& purpose, const std::string& payload, const std::string& device = "dev-1",
-                    std::int64_t expires = kLater, const std::string& cls = "sensor") {
-    return sp->append(purpose, "portier/gw/" + purpose + "/x", payload, expires, device, cls, kNow, soon());
+  std::uint64_t put(const std::string& purpose, const std::string& payload,
+                    const std::string& device = "dev-1", std::int64_t expires = kLater,
+                    const std::string& cls = "sensor") {
+    return sp->append(purpose, "portier/gw/" + purpose + "/x", payload, expires, device, cls, kNow,
+                      soon());
   }
   // Every payload the spool hands out now, acknowledging each.
   std::vector<std::string> drain() {
@@ -147,6 +152,36 @@ TEST(spool, inflight_window_limits_next) {
   put("analytics", "2");
   CHECK(sp->next(soon(), 1, kNow).has_value());
   CHECK_FALSE(sp->next(soon(), 1, kNow).has_value());
+}
+
+TEST(spool, wait_ready_reports_whether_next_would_return_at_once) {
+  open_spool();
+  CHECK_FALSE(sp->wait_ready(soon(), 1));  // empty
+  put("analytics", "1");
+  put("analytics", "2");
+  CHECK_TRUE(sp->wait_ready(soon(), 1));
+  auto first = sp->next(soon(), 1, kNow);
+  CHECK_TRUE(first.has_value());
+  CHECK_FALSE(sp->wait_ready(soon(), 1));  // the window is full
+  sp->acknowledge(first->seq);
+  CHECK_TRUE(sp->wait_ready(soon(), 1));
+}
+
+TEST(spool, a_record_taken_right_after_append_equals_the_one_read_from_disk) {
+  open_spool();
+  put("analytics", "{\"t\":21.5}", "dev-1", kLater);
+  auto fresh = sp->next(soon(), 10, kNow);  // from the tail cache
+  CHECK_TRUE(fresh.has_value());
+  sp->rewind();  // the connection was lost: read again, from disk
+  auto again = sp->next(soon(), 10, kNow);
+  CHECK_TRUE(again.has_value());
+  CHECK_EQUAL(fresh->seq, again->seq);
+  STRCMP_EQUAL(fresh->purpose.c_str(), again->purpose.c_str());
+  STRCMP_EQUAL(fresh->topic.c_str(), again->topic.c_str());
+  STRCMP_EQUAL(fresh->payload.c_str(), again->payload.c_str());
+  CHECK_EQUAL(fresh->expires_at_ms, again->expires_at_ms);
+  CHECK_FALSE(fresh->resend);
+  CHECK_TRUE(again->resend);
 }
 
 TEST(spool, nothing_is_written_in_clear) {
@@ -221,8 +256,10 @@ TEST(spool, a_record_that_fails_its_tag_is_never_sent_even_with_a_valid_checksum
   const std::string seg = files_in(dir + "/spool", ".seg").front();
   std::string bytes = slurp(seg);
   const std::size_t second = bytes.find("PTS1", 4);
-  const std::uint32_t len = static_cast<unsigned char>(bytes[second + 4]) | (static_cast<unsigned char>(bytes[second + 5]) << 8);
-  bytes[second + 12 + len - 20] ^= 0x01;  // flip a ciphertext bit, then fix the CRC like an attacker would
+  const std::uint32_t len = static_cast<unsigned char>(bytes[second + 4]) |
+                            (static_cast<unsigned char>(bytes[second + 5]) << 8);
+  bytes[second + 12 + len - 20] ^=
+      0x01;  // flip a ciphertext bit, then fix the CRC like an attacker would
   const std::uint32_t crc = platform::crc32(std::string_view(bytes).substr(second + 12, len));
   for (int i = 0; i < 4; ++i) bytes[second + 8 + i] = static_cast<char>((crc >> (8 * i)) & 0xFF);
   std::ofstream(seg, std::ios::binary | std::ios::trunc) << bytes;
@@ -266,7 +303,8 @@ TEST(spool, full_spool_with_drop_oldest_deletes_the_oldest_unsent_and_counts_the
   o.segment_bytes = 4096;
   o.drop_oldest = true;
   open_spool(o);
-  for (int i = 0; i < 200; ++i) CHECK(put("analytics", "r" + std::to_string(i) + std::string(300, 'x')) != 0);
+  for (int i = 0; i < 200; ++i)
+    CHECK(put("analytics", "r" + std::to_string(i) + std::string(300, 'x')) != 0);
   CHECK(sp->bytes() <= 16 * 1024 + 4096);
   const auto got = drain();
   CHECK(stats.spool_dropped_full.load() > 0);
