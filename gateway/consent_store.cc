@@ -194,6 +194,10 @@ pb::Scope consent_scope_to_proto(consent_scope s) { return to_pb(s); }
 
 void consent_receipt_to_proto(const consent_receipt& r, pb::ConsentReceipt& out) { to_pb(r, out); }
 
+void consent_receipt_from_proto(const pb::ConsentReceipt& in, consent_receipt& out) {
+  from_pb(in, out);
+}
+
 std::string_view consent_scope_name(consent_scope s) {
   switch (s) {
     case consent_scope::household: return "household";

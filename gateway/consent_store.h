@@ -94,6 +94,9 @@ struct consent_receipt {
 // The stored (and exported) form of a scope and of a receipt.
 ::portier::consent::Scope consent_scope_to_proto(consent_scope s);
 void consent_receipt_to_proto(const consent_receipt& r, ::portier::consent::ConsentReceipt& out);
+// Back from the stored form. A value it does not know becomes one that names itself "unknown"
+// (and so fails the receipt's hash): a receipt is shown, never trusted blindly.
+void consent_receipt_from_proto(const ::portier::consent::ConsentReceipt& in, consent_receipt& out);
 
 // The canonical hash of a receipt (every field but `hash` itself), lower-case hex.
 std::string consent_receipt_hash(const consent_receipt& r);

@@ -864,33 +864,11 @@ std::vector<ledger_record> ledger::read_locked(std::int64_t since_ms, std::int64
       case lp::LedgerEntry::kConsent: {
         if (e.time_ms() < since_ms) continue;
         r.type = ledger_record::kind::consent;
-        const auto& x = e.consent().receipt();
-        consent_receipt& c = r.receipt;
-        c.id = x.id();
-        c.time_ms = x.time_ms();
-        c.scope = x.scope() == portier::consent::SCOPE_DEVICE         ? consent_scope::device
-                  : x.scope() == portier::consent::SCOPE_DEVICE_CLASS ? consent_scope::device_class
-                                                                      : consent_scope::household;
-        c.scope_value = x.scope_value();
-        if (e.consent().has_device()) {
+        consent_receipt_from_proto(e.consent().receipt(), r.receipt);
+        if (e.consent().has_device()) {  // sealed in the ledger, so that erasure shreds it
           device(e.consent().device(), r);
-          c.scope_value = r.device;
+          r.receipt.scope_value = r.device;
         }
-        c.purpose = x.purpose();
-        switch (x.decision()) {
-          case portier::consent::RECEIPT_REFUSED: c.decision = receipt_decision::refused; break;
-          case portier::consent::RECEIPT_CLEARED: c.decision = receipt_decision::cleared; break;
-          case portier::consent::RECEIPT_PAUSED: c.decision = receipt_decision::paused; break;
-          case portier::consent::RECEIPT_RESUMED: c.decision = receipt_decision::resumed; break;
-          default: c.decision = receipt_decision::granted; break;
-        }
-        c.method = x.method();
-        c.shown.purpose_title = x.purpose_title();
-        c.shown.purpose_description = x.purpose_description();
-        c.shown.policy_name = x.policy_name();
-        c.shown.policy_version = x.policy_version();
-        c.prev_hash = x.prev_hash();
-        c.hash = x.hash();
         break;
       }
       case lp::LedgerEntry::kPolicy: {

@@ -77,7 +77,7 @@ void session_store::replay_locked() {
   entries_.clear();
   struct stat st {};
   if (::stat(path_.c_str(), &st) != 0) return;  // none yet
-  // Compaction keeps the log below kRewriteAbove plus one record; anything much larger is not ours.
+  // Compaction keeps the log below kRewriteAbove plus one record: much larger is not ours.
   auto text = platform::read_file(path_, 2 * kRewriteAbove + kMaxBody);
   if (!text) {
     platform::log_warning("mqtt session store: ", text.error_message(), "; its entries are lost");
@@ -125,13 +125,10 @@ void session_store::replay_locked() {
 
 bool session_store::rewrite_locked() {
   std::string log;
-  const auto keep_frame = std::move(frame_);
   for (const auto& [key, value] : entries_) {
-    frame_.clear();
-    if (!seal_locked(op::put, key, value)) return false;
+    if (!seal_locked(op::put, key, value)) return false;  // into frame_, a scratch buffer
     log += frame_;
   }
-  frame_ = keep_frame;
   if (auto w = platform::write_file_atomic(path_, log, 0600); !w) {
     platform::log_error("mqtt session store: ", w.error_message());
     return false;

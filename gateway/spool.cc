@@ -544,13 +544,7 @@ std::optional<spool_entry> spool::next(clock::time_point deadline, std::size_t m
   while (true) {
     if (closed_) return std::nullopt;
     if (inflight_.size() >= max_inflight || at_end_locked()) {
-      ++readers_waiting_;
-      reader_max_inflight_ = max_inflight;
-      const bool ready = reader_cv_.wait_until(lock, deadline, [&] {
-        return closed_ || (inflight_.size() < max_inflight && !at_end_locked());
-      });
-      --readers_waiting_;
-      if (!ready) return std::nullopt;
+      if (!wait_ready_locked(lock, deadline, max_inflight)) return std::nullopt;
       continue;
     }
     segment* s = find_segment(read_.segment);
@@ -639,6 +633,11 @@ std::optional<spool_entry> spool::next(clock::time_point deadline, std::size_t m
 
 bool spool::wait_ready(clock::time_point deadline, std::size_t max_inflight) {
   std::unique_lock lock(mu_);
+  return wait_ready_locked(lock, deadline, max_inflight);
+}
+
+bool spool::wait_ready_locked(std::unique_lock<std::mutex>& lock, clock::time_point deadline,
+                              std::size_t max_inflight) {
   ++readers_waiting_;
   reader_max_inflight_ = max_inflight;
   const bool ready = reader_cv_.wait_until(lock, deadline, [&] {
@@ -736,8 +735,8 @@ std::size_t spool::purge(std::string_view purpose, scope s, std::string_view val
   }
   save_keys_locked();
   if (options_.sync != spool_options::durability::none) ::fdatasync(segments_.back().fd);
-  durable_seq_ =
-      appended_seq_;  // re-sealed survivors: synced just now (or never synced, with none)
+  // Re-sealed survivors: synced just now (or never synced, with none).
+  durable_seq_ = appended_seq_;
   pending_ -= std::min<std::uint64_t>(pending_, destroyed + survivors.size());
   stats_.spool_purged += destroyed;
   notify_changed_locked();

@@ -171,6 +171,9 @@ class spool {
   void drop_oldest_locked();
   void advance_cursor_locked();
   bool at_end_locked() const;
+  // Waits (lock held) until next() can return at once; false at the deadline or when closed.
+  bool wait_ready_locked(std::unique_lock<std::mutex>& lock, clock::time_point deadline,
+                         std::size_t max_inflight);
   void notify_changed_locked();
   void wake_reader_locked();
   position cursor_locked() const;
@@ -204,14 +207,13 @@ class spool {
   std::set<std::uint64_t> rewound_;             // put back by rewind(), not yet read again
   std::uint64_t max_read_seq_ = 0;              // highest seq next() has returned or skipped
   bool cursor_dirty_ = false;
-  bool over_limit_logged_ =
-      false;  // refuse_new: warned once that append() went beyond the headroom
+  // refuse_new: warned once that append() went beyond the headroom
+  bool over_limit_logged_ = false;
   bool closed_ = false;
   std::map<std::string, std::uint64_t, std::less<>> current_key_;
-  std::map<std::uint64_t, std::unique_ptr<platform::aes_gcm>>
-      ciphers_;  // null: destroyed key
-                 // The last records appended in this run, in file order, as next() returns them:
-                 // the reader
+  // null: a destroyed key
+  std::map<std::uint64_t, std::unique_ptr<platform::aes_gcm>> ciphers_;
+  // The last records appended in this run, in file order, as next() returns them: the reader
   // usually takes a record right after it was written, and then needs no read, decryption or
   // parsing. Bounded (kTailCacheMax); emptied by purge() and when a segment is dropped.
   struct cached_record {

@@ -247,7 +247,6 @@ double percentile(const std::vector<std::int64_t>& sorted, double p) {
   return static_cast<double>(sorted[lo]) * (1 - frac) + static_cast<double>(sorted[hi]) * frac;
 }
 
-// --pub-only: publish --count messages at QoS 1, wait for their acknowledgements, report.
 // Connects the measuring subscriber (clean session); throws when the broker is not there.
 void connect_subscriber(mqtt::async_client& sub, const std::string& uri) {
   auto sub_opts = mqtt::connect_options_builder()
@@ -258,19 +257,26 @@ void connect_subscriber(mqtt::async_client& sub, const std::string& uri) {
   if (!sub.is_connected()) throw std::runtime_error("cannot connect to " + uri);
 }
 
+// Connects the publisher (clean session, room for `window` unacknowledged publishes); throws
+// when the broker is not there.
+void connect_publisher(mqtt::async_client& pub, const std::string& uri, std::size_t window) {
+  auto pub_opts = mqtt::connect_options_builder()
+                      .clean_session(true)
+                      .keep_alive_interval(std::chrono::seconds(30))
+                      .max_inflight(static_cast<int>(window) + 16)
+                      .finalize();
+  pub.connect(pub_opts)->wait_for(std::chrono::seconds(10));
+  if (!pub.is_connected()) throw std::runtime_error("cannot connect to " + uri);
+}
+
+// --pub-only: publish --count messages at QoS 1, wait for their acknowledgements, report.
 int pub_only(const options& opt) {
   const auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
                                                 std::chrono::duration<double>(opt.deadline_s));
   window_listener window;  // outlives the client: Paho may call it until the client is gone
   mqtt::async_client pub(opt.pub_uri, "bench-pub-" + std::to_string(::getpid()), nullptr);
   try {
-    auto pub_opts = mqtt::connect_options_builder()
-                        .clean_session(true)
-                        .keep_alive_interval(std::chrono::seconds(30))
-                        .max_inflight(static_cast<int>(opt.window) + 16)
-                        .finalize();
-    pub.connect(pub_opts)->wait_for(std::chrono::seconds(10));
-    if (!pub.is_connected()) throw std::runtime_error("cannot connect to " + opt.pub_uri);
+    connect_publisher(pub, opt.pub_uri, opt.window);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench-loadgen: %s\n", e.what());
     return 2;
@@ -463,13 +469,7 @@ int main(int argc, char** argv) {
   try {
     connect_subscriber(sub, opt.sub_uri);
     sub.subscribe(opt.filter, 1)->wait_for(std::chrono::seconds(10));
-    auto pub_opts = mqtt::connect_options_builder()
-                        .clean_session(true)
-                        .keep_alive_interval(std::chrono::seconds(30))
-                        .max_inflight(static_cast<int>(opt.window) + 16)
-                        .finalize();
-    pub.connect(pub_opts)->wait_for(std::chrono::seconds(10));
-    if (!pub.is_connected()) throw std::runtime_error("cannot connect to " + opt.pub_uri);
+    connect_publisher(pub, opt.pub_uri, opt.window);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench-loadgen: %s\n", e.what());
     return 2;
