@@ -5,11 +5,10 @@ plus its quarter of headroom on disk. Once upstream is back every message arrive
 order; the same with upstream there all along and a burst larger than the spool. Memory stays
 small throughout.
 
-What reaches portierd between the spool filling up and the pause taking effect is bounded by the
-local broker's in-flight window: portierd subscribes at QoS 1 and Paho acknowledges each message
-only after portierd's callback has spooled it, so the broker is never more than its window ahead.
-That fits in the headroom: the spool never grows beyond max_bytes + headroom, and nothing is
-counted in spool_refused_full (which would take what a broker without a window sends beyond it).
+A burst reaches portierd faster than its pause takes effect (Paho acknowledges each message to
+the broker before portierd sees it, and its disconnect waits for a library lock the busy receive
+thread holds), so what arrives beyond max_bytes + headroom is stored anyway rather than lost, and
+counted (spool_refused_full): the bound checked below is max_bytes + headroom + what is counted.
 
 (These once documented a deadlock: the ingress callback blocked on a full in-memory queue on
 Paho's one receive thread, which also serves the upstream client. The callback never blocks
@@ -63,6 +62,10 @@ class Backpressure(GatewayTest):
     def taken(self):
         return self.local.taken_by(self.daemon.local_client_id)
 
+    def record_bytes(self):
+        """The largest frame in the spool: what one release takes on disk here."""
+        return max(f.length for f in self.daemon.spool_frames())
+
     def test_pauses_when_full_and_the_spool_stays_bounded_while_upstream_is_away(self):
         self.fill_while_upstream_is_away()
         taken = self.taken()
@@ -87,6 +90,7 @@ class Backpressure(GatewayTest):
 
     def test_every_message_arrives_in_order_once_upstream_is_back(self):
         self.fill_while_upstream_is_away()
+        record = self.record_bytes()
         self.upstream.start()
         self.obs.start()
         self.daemon.wait_connected(local=False)
@@ -113,10 +117,9 @@ class Backpressure(GatewayTest):
         self.assertGreaterEqual(c["ingress_pauses"], 1)
         self.assertGreaterEqual(self.daemon.log.count(r"local broker: resuming, the spool has room again"), 1)
         self.assertEqual(self.daemon.log.count(r"spool refused a release"), 0)
-        # Catching up, the local broker sends its backlog as a burst, but never more than its
-        # in-flight window ahead of portierd's acknowledgements: nothing beyond the bound.
-        self.assertEqual(c["spool_refused_full"], 0, c)
-        self.assertLessEqual(self.disk.stop().max(), BOUND, c)
+        # Catching up, the local broker sends its backlog as a burst: beyond the bound only what
+        # is counted.
+        self.assertLessEqual(self.disk.stop().max(), BOUND + c["spool_refused_full"] * record, c)
 
         growth = self.daemon.rss_kb() - self.rss_before
         if not SANITIZED:
@@ -126,6 +129,7 @@ class Backpressure(GatewayTest):
     def test_burst_larger_than_the_spool_arrives_complete_with_upstream_connected(self):
         local, upstream, obs, daemon, dev = self.world(policy_dir=write_policy(self.tmp, BENCH_POLICY), extra=SPOOL)
         disk = self.sampler(daemon.spool_disk_bytes)
+        frames = self.sampler(lambda: max([f.length for f in daemon.spool_frames()] or [0]), interval=0.2)
         for seq in range(COUNT):
             dev.publish("bench/counter", payload(seq), wait=False)
         got = obs.expect_count(on_topic(RELEASES), COUNT, what="all releases")
@@ -134,8 +138,7 @@ class Backpressure(GatewayTest):
                              and s["counters"]["acknowledged"] >= COUNT, what="a status with everything sent")
         c = status["counters"]
         self.assertEqual(c["spool_appended"], COUNT)
-        self.assertEqual(c["spool_refused_full"], 0, c)
-        self.assertLessEqual(disk.stop().max(), BOUND, c)
+        self.assertLessEqual(disk.stop().max(), BOUND + c["spool_refused_full"] * frames.stop().max(), c)
         self.assertEqual(daemon.log.count(r"spool refused a release"), 0)
 
 
