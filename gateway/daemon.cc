@@ -300,7 +300,7 @@ int run_daemon(const std::string& config_path) {
         mailbox.post(std::move(topic), std::move(payload));
       });
     }
-    in = std::make_unique<local_ingress>(cfg, pipe, *store, stats, devices, record->get(), **keys);
+    in = std::make_unique<local_ingress>(cfg, pipe, *store, stats, devices, record->get());
     in->set_sender([&up] { up->pump(); });
   } catch (const mqtt::exception& e) {
     log_error("cannot start: ", e.what());

@@ -142,7 +142,7 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
   auto& limits = *c.mutable_limits();
   if (limits.max_payload_bytes() == 0) limits.set_max_payload_bytes(65536);
   if (limits.max_depth() == 0) limits.set_max_depth(16);
-  v.range({{"limits"}, {"max_payload_bytes"}}, limits.max_payload_bytes(), 64, 1 << 20);
+  v.range({{"limits"}, {"max_payload_bytes"}}, limits.max_payload_bytes(), 64, kMaxPayloadLimit);
   v.range({{"limits"}, {"max_depth"}}, limits.max_depth(), 1, 32);
 
   auto& rc = *c.mutable_reconnect();

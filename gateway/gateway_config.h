@@ -4,12 +4,16 @@
 #pragma once
 
 #include <string>
+#include <cstddef>
 #include <vector>
 
 #include "config.pb.h"
 #include "platform/result.h"
 
 namespace portier::gateway {
+
+// The largest limits.max_payload_bytes a configuration may set.
+inline constexpr std::size_t kMaxPayloadLimit = 1 << 20;
 
 struct gateway_config {
   std::string path;

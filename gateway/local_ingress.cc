@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <filesystem>
 
 #include "platform/log.h"
 
@@ -10,23 +11,17 @@ namespace portier::gateway {
 
 namespace {
 
-constexpr auto kSubscribeTimeout = std::chrono::seconds(10);
-
-mqtt_session::settings ingress_settings(const gateway_config& config, session_store& store) {
+mqtt_subscriber::settings ingress_settings(const gateway_config& config) {
   const auto& c = config.proto;
-  mqtt_session::settings s;
+  mqtt_subscriber::settings s;
   s.name = "local";
   s.uri = c.local().uri();
   s.client_id = c.local().client_id();
-  s.persistence = &store;
-  auto b = mqtt::connect_options_builder()
-               .mqtt_version(MQTTVERSION_3_1_1)  // no silent second attempt at 3.1
-               .clean_session(false)
-               .keep_alive_interval(std::chrono::seconds(c.local().keepalive_seconds()))
-               .connect_timeout(std::chrono::seconds(10));
-  if (!c.local().username().empty()) b.user_name(c.local().username());
-  if (!config.password_local.empty()) b.password(config.password_local);
-  s.options = b.finalize();
+  s.username = c.local().username();
+  s.password = config.password_local;
+  s.keepalive_seconds = static_cast<std::uint16_t>(std::min(c.local().keepalive_seconds(), 65535u));
+  s.qos = static_cast<int>(c.local().qos());
+  s.max_payload_bytes = kMaxPayloadLimit;  // any limit a reload may set: the policy drops the rest
   s.backoff_initial = std::chrono::milliseconds(c.reconnect().initial_ms());
   s.backoff_max = std::chrono::milliseconds(c.reconnect().max_ms());
   return s;
@@ -41,18 +36,20 @@ std::int64_t wall_ms() {
 }  // namespace
 
 local_ingress::local_ingress(const gateway_config& config, pipeline& p, spool& s, counters& c,
-                             device_registry& devices, ledger* record,
-                             platform::key_directory& keys)
+                             device_registry& devices, ledger* record)
     : pipeline_(p),
       spool_(s),
       counters_(c),
       devices_(devices),
       ledger_(record),
-      qos_(static_cast<int>(config.proto.local().qos())),
-      session_store_(config.proto.state_dir() + "/mqtt-local", keys),
-      session_(ingress_settings(config, session_store_)),
+      session_(ingress_settings(config)),
       may_pause_(config.proto.spool().when_full() == config::Spool::REFUSE_NEW),
       resume_below_(config.proto.spool().max_bytes() / 4 * 3) {
+  // Earlier versions kept Paho's session here (sealed); nothing reads it any more.
+  std::error_code ec;
+  if (std::filesystem::remove_all(config.proto.state_dir() + "/mqtt-local", ec) > 0)
+    platform::log_info(
+        "removed the MQTT session store of an earlier version (state_dir/mqtt-local)");
   session_.set_gate([this] {
     if (paused_ && spool_.bytes() < resume_below_) {
       paused_ = false;
@@ -60,54 +57,39 @@ local_ingress::local_ingress(const gateway_config& config, pipeline& p, spool& s
     }
     return !paused_ && !stopping_;
   });
-  session_.client().set_message_callback([this](mqtt::const_message_ptr m) { on_message(m); });
-  session_.on_connected([this](mqtt::async_client& client) { subscribe_all(client); });
+  session_.on_message([this](std::string_view topic, std::string_view payload) {
+    return on_message(topic, payload);
+  });
+  session_.on_batch_end([this] {
+    if (send_) send_();  // the releases leave from here, without waking the publisher thread
+  });
   session_.on_connect_result(
       [this](bool ok) { ++(ok ? counters_.local_connects : counters_.local_connect_failures); });
 }
 
-void local_ingress::subscribe_all(mqtt::async_client& client) {
-  const auto filters = pipeline_.subscriptions();
-  std::lock_guard lock(subs_mu_);
-  mqtt_session::subscribe_checked(client, filters, qos_);  // throws: the session retries
-  subscribed_ = filters;
-  platform::log_info("local broker: subscribed to ", filters.size(), " topic filters");
+void local_ingress::start() {
+  session_.set_filters(pipeline_.subscriptions());
+  session_.start();
 }
 
 void local_ingress::resubscribe() {
-  const auto filters = pipeline_.subscriptions();
-  std::lock_guard lock(subs_mu_);
-  std::vector<std::string> added, removed;
-  for (const auto& f : filters) {
-    if (std::find(subscribed_.begin(), subscribed_.end(), f) == subscribed_.end())
-      added.push_back(f);
-  }
-  for (const auto& f : subscribed_) {
-    if (std::find(filters.begin(), filters.end(), f) == filters.end()) removed.push_back(f);
-  }
-  subscribed_ = filters;
-  if (!session_.connected()) return;  // the next connect subscribes to the new set
-  try {
-    mqtt_session::subscribe_checked(session_.client(), added, qos_);
-    if (!removed.empty())
-      session_.client()
-          .unsubscribe(mqtt::string_collection::create(removed))
-          ->wait_for(kSubscribeTimeout);
-    platform::log_info("local broker: subscriptions updated, ", added.size(), " added, ",
-                       removed.size(), " removed");
-  } catch (const mqtt::exception& e) {
-    platform::log_error("local broker: cannot update subscriptions (", e.what(),
-                        "); reconnecting to subscribe again");
-    session_.reconnect();
-  }
+  session_.set_filters(pipeline_.subscriptions());
 }
 
-void local_ingress::on_message(const mqtt::const_message_ptr& m) {
-  const std::string& topic = m->get_topic();
-  const mqtt::string_ref& payload = m->get_payload_ref();
+mqtt_subscriber::verdict local_ingress::on_message(std::string_view topic,
+                                                   std::string_view payload) {
+  if (may_pause_ && spool_.full()) {  // not taken: the broker keeps it while the session is away
+    if (!paused_) {
+      paused_ = true;
+      ++counters_.ingress_pauses;
+      platform::log_warning("local broker: pausing, the spool is full (", spool_.bytes(),
+                            " bytes)");
+    }
+    return mqtt_subscriber::verdict::refused;
+  }
   const std::int64_t now = wall_ms();
   pipeline_.process(
-      topic, {payload.data(), payload.size()}, now,
+      topic, payload, now,
       [&](const policies::release& r, const policies::compiled_purpose& purpose,
           const policies::decision& d) {
         const std::string_view cls = d.device_class() ? std::string_view(d.device_class()->id) : "";
@@ -130,23 +112,16 @@ void local_ingress::on_message(const mqtt::const_message_ptr& m) {
       },
       [&](const policies::decision& d) {
         if (d.device_class() != nullptr) {
-          devices_.record(d.device_id(), d.device_class()->id, topic,
-                          {payload.data(), payload.size()}, now);
+          devices_.record(d.device_id(), d.device_class()->id, topic, payload, now);
         }
         if (ledger_ != nullptr) ledger_->record_drops(d.drops(), now);
       });
-  if (send_) send_();  // the releases leave from here, without waking the publisher thread
-  if (may_pause_ && !paused_ && spool_.full()) {
-    paused_ = true;
-    ++counters_.ingress_pauses;
-    platform::log_warning("local broker: pausing, the spool is full (", spool_.bytes(), " bytes)");
-    session_.recheck();
-  }
+  return mqtt_subscriber::verdict::taken;
 }
 
 void local_ingress::stop() {
   stopping_ = true;
-  session_.stop(std::chrono::milliseconds(2000));
+  session_.stop();
 }
 
 }  // namespace portier::gateway

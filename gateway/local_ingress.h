@@ -1,34 +1,29 @@
 // Ingress: a persistent MQTT session on the local broker (fixed client id, clean session off,
 // QoS 1 by default) subscribed to exactly the topic filters the policy needs, so messages
-// published while the daemon is away wait at the broker.
+// published while the daemon is away wait at the broker. The session is portierd's own MQTT
+// client (mqtt_subscriber.h), not Paho: it reads in bulk on its own thread.
 //
-// Each message goes through the pipeline on Paho's callback thread; its releases are appended to
-// the spool (written, and with durability FSYNC_EACH synced) before the callback returns, and
-// Paho (C 1.3.12) acknowledges a QoS 1 message only after that; a message Paho must queue, and a
-// QoS 2 message until its PUBREL, waits in the session store (sealed, see session_store.h). The
-// fault tests (SIGKILL under load, 10_spool) lose nothing this way.
+// Each message goes through the pipeline on that thread; its releases are appended to the spool
+// (written, and with durability FSYNC_EACH synced) before the message is acknowledged to the
+// broker (PUBACK, or PUBREC at QoS 2), so a crash of portierd loses nothing: the broker sends
+// what was not acknowledged again (at least once).
 //
-// The callback never waits for upstream: Paho C serves every client of the process on one
-// thread, so waiting for room that only upstream acknowledgements can free would stop upstream
-// too. Instead, when the spool reaches max_bytes (refuse_new), the ingress pauses: the session
-// disconnects, the broker keeps further messages for it, and it reconnects once acknowledgements
-// have brought the spool below three quarters (backpressure). What was already on its way lands
-// in the spool's headroom.
+// Backpressure (when_full: REFUSE_NEW): a message that arrives while the spool is at max_bytes
+// is not taken. It stays unacknowledged, the session disconnects (the broker keeps it and the
+// rest), and it reconnects once acknowledgements from upstream have brought the spool below
+// three quarters. The spool so never grows past max_bytes by more than one message's releases.
 #pragma once
 
 #include <atomic>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <vector>
 
 #include "gateway/counters.h"
 #include "gateway/device_registry.h"
 #include "gateway/gateway_config.h"
 #include "gateway/ledger.h"
-#include "gateway/mqtt_session.h"
+#include "gateway/mqtt_subscriber.h"
 #include "gateway/pipeline.h"
-#include "gateway/session_store.h"
 #include "gateway/spool.h"
 
 namespace portier::gateway {
@@ -37,15 +32,14 @@ class local_ingress {
  public:
   // `devices` learns every matched device and its last message; `record` (may be null) gets
   // what left, by field name, and the drops.
-  // Paho's session (state_dir/mqtt-local) is sealed under a key of `keys`.
   local_ingress(const gateway_config& config, pipeline& p, spool& s, counters& c,
-                device_registry& devices, ledger* record, platform::key_directory& keys);
+                device_registry& devices, ledger* record);
 
-  // Set before start(): called after each message's releases are in the spool, on Paho's thread,
-  // to send them (upstream_egress::pump; it never waits). Without it the spool wakes the
-  // egress's publisher thread for each release.
+  // Set before start(): called after each read's messages are in the spool and acknowledged, on
+  // the ingress thread, to send their releases (upstream_egress::pump; it never waits). Without
+  // it the spool wakes the egress's publisher thread for each release.
   void set_sender(std::function<void()> send) { send_ = std::move(send); }
-  void start() { session_.start(); }
+  void start();
   // Stops taking messages: disconnects from the local broker (the session stays at the broker).
   void stop();
   // Brings the subscriptions in line with the pipeline's current policy.
@@ -54,19 +48,14 @@ class local_ingress {
   bool paused() const { return paused_; }
 
  private:
-  void subscribe_all(mqtt::async_client& client);
-  void on_message(const mqtt::const_message_ptr& m);
+  mqtt_subscriber::verdict on_message(std::string_view topic, std::string_view payload);
 
   pipeline& pipeline_;
   spool& spool_;
   counters& counters_;
   device_registry& devices_;
   ledger* ledger_;
-  const int qos_;
-  session_store session_store_;  // outlives session_: Paho closes it when the client is destroyed
-  mqtt_session session_;
-  std::mutex subs_mu_;
-  std::vector<std::string> subscribed_;
+  mqtt_subscriber session_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> paused_{false};
   const bool may_pause_;
