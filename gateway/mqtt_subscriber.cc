@@ -24,7 +24,6 @@ using platform::log_warning;
 
 namespace {
 
-constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr auto kClosedPoll = std::chrono::milliseconds(100);
 
 int millis_until(std::chrono::steady_clock::time_point t) {
@@ -77,13 +76,13 @@ bool mqtt_subscriber::parse_uri(const std::string& uri, std::string& host, std::
 
 mqtt_subscriber::mqtt_subscriber(settings s)
     : settings_(std::move(s)),
+      reader_(settings_.max_payload_bytes),
       backoff_(settings_.backoff_initial, settings_.backoff_max, std::random_device{}()) {
   std::string why;
   if (!parse_uri(settings_.uri, host_, port_, why)) {
     log_warning(settings_.name, " broker ", settings_.uri, ": ", why);
   }
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  in_.resize(kReadChunk);
 }
 
 mqtt_subscriber::~mqtt_subscriber() {
@@ -215,16 +214,11 @@ void mqtt_subscriber::close_socket() {
     std::lock_guard lock(mu_);
     connected_ = false;
   }
-  in_start_ = in_end_ = 0;
-  skip_ = 0;
+  reader_.reset();
   out_.clear();
   change_ = {};
   ping_outstanding_ = false;
   refused_ = fatal_ = false;
-  if (in_.size() > kReadChunk) {  // give back what an oversized message needed
-    in_.resize(kReadChunk);
-    in_.shrink_to_fit();
-  }
 }
 
 std::uint16_t mqtt_subscriber::next_id() {
@@ -404,71 +398,18 @@ bool mqtt_subscriber::handle(const wire::packet& p) {
 }
 
 bool mqtt_subscriber::read_and_handle() {
-  if (in_start_ == in_end_) in_start_ = in_end_ = 0;
-  if (in_start_ > 0 && in_.size() - in_end_ < kReadChunk / 2) {
-    std::memmove(in_.data(), in_.data() + in_start_, in_end_ - in_start_);
-    in_end_ -= in_start_;
-    in_start_ = 0;
-  }
-  const ssize_t n = ::recv(fd_, in_.data() + in_end_, in_.size() - in_end_, 0);
+  const auto room = reader_.space();
+  const ssize_t n = ::recv(fd_, room.data(), room.size(), 0);
   if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
     log_warning(settings_.name, " broker ", settings_.uri, ": connection lost", n == 0 ? "" : " (",
                 n == 0 ? "" : std::strerror(errno), n == 0 ? "" : ")");
     return false;
   }
   if (n < 0) return true;
-  in_end_ += static_cast<std::size_t>(n);
-
-  // The largest PUBLISH kept whole; of a larger one the head (topic, packet id, and
-  // max_payload_bytes + 1 bytes of payload) is handed over and the rest skipped.
-  const std::size_t max_body = 2 + 65535 + 2 + settings_.max_payload_bytes + 1;
-  while (in_start_ < in_end_ && !refused_ && !fatal_) {
-    const std::size_t avail = in_end_ - in_start_;
-    if (skip_ > 0) {
-      const std::size_t k = std::min(skip_, avail);
-      in_start_ += k;
-      skip_ -= k;
-      continue;
-    }
-    const std::string_view bytes(in_.data() + in_start_, avail);
-    const wire::frame f = wire::next_packet(bytes);
-    if (f.status == wire::frame_status::malformed) return protocol_error("not an MQTT packet");
-    if (f.status == wire::frame_status::complete) {
-      const std::size_t size = f.size;
-      if (!handle(f.out) && !refused_) return false;
-      if (!refused_) in_start_ += size;
-      continue;
-    }
-    if (f.size == 0) break;  // the length is not complete yet
-    std::size_t need = f.size;
-    if (f.size - f.header_size > max_body) {  // oversized: only a PUBLISH may be that long
-      const auto first = static_cast<std::uint8_t>(bytes[0]);
-      if ((first >> 4) != static_cast<int>(wire::packet_type::publish))
-        return protocol_error("oversized packet");
-      const std::size_t head = wire::publish_header_size(first & 0x0f, bytes.substr(f.header_size));
-      need = f.header_size + (head == 0 ? 2 + 65535 + 2 : head + settings_.max_payload_bytes + 1);
-      if (head != 0 && avail >= need) {
-        wire::frame cut = f;
-        cut.out.type = wire::packet_type::publish;
-        cut.out.flags = first & 0x0f;
-        cut.out.body = bytes.substr(f.header_size, need - f.header_size);
-        if (!handle(cut.out) && !refused_) return false;
-        if (!refused_) {
-          in_start_ += need;
-          skip_ = f.size - need;
-        }
-        continue;
-      }
-      if (head == 0 && avail >= need) return protocol_error("malformed PUBLISH");
-    }
-    if (in_.size() - in_start_ < need) {  // room for the whole packet (or its head)
-      std::memmove(in_.data(), in_.data() + in_start_, avail);
-      in_start_ = 0;
-      in_end_ = avail;
-      in_.resize(std::max(need, kReadChunk));
-    }
-    break;
-  }
+  reader_.commit(static_cast<std::size_t>(n));
+  if (reader_.drain([this](const mqtt_wire::packet& p) { return handle(p); }) ==
+      mqtt_reader::status::malformed)
+    return protocol_error(reader_.error());
   return !fatal_;
 }
 

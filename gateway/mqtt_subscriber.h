@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "gateway/backoff.h"
+#include "gateway/mqtt_reader.h"
 #include "gateway/mqtt_wire.h"
 
 namespace portier::gateway {
@@ -123,6 +124,7 @@ class mqtt_subscriber {
 
   settings settings_;
   std::string host_, port_;
+  mqtt_reader reader_;  // owned by the client's thread
   handler handler_;
   std::function<void()> batch_end_;
   std::function<void(bool)> connect_result_;
@@ -142,9 +144,6 @@ class mqtt_subscriber {
   int fd_ = -1;
   int wake_fd_ = -1;  // eventfd: stop, recheck and set_filters wake the poll
   phase phase_ = phase::closed;
-  std::vector<char> in_;  // [in_start_, in_end_) read and not yet handled
-  std::size_t in_start_ = 0, in_end_ = 0;
-  std::size_t skip_ = 0;             // payload bytes of an oversized PUBLISH still to discard
   std::string out_;                  // acknowledgements and requests not yet written
   std::vector<std::string> active_;  // granted at the broker
   change change_;
