@@ -417,15 +417,15 @@ std::uint64_t spool::append(std::string_view purpose, std::string_view topic,
     const bool got_room = changed_.wait_until(lock, deadline, room);
     --waiters_;
     if (!got_room) {
-      // refuse_new, beyond the headroom: the ingress paused at max_bytes, but messages keep
-      // arriving until its disconnect takes effect (Paho's send thread waits for the library lock
-      // its busy receive thread holds), and each was acknowledged to the broker before the
-      // callback (Paho sends PUBACK/PUBCOMP first). Refusing it would lose it: admit it, counted.
+      // refuse_new, beyond the headroom: the ingress checks full() before it takes a message, so
+      // only a single message with releases larger than the headroom gets here. It is already
+      // taken (its acknowledgement is owed to the broker): refusing it would lose it. Admit it,
+      // counted.
       ++stats_.spool_refused_full;
       if (!over_limit_logged_) {
         platform::log_warning(
             "spool: beyond max_bytes + headroom (", total_bytes_,
-            " bytes): taking what the local broker delivered before the pause took effect");
+            " bytes): taking a message whose releases exceed the headroom");
         over_limit_logged_ = true;
       }
       break;

@@ -10,10 +10,11 @@
 // read back in append order, so each purpose's order is kept; after a lost connection or a
 // restart, unacknowledged records are sent again (at least once).
 //
-// Bounded: `max_bytes` of segments. When full, either the ingress pauses (refuse_new: it sees
-// full() and disconnects from the local broker, which holds further messages; append() accepts
-// `headroom_bytes` more for what was already on its way, and beyond that still accepts, counted
-// in spool_refused_full: the local broker was already told the message was taken) or append()
+// Bounded: `max_bytes` of segments. When full, either the ingress pauses (refuse_new: it checks
+// full() before it takes each message and, when full, leaves the message with the local broker
+// and disconnects; append() accepts `headroom_bytes` more for the releases of the message taken
+// last, and beyond that still accepts, counted in spool_refused_full: that message is already
+// taken) or append()
 // deletes the oldest segment (drop_oldest); either is counted. Records older than their purpose's
 // retention are dropped unsent. purge() crypto-shreds what waits for a purpose (optionally only one
 // device's or one class's records): the keys they were sealed under are destroyed, survivors are
