@@ -23,7 +23,8 @@ std::span<char> mqtt_reader::space() {
     start_ = 0;
   }
   if (buf_.size() < std::max(need_, kReadChunk)) buf_.resize(std::max(need_, kReadChunk));
-  if (buf_.size() == end_) buf_.resize(buf_.size() + kReadChunk / 2);  // never reached: need_ fits
+  // Full only when drain() stopped with the buffer full: space() is never empty.
+  if (buf_.size() == end_) buf_.resize(buf_.size() + kReadChunk / 2);
   return {buf_.data() + end_, buf_.size() - end_};
 }
 
@@ -47,25 +48,25 @@ mqtt_reader::step mqtt_reader::next(wire::packet& out, std::size_t& size) {
   const std::string_view bytes(buf_.data() + start_, avail);
   const wire::frame f = wire::next_packet(bytes);
   skip_after_ = 0;
-  switch (f.status) {
-    case wire::frame_status::malformed:
-      error_ = "not an MQTT packet";
-      return step::malformed;
-    case wire::frame_status::complete:
-      need_ = 0;
-      out = f.out;
-      size = f.size;
-      return step::packet;
-    case wire::frame_status::incomplete:
-      break;
+  if (f.status == wire::frame_status::malformed) {
+    error_ = "not an MQTT packet";
+    return step::malformed;
   }
   if (f.size == 0) return step::more;  // the length is not complete yet
   const std::size_t max_body = kMaxPublishHeader + max_payload_bytes_ + 1;
   const std::size_t body = f.size - f.header_size;
   if (body <= max_body) {
-    need_ = f.size;
-    return step::more;
+    if (f.status == wire::frame_status::incomplete) {
+      need_ = f.size;
+      return step::more;
+    }
+    need_ = 0;
+    out = f.out;
+    size = f.size;
+    return step::packet;
   }
+  // Too long to buffer, whether or not it is all here already (a buffer grown while a packet was
+  // refused can hold one): the same rule either way, so framing does not depend on read sizes.
   const auto first = static_cast<std::uint8_t>(bytes[0]);
   if ((first >> 4) != static_cast<int>(wire::packet_type::publish)) {
     error_ = "a packet longer than any the subscriber accepts";

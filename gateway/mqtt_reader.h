@@ -28,7 +28,8 @@ class mqtt_reader {
 
   explicit mqtt_reader(std::size_t max_payload_bytes);
 
-  // Room to read into (at least 1 byte; at least kReadChunk / 2 unless a packet is waiting).
+  // Room to read into (at least 1 byte; at least kReadChunk / 2 unless a packet is waiting). Called
+  // with the buffer full, after drain() stopped, it grows the buffer by kReadChunk / 2.
   std::span<char> space();
   // `n` bytes were written at the start of space().
   void commit(std::size_t n) { end_ += n; }

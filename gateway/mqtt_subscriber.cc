@@ -160,6 +160,7 @@ bool mqtt_subscriber::open_socket() {
     return false;
   }
   std::string error = "no address";
+  bool woken = false;  // a wake-up consumed while connecting, handed on to serve_connection()
   for (addrinfo* a = found; a != nullptr && fd_ < 0; a = a->ai_next) {
     const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -182,6 +183,11 @@ bool mqtt_subscriber::open_socket() {
           errno = err;
           break;
         }
+        if (p[1].revents != 0) {  // consume it, or poll() returns at once until the deadline
+          std::uint64_t count;
+          [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof count);
+          woken = true;
+        }
         std::lock_guard lock(mu_);
         if (stopping_) {
           errno = ECANCELED;
@@ -199,6 +205,7 @@ bool mqtt_subscriber::open_socket() {
     fd_ = fd;
   }
   ::freeaddrinfo(found);
+  if (woken) wake();
   if (fd_ < 0) {
     log_warning(settings_.name, " broker ", settings_.uri, ": cannot connect: ", error);
     return false;
@@ -473,6 +480,7 @@ bool mqtt_subscriber::serve_connection() {
         if (!out_.empty() && !flush()) break;
         if (batch_end_) batch_end_();
         if (!ok) break;
+        start_change();  // a change asked for while the previous round was unanswered
       }
       const auto now = clock::now();
       if (phase_ == phase::awaiting_connack && now >= connack_deadline) {

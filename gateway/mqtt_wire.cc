@@ -138,7 +138,9 @@ bool parse_packet_id(const packet& p, std::uint16_t& packet_id) {
 void encode_connect(std::string& out, const connect_options& o) {
   std::uint8_t flags = o.clean_session ? 0x02 : 0x00;
   std::size_t remaining = 10 + 2 + o.client_id.size();
-  if (!o.username.empty()) {
+  // A password needs the user name flag (MQTT-3.1.2-22): without a user name an empty one is sent.
+  const bool with_username = !o.username.empty() || !o.password.empty();
+  if (with_username) {
     flags |= 0x80;
     remaining += 2 + o.username.size();
   }
@@ -152,7 +154,7 @@ void encode_connect(std::string& out, const connect_options& o) {
   out.push_back(static_cast<char>(flags));
   put16(out, o.keepalive_seconds);
   put_string(out, o.client_id);
-  if (!o.username.empty()) put_string(out, o.username);
+  if (with_username) put_string(out, o.username);
   if (!o.password.empty()) put_string(out, o.password);
 }
 

@@ -82,14 +82,14 @@ struct connack_view {
 bool parse_connack(const packet& p, connack_view& out);
 const char* connack_reason(std::uint8_t return_code);
 
-// SUBACK and UNSUBACK: the packet id; SUBACK also one return code per filter (0x80 = refused).
+// SUBACK: the packet id and one return code per filter (0x80 = refused).
 bool parse_suback(const packet& p, std::uint16_t& packet_id, std::string_view& codes);
 // PUBREL, UNSUBACK, PUBACK, PUBREC, PUBCOMP: the packet id.
 bool parse_packet_id(const packet& p, std::uint16_t& packet_id);
 
 struct connect_options {
   std::string_view client_id;
-  std::string_view username;  // omitted when empty
+  std::string_view username;  // omitted when empty, unless there is a password (sent empty then)
   std::string_view password;  // omitted when empty
   std::uint16_t keepalive_seconds = 30;
   bool clean_session = false;
