@@ -274,7 +274,9 @@ int pub_only(const options& opt) {
   const auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
                                                 std::chrono::duration<double>(opt.deadline_s));
   window_listener window;  // outlives the client: Paho may call it until the client is gone
-  mqtt::async_client pub(opt.pub_uri, "bench-pub-" + std::to_string(::getpid()), nullptr);
+  // Paho refuses a publish beyond its buffer (default 100 commands): room for the whole window.
+  mqtt::async_client pub(opt.pub_uri, "bench-pub-" + std::to_string(::getpid()),
+                         static_cast<int>(opt.window) + 16, nullptr);
   try {
     connect_publisher(pub, opt.pub_uri, opt.window);
   } catch (const std::exception& e) {
@@ -440,7 +442,8 @@ int main(int argc, char** argv) {
   const std::string id_suffix = std::to_string(::getpid());
 
   mqtt::async_client sub(opt.sub_uri, "bench-sub-" + id_suffix, nullptr);
-  mqtt::async_client pub(opt.pub_uri, "bench-pub-" + id_suffix, nullptr);
+  mqtt::async_client pub(opt.pub_uri, "bench-pub-" + id_suffix, static_cast<int>(opt.window) + 16,
+                         nullptr);
   sub.set_message_callback([&m, n = opt.count](mqtt::const_message_ptr msg) {
     const std::int64_t arrival = now_ns();
     const auto& ref = msg->get_payload_ref();
