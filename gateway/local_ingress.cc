@@ -60,6 +60,9 @@ local_ingress::local_ingress(const gateway_config& config, pipeline& p, spool& s
   session_.on_message([this](std::string_view topic, std::string_view payload) {
     return on_message(topic, payload);
   });
+  // A read's releases are synced together (durability each: one fdatasync), before any of its
+  // messages is acknowledged.
+  session_.before_ack([this] { spool_.sync_appended(); });
   session_.on_batch_end([this] {
     if (send_) send_();  // the releases leave from here, without waking the publisher thread
   });
@@ -95,7 +98,8 @@ mqtt_subscriber::verdict local_ingress::on_message(std::string_view topic,
         const std::string_view cls = d.device_class() ? std::string_view(d.device_class()->id) : "";
         // Never waits: a callback that blocks would stop the upstream client too.
         if (spool_.append(purpose.id, r.topic, r.payload, r.expires_at_ms, d.device_id(), cls, now,
-                          spool::clock::now(), !send_) == 0) {
+                          spool::clock::now(),
+                          send_ ? spool::append_mode::batched : spool::append_mode::solo) == 0) {
           platform::log_error(
               "spool refused a release (full beyond its headroom, or a write error); "
               "it is lost");

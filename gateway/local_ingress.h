@@ -6,7 +6,8 @@
 // Each message goes through the pipeline on that thread; its releases are appended to the spool
 // (written, and with durability FSYNC_EACH synced) before the message is acknowledged to the
 // broker (PUBACK, or PUBREC at QoS 2), so a crash of portierd loses nothing: the broker sends
-// what was not acknowledged again (at least once).
+// what was not acknowledged again (at least once). The messages of one read are appended first,
+// then synced together (FSYNC_EACH: one fdatasync for all of them), then acknowledged together.
 //
 // Backpressure (when_full: REFUSE_NEW): a message that arrives while the spool is at max_bytes
 // is not taken. It stays unacknowledged, the session disconnects (the broker keeps it and the

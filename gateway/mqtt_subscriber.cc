@@ -420,6 +420,23 @@ bool mqtt_subscriber::read_and_handle() {
   return !fatal_;
 }
 
+void mqtt_subscriber::linger() {
+  // Closing a socket with unread bytes in it sends a reset, and the broker may then drop what it
+  // had not read yet: the acknowledgements just written, which it would answer by sending those
+  // messages again. So: no more writes, then read and discard until the broker closes (it does
+  // on DISCONNECT), for at most ack_timeout.
+  ::shutdown(fd_, SHUT_WR);
+  const auto deadline = clock::now() + settings_.ack_timeout;
+  char discard[4096];
+  while (clock::now() < deadline) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, millis_until(deadline)) < 0 && errno != EINTR) return;
+    if (p.revents == 0) continue;
+    const ssize_t n = ::recv(fd_, discard, sizeof discard, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return;
+  }
+}
+
 bool mqtt_subscriber::serve_connection() {
   if (!open_socket()) {
     if (connect_result_) connect_result_(false);
@@ -469,6 +486,7 @@ bool mqtt_subscriber::serve_connection() {
       }
       if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
         const bool ok = read_and_handle();
+        if (before_ack_) before_ack_();
         if (refused_) {  // the handler refused a message: acknowledge what it took, then close
           if (batch_end_) batch_end_();
           log_info(settings_.name, " broker ", settings_.uri,
@@ -511,7 +529,7 @@ bool mqtt_subscriber::serve_connection() {
   }
   if (graceful) {
     wire::encode_disconnect(out_);  // after any acknowledgements still owed
-    flush();
+    if (flush()) linger();
   }
   close_socket();
   return back_off;

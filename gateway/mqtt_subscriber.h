@@ -18,7 +18,9 @@
 //     stays closed until the gate opens again.
 // A PUBLISH larger than max_packet_bytes is handed over with its payload cut to its first
 // max_payload_bytes + 1 bytes (the rest is skipped unread into memory): enough for the policy to
-// drop it as too large. `on_batch_end` runs after each read's messages were acknowledged.
+// drop it as too large. `before_ack` runs after each read's messages were handed over and before
+// their acknowledgements are written (the ingress makes the batch durable there), `on_batch_end`
+// after they were written.
 //
 // Subscriptions: set_filters() (any thread) gives the wanted set; each connect subscribes to all
 // of it, and while connected the difference is subscribed and unsubscribed. A refused filter
@@ -75,6 +77,7 @@ class mqtt_subscriber {
 
   // Set before start().
   void on_message(handler h) { handler_ = std::move(h); }
+  void before_ack(std::function<void()> f) { before_ack_ = std::move(f); }
   void on_batch_end(std::function<void()> f) { batch_end_ = std::move(f); }
   void on_connect_result(std::function<void(bool)> f) { connect_result_ = std::move(f); }
   // While it returns false the client stays disconnected (checked before each connect, every
@@ -116,6 +119,7 @@ class mqtt_subscriber {
   bool handle(const mqtt_wire::packet& p);
   bool protocol_error(const char* what);
   bool flush();         // writes out_ completely (within ack_timeout)
+  void linger();        // after DISCONNECT: waits for the broker to close first
   void start_change();  // if the wanted filters changed and no round is outstanding
   void send_change();
   void finish_change();
@@ -126,6 +130,7 @@ class mqtt_subscriber {
   std::string host_, port_;
   mqtt_reader reader_;  // owned by the client's thread
   handler handler_;
+  std::function<void()> before_ack_;
   std::function<void()> batch_end_;
   std::function<void(bool)> connect_result_;
   std::function<bool()> gate_;

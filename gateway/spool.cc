@@ -389,7 +389,8 @@ bool spool::write_frame_locked(std::string_view purpose, std::uint64_t key_id,
 std::uint64_t spool::append(std::string_view purpose, std::string_view topic,
                             std::string_view payload, std::int64_t expires_at_ms,
                             std::string_view device_id, std::string_view device_class,
-                            std::int64_t now_ms, clock::time_point deadline, bool wake_reader) {
+                            std::int64_t now_ms, clock::time_point deadline, append_mode mode) {
+  const bool solo = mode == append_mode::solo;
   sp::SpoolRecord r;
   r.set_topic(std::string(topic));
   r.set_payload(std::string(payload));
@@ -423,9 +424,8 @@ std::uint64_t spool::append(std::string_view purpose, std::string_view topic,
       // counted.
       ++stats_.spool_refused_full;
       if (!over_limit_logged_) {
-        platform::log_warning(
-            "spool: beyond max_bytes + headroom (", total_bytes_,
-            " bytes): taking a message whose releases exceed the headroom");
+        platform::log_warning("spool: beyond max_bytes + headroom (", total_bytes_,
+                              " bytes): taking a message whose releases exceed the headroom");
         over_limit_logged_ = true;
       }
       break;
@@ -439,9 +439,9 @@ std::uint64_t spool::append(std::string_view purpose, std::string_view topic,
   fresh.topic = topic;
   fresh.payload = payload;
   fresh.expires_at_ms = expires_at_ms;
-  if (!key || !write_frame_locked(purpose, *key, plaintext, wake_reader, &fresh)) return 0;
+  if (!key || !write_frame_locked(purpose, *key, plaintext, solo, &fresh)) return 0;
   const std::uint64_t seq = appended_seq_;
-  if (options_.sync == spool_options::durability::each) {
+  if (solo && options_.sync == spool_options::durability::each) {
     // Synced outside the lock, so that the egress goes on meanwhile. The active segment is never
     // closed under us (only segments behind the cursor are); after a roll, roll_locked() synced
     // the one this record went to.
@@ -453,6 +453,20 @@ std::uint64_t spool::append(std::string_view purpose, std::string_view topic,
     notify_changed_locked();
   }
   return seq;
+}
+
+void spool::sync_appended() {
+  if (options_.sync != spool_options::durability::each) return;
+  std::unique_lock lock(mu_);
+  if (closed_ || segments_.empty() || durable_seq_ >= appended_seq_) return;
+  // As in append(): the active segment stays open; a roll synced the segments before it.
+  const int fd = segments_.back().fd;
+  const std::uint64_t seq = appended_seq_;
+  lock.unlock();
+  ::fdatasync(fd);
+  lock.lock();
+  durable_seq_ = std::max(durable_seq_, seq);
+  notify_changed_locked();
 }
 
 bool spool::wait_durable(std::uint64_t seq, clock::time_point deadline) {

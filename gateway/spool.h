@@ -89,14 +89,24 @@ class spool {
   spool(const spool&) = delete;
   spool& operator=(const spool&) = delete;
 
+  enum class append_mode {
+    // Wakes the reader waiting in next()/wait_ready(); with durability each, the record is synced
+    // before append() returns.
+    solo,
+    // Neither: the caller sends the record itself (or calls wake_reader()) and, after the last
+    // append of its batch, calls sync_appended() before it acknowledges any of the batch's
+    // messages. With durability each that is one fdatasync for the batch (group commit).
+    batched,
+  };
   // Stores one release; its seq, or 0 if it could not be stored (closed, or an I/O error —
   // logged). refuse_new, beyond the headroom: waits for room until `deadline`, then stores anyway.
-  // With `wake_reader` false the reader waiting in next()/wait_ready() is not woken: the caller
-  // sends the record itself (or calls wake_reader()).
   std::uint64_t append(std::string_view purpose, std::string_view topic, std::string_view payload,
                        std::int64_t expires_at_ms, std::string_view device_id,
                        std::string_view device_class, std::int64_t now_ms,
-                       clock::time_point deadline, bool wake_reader = true);
+                       clock::time_point deadline, append_mode mode = append_mode::solo);
+  // Durability each: makes every record appended so far durable (one fdatasync, outside the lock),
+  // and returns once it is. Otherwise nothing to do (batch: the background thread syncs).
+  void sync_appended();
   // Waits until every record up to `seq` is as durable as configured. False at the deadline.
   bool wait_durable(std::uint64_t seq, clock::time_point deadline);
 

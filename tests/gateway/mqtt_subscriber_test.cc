@@ -176,6 +176,7 @@ struct history {
   std::vector<record> packets;
   int accepted = 0;
   std::vector<int> ended;  // connections that reached their end of stream
+  std::vector<int> reset;  // connections of those that ended with a reset, not a clean close
   bool malformed = false;  // the client sent bytes that are not MQTT
 
   const record* find(packet_type t, int conn = 0, int nth = 1) const {
@@ -320,6 +321,7 @@ class fake_broker {
     if (n <= 0) {
       c.open = false;
       seen_.ended.push_back(conn);
+      if (n < 0) seen_.reset.push_back(conn);
       cv_.notify_all();
       return;
     }
@@ -336,6 +338,8 @@ class fake_broker {
       seen_.packets.push_back(
           {conn, reads_, ++sequence, f.out.type, f.out.flags, std::string(f.out.body)});
       c.buffered.erase(0, f.size);
+      // As a broker does: DISCONNECT ends the connection from its side too.
+      if (f.out.type == packet_type::disconnect) ::shutdown(fd, SHUT_WR);
     }
     cv_.notify_all();
   }
@@ -764,6 +768,30 @@ TEST(mqtt_subscriber,
   LONGS_EQUAL(3, packet_id(expect(packet_type::puback, 2, 2)));
   std::lock_guard lock(mu);
   LONGS_EQUAL(4, messages.size());
+}
+
+// Regression: the client closed its socket with unread messages in it right after DISCONNECT;
+// the kernel then resets the connection, and a broker that is still writing (mosquitto: "Broken
+// pipe") drops the acknowledgements it had not read yet and sends those messages again
+// (integration test 07 saw them arrive twice, out of order). Now the client lingers until the
+// broker has closed.
+TEST(mqtt_subscriber, pausing_with_unread_messages_closes_cleanly_after_the_broker_read_the_acks) {
+  start(settings());
+  accept_session(1);
+  {
+    std::lock_guard lock(mu);
+    refuse_topic = "home/hall/temp";
+  }
+  // About 75 KB in one write: more than the client reads at once, so some stays unread.
+  std::string burst =
+      publish("home/kitchen/temp", "a", 1, 1) + publish("home/hall/temp", "b", 1, 2);
+  for (std::uint16_t id = 3; id < 3000; ++id) burst += publish("home/attic/temp", "c", 1, id);
+  broker->send(burst);
+  expect(packet_type::disconnect, 1);
+  expect_ended(1);
+  const auto h = broker->snapshot();
+  LONGS_EQUAL(1, h.count(packet_type::puback));
+  CHECK_FALSE_TEXT(h.reset.size() > 0, "the client reset the connection");
 }
 
 TEST(mqtt_subscriber, refused_subscription_closes_and_subscribes_again_after_the_back_off) {

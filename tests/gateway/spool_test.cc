@@ -366,6 +366,28 @@ TEST(spool, purge_of_a_class_only_touches_that_class) {
   STRCMP_EQUAL("sensor", got[0].c_str());
 }
 
+TEST(spool, each_batched_appends_are_durable_only_after_sync_appended_and_all_together) {
+  spool_options o;
+  o.sync = spool_options::durability::each;
+  open_spool(o);
+  std::vector<std::uint64_t> seqs;
+  for (int i = 0; i < 3; ++i) {
+    seqs.push_back(sp->append("analytics", "portier/gw/analytics/x", "p" + std::to_string(i),
+                              kLater, "dev-1", "sensor", kNow, soon(),
+                              spool::append_mode::batched));
+    CHECK(seqs.back() != 0);
+  }
+  // Not synced yet: the ingress must not acknowledge these messages.
+  CHECK_FALSE(sp->wait_durable(seqs.back(), clock_type::now()));
+  CHECK_FALSE(sp->wait_durable(seqs.front(), clock_type::now()));
+  sp->sync_appended();
+  for (auto seq : seqs) CHECK(sp->wait_durable(seq, clock_type::now()));
+  // Readable and complete, in order.
+  const auto got = drain();
+  LONGS_EQUAL(3, got.size());
+  STRCMP_EQUAL("p2", got[2].c_str());
+}
+
 TEST(spool, durability_settings_each_and_batch_report_durable) {
   spool_options o;
   o.sync = spool_options::durability::each;
