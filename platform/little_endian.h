@@ -1,5 +1,5 @@
-// Fixed-width little-endian integers in byte strings: the framing of the spool's segments and of
-// the MQTT session store. Portable (no host-order assumptions), header-only.
+// Fixed-width little-endian integers in byte strings: the framing of the spool's segments.
+// Portable (no host-order assumptions), header-only.
 #pragma once
 
 #include <cstdint>
