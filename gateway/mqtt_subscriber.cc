@@ -386,6 +386,15 @@ bool mqtt_subscriber::handle(const wire::packet& p) {
           return false;
         }
       }
+      for (std::size_t i = 0; i < codes.size(); ++i) {
+        const int granted = static_cast<std::uint8_t>(codes[i]);
+        if (granted < settings_.qos) {  // accepted, but with less than the guarantee needs
+          log_warning(settings_.name, " broker ", settings_.uri, ": the broker granted QoS ",
+                      granted, " for \"", change_.added[i], "\" (asked for ", settings_.qos,
+                      "): messages on it are delivered unacknowledged, and one that is being "
+                      "handled when portierd stops or crashes is lost");
+        }
+      }
       change_.sub_id = 0;
       if (!change_.pending()) finish_change();
       return true;

@@ -97,12 +97,26 @@ class Restarts(GatewayTest):
         self.assertTrue(daemon.running())
 
 
+    def test_subscription_granted_below_qos_1_is_warned_about(self):
+        # A broker configured to cap QoS (mosquitto: max_qos) accepts the subscription at QoS 0:
+        # messages then come unacknowledged, and "nothing lost" no longer holds. Said, not hidden.
+        local = RefusingBroker()
+        local.refuse, local.granted = False, 0
+        self.addCleanup(local.stop)
+        upstream = self.upstream_broker()
+        daemon = self.portierd(local, upstream, wait_connected=False)
+        daemon.log.wait_for(r"local broker \S+: the broker granted QoS 0 for \"[^\"]+\" \(asked for 1\)")
+        daemon.log.wait_for(r"local broker \S+: connected as ")
+        self.assertTrue(daemon.running())
+
+
 class RefusingBroker:
     """Just enough of an MQTT 3.1.1 broker on 127.0.0.1: CONNACK, PINGRESP, and a SUBACK that
-    refuses every filter while `refuse` is set (grants QoS 1 otherwise)."""
+    refuses every filter while `refuse` is set (grants QoS `granted`, 1 by default, otherwise)."""
 
     def __init__(self):
         self.refuse = True
+        self.granted = 1
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(4)
@@ -153,7 +167,7 @@ class RefusingBroker:
                         while i < len(body):
                             i += 2 + struct.unpack(">H", body[i:i + 2])[0] + 1
                             n += 1
-                        codes = bytes([0x80 if self.refuse else 1] * n)
+                        codes = bytes([0x80 if self.refuse else self.granted] * n)
                         conn.sendall(bytes([0x90]) + _remaining_length(2 + n) + body[:2] + codes)
                     elif kind >> 4 == 12:  # PINGREQ
                         conn.sendall(bytes([0xD0, 0]))
