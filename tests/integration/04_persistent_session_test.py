@@ -1,6 +1,6 @@
 """04 persistent session: portierd's session at the local broker outlives portierd. Stopped with
 SIGTERM (exit 0), messages devices publish meanwhile wait at the broker and arrive upstream
-once portierd is back; nothing is lost and nothing is sent twice."""
+once portierd is back; nothing is lost and nothing is sent twice. The same at local.qos 2."""
 
 import os
 import sys
@@ -17,7 +17,18 @@ class PersistentSession(GatewayTest):
     gateway_id = "gw04"
 
     def test_messages_published_while_portierd_is_stopped_arrive_after_restart(self):
-        local, upstream, obs, daemon, dev = self.world()
+        self.away_and_back()
+
+    def test_the_same_with_local_qos_2(self):
+        local, daemon = self.away_and_back(local_qos=2)
+        # Really QoS 2: portierd answered the broker's PUBLISHes with PUBREC and its PUBRELs.
+        # 12 messages: one before the stop, ten while away, the sentinel.
+        local.log.wait_for(r"Received PUBREC from %s " % daemon.local_client_id, 12)
+        local.log.wait_for(r"Received PUBCOMP from %s " % daemon.local_client_id, 12)
+        self.assertEqual(local.log.count(r"Received PUBACK from %s " % daemon.local_client_id), 0)
+
+    def away_and_back(self, **portierd_kw):
+        local, upstream, obs, daemon, dev = self.world(**portierd_kw)
         dev.publish(DEVICE, {"battery": 0})
         obs.expect(lambda m: on_topic(SERVICE)(m) and decoded(m) == {"battery": 0})
 
@@ -38,6 +49,7 @@ class PersistentSession(GatewayTest):
         dev.publish(DEVICE, sentinel)
         obs.expect(lambda m: decoded(m) == sentinel, since=mark)
         self.assertEqual(len(obs.seen(on_topic(SERVICE), mark)), 11)
+        return local, daemon
 
 
 if __name__ == "__main__":

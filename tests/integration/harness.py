@@ -327,7 +327,8 @@ class Portierd:
     file (then `hup()` to reload). Log lines are searched with `log.wait_for()`."""
 
     def __init__(self, workdir, gateway_id, local, upstream, *, host="127.0.0.1", policy_dir=DEFAULT_POLICY_DIR,
-                 grant=(), refuse=(), client_cert=None, ca_file=None, secret=TEST_SECRET, extra=""):
+                 grant=(), refuse=(), client_cert=None, ca_file=None, secret=TEST_SECRET, extra="",
+                 local_qos=None):
         self.gateway_id = gateway_id
         self.dir = os.path.join(workdir, "portierd-" + gateway_id)
         self.state_dir = os.path.join(self.dir, "state")
@@ -345,16 +346,17 @@ class Portierd:
         self.upstream_client_id = "portier-%s" % gateway_id
         self.settings = dict(host=host, policy_dir=policy_dir, grant=list(grant), refuse=list(refuse),
                              client_cert=client_cert, ca_file=ca_file if ca_file is not None else cert("ca.crt"),
-                             extra=extra)
+                             extra=extra, local_qos=local_qos)
         self.configure()
         self.proc = None
         self._starts = 0
         self._asked_to_exit = False
 
-    def config_text(self, host, policy_dir, grant, refuse, client_cert, ca_file, extra):
+    def config_text(self, host, policy_dir, grant, refuse, client_cert, ca_file, extra, local_qos):
         lines = [
             'gateway_id: "%s"' % self.gateway_id,
-            'local { uri: "tcp://127.0.0.1:%d" keepalive_seconds: 5 }' % self.local.port,
+            'local { uri: "tcp://127.0.0.1:%d" keepalive_seconds: 5%s }'
+            % (self.local.port, " qos: %d" % local_qos if local_qos else ""),
             'upstream {',
             '  uri: "ssl://%s:%d"' % (host, self.upstream.port),
             '  ca_file: "%s"' % ca_file if ca_file else "",
