@@ -27,6 +27,14 @@ mqtt_subscriber::settings ingress_settings(const gateway_config& config) {
   return s;
 }
 
+constexpr std::int64_t kRetryAfterWriteErrorMs = 5000;
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -55,14 +63,14 @@ local_ingress::local_ingress(const gateway_config& config, pipeline& p, spool& s
       paused_ = false;
       platform::log_info("local broker: resuming, the spool has room again");
     }
-    return !paused_ && !stopping_;
+    return !paused_ && !stopping_ && steady_ms() >= retry_at_ms_;
   });
-  session_.on_message([this](std::string_view topic, std::string_view payload) {
-    return on_message(topic, payload);
+  session_.on_message([this](std::string_view topic, std::string_view payload, int qos) {
+    return on_message(topic, payload, qos);
   });
   // A read's releases are synced together (durability each: one fdatasync), before any of its
-  // messages is acknowledged.
-  session_.before_ack([this] { spool_.sync_appended(); });
+  // messages is acknowledged; if that fails, none of them is.
+  session_.before_ack([this] { return spool_.sync_appended(); });
   session_.on_batch_end([this] {
     if (send_) send_();  // the releases leave from here, without waking the publisher thread
   });
@@ -79,18 +87,22 @@ void local_ingress::resubscribe() {
   session_.set_filters(pipeline_.subscriptions());
 }
 
-mqtt_subscriber::verdict local_ingress::on_message(std::string_view topic,
-                                                   std::string_view payload) {
-  if (may_pause_ && spool_.full()) {  // not taken: the broker keeps it while the session is away
+mqtt_subscriber::verdict local_ingress::on_message(std::string_view topic, std::string_view payload,
+                                                   int qos) {
+  if (may_pause_ && spool_.full()) {
     if (!paused_) {
       paused_ = true;
       ++counters_.ingress_pauses;
       platform::log_warning("local broker: pausing, the spool is full (", spool_.bytes(),
                             " bytes)");
     }
-    return mqtt_subscriber::verdict::refused;
+    // Not taken: the broker keeps it while the session is away. A QoS 0 message would be gone,
+    // so it is taken into the spool's headroom, and the session closes once this read is done.
+    if (qos > 0) return mqtt_subscriber::verdict::refused;
+    session_.recheck();
   }
   const std::int64_t now = wall_ms();
+  bool stored = true;
   pipeline_.process(
       topic, payload, now,
       [&](const policies::release& r, const policies::compiled_purpose& purpose,
@@ -100,9 +112,8 @@ mqtt_subscriber::verdict local_ingress::on_message(std::string_view topic,
         if (spool_.append(purpose.id, r.topic, r.payload, r.expires_at_ms, d.device_id(), cls, now,
                           spool::clock::now(),
                           send_ ? spool::append_mode::batched : spool::append_mode::solo) == 0) {
-          platform::log_error(
-              "spool refused a release (full beyond its headroom, or a write error); "
-              "it is lost");
+          stored = false;  // a write error, or the spool is closing
+          return;
         }
         if (ledger_ != nullptr) {
           std::array<std::string_view, 64> names;
@@ -120,7 +131,19 @@ mqtt_subscriber::verdict local_ingress::on_message(std::string_view topic,
         }
         if (ledger_ != nullptr) ledger_->record_drops(d.drops(), now);
       });
-  return mqtt_subscriber::verdict::taken;
+  if (stored) return mqtt_subscriber::verdict::taken;
+  if (qos == 0) {
+    platform::log_error("spool could not store a release (write error); a QoS 0 message is lost");
+    return mqtt_subscriber::verdict::taken;
+  }
+  // Not acknowledged: the broker sends it again once the session is back (releases of it that
+  // were stored may then leave twice: at least once).
+  retry_at_ms_ = steady_ms() + kRetryAfterWriteErrorMs;
+  platform::log_error(
+      "spool could not store a release (write error); the message stays with the "
+      "local broker, trying again in ",
+      kRetryAfterWriteErrorMs / 1000, " s");
+  return mqtt_subscriber::verdict::refused;
 }
 
 void local_ingress::stop() {

@@ -12,7 +12,11 @@
 // Backpressure (when_full: REFUSE_NEW): a message that arrives while the spool is at max_bytes
 // is not taken. It stays unacknowledged, the session disconnects (the broker keeps it and the
 // rest), and it reconnects once acknowledgements from upstream have brought the spool below
-// three quarters. The spool so never grows past max_bytes by more than one message's releases.
+// three quarters. The spool so never grows past max_bytes by more than one message's releases
+// (and what QoS 0 messages — not redelivered, so taken anyway — bring in one read).
+//
+// A release the spool cannot store (a write error) leaves its message unacknowledged: the
+// session closes and tries again after 5 s, and the broker sends the message again.
 #pragma once
 
 #include <atomic>
@@ -49,7 +53,7 @@ class local_ingress {
   bool paused() const { return paused_; }
 
  private:
-  mqtt_subscriber::verdict on_message(std::string_view topic, std::string_view payload);
+  mqtt_subscriber::verdict on_message(std::string_view topic, std::string_view payload, int qos);
 
   pipeline& pipeline_;
   spool& spool_;
@@ -59,6 +63,7 @@ class local_ingress {
   mqtt_subscriber session_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> paused_{false};
+  std::atomic<std::int64_t> retry_at_ms_{0};  // steady clock: after a spool write error
   const bool may_pause_;
   const std::uint64_t resume_below_;
   std::function<void()> send_;

@@ -350,17 +350,18 @@ bool mqtt_subscriber::handle(const wire::packet& p) {
       wire::publish_view m;
       if (phase_ != phase::up) return protocol_error("PUBLISH before CONNACK");
       if (!wire::parse_publish(p, m)) return protocol_error("malformed PUBLISH");
-      if (m.qos == 2 && awaiting_pubrel_.test(m.packet_id)) {  // a resend we already took
+      if (m.qos == 2 && m.dup && awaiting_pubrel_.test(m.packet_id)) {  // a resend we took
         wire::encode_ack(out_, packet_type::pubrec, m.packet_id);
         return true;
       }
-      if (handler_ && handler_(m.topic, m.payload) == verdict::refused) {
+      if (handler_ && handler_(m.topic, m.payload, m.qos) == verdict::refused) {
         refused_ = true;
         return false;
       }
       if (m.qos == 1) wire::encode_ack(out_, packet_type::puback, m.packet_id);
       if (m.qos == 2) {
         awaiting_pubrel_.set(m.packet_id);
+        batch_pubrec_.push_back(m.packet_id);
         wire::encode_ack(out_, packet_type::pubrec, m.packet_id);
       }
       return true;
@@ -432,18 +433,32 @@ bool mqtt_subscriber::read_and_handle() {
 void mqtt_subscriber::linger() {
   // Closing a socket with unread bytes in it sends a reset, and the broker may then drop what it
   // had not read yet: the acknowledgements just written, which it would answer by sending those
-  // messages again. So: no more writes, then read and discard until the broker closes (it does
-  // on DISCONNECT), for at most ack_timeout.
+  // messages again. So: no more writes, then read until the broker closes (it does on
+  // DISCONNECT), for at most ack_timeout. What needs an acknowledgement is not handled any more
+  // (the broker sends it again), but a QoS 0 message counts as delivered once the broker wrote
+  // it: those are still handed over rather than dropped.
   ::shutdown(fd_, SHUT_WR);
   const auto deadline = clock::now() + settings_.ack_timeout;
-  char discard[4096];
+  const auto take_qos0 = [this](const mqtt_wire::packet& p) {
+    wire::publish_view m;
+    if (handler_ && wire::parse_publish(p, m) && m.qos == 0) handler_(m.topic, m.payload, 0);
+    return true;
+  };
+  bool took = false;
   while (clock::now() < deadline) {
     pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, millis_until(deadline)) < 0 && errno != EINTR) return;
+    if (::poll(&p, 1, millis_until(deadline)) < 0 && errno != EINTR) break;
     if (p.revents == 0) continue;
-    const ssize_t n = ::recv(fd_, discard, sizeof discard, 0);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return;
+    const auto room = reader_.space();
+    const ssize_t n = ::recv(fd_, room.data(), room.size(), 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) break;
+    if (n < 0) continue;
+    reader_.commit(static_cast<std::size_t>(n));
+    took = true;
+    if (reader_.drain(take_qos0) == mqtt_reader::status::malformed) break;
   }
+  if (took && before_ack_) before_ack_();
+  if (took && batch_end_) batch_end_();
 }
 
 bool mqtt_subscriber::serve_connection() {
@@ -494,8 +509,16 @@ bool mqtt_subscriber::serve_connection() {
         start_change();
       }
       if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+        batch_pubrec_.clear();
         const bool ok = read_and_handle();
-        if (before_ack_) before_ack_();
+        if (before_ack_ && !before_ack_()) {  // not durable: acknowledge none of it
+          for (const auto id : batch_pubrec_) awaiting_pubrel_.reset(id);
+          out_.clear();
+          log_warning(settings_.name, " broker ", settings_.uri,
+                      ": closing without acknowledging the last messages (they were not stored); "
+                      "the broker sends them again");
+          break;
+        }
         if (refused_) {  // the handler refused a message: acknowledge what it took, then close
           if (batch_end_) batch_end_();
           log_info(settings_.name, " broker ", settings_.uri,

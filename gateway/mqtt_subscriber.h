@@ -11,11 +11,14 @@
 //
 // Contract of the handler (called on this client's thread, one message at a time):
 //   - returns `taken`: the message is the handler's; its PUBACK (QoS 1) or PUBREC (QoS 2) is sent
-//     after the handler returned, never before. QoS 2: handled on PUBLISH, a duplicate of a
-//     packet id still waiting for its PUBREL is not handed over again.
+//     after the handler returned, never before. QoS 2: handled on PUBLISH, a duplicate (DUP set)
+//     of a packet id still waiting for its PUBREL is not handed over again.
 //   - returns `refused`: not acknowledged. The client sends what it acknowledged so far, closes
 //     the connection cleanly (the broker keeps the session and redelivers the message later) and
-//     stays closed until the gate opens again.
+//     stays closed until the gate opens again. A QoS 0 message is not redelivered: the handler
+//     should take those. While closing cleanly (refused, gate, stop) the client reads on until
+//     the broker has closed; QoS 0 messages that arrive meanwhile are still handed over, others
+//     are left for the broker to send again.
 // A PUBLISH larger than max_packet_bytes is handed over with its payload cut to its first
 // max_payload_bytes + 1 bytes (the rest is skipped unread into memory): enough for the policy to
 // drop it as too large. `before_ack` runs after each read's messages were handed over and before
@@ -52,7 +55,9 @@ namespace portier::gateway {
 class mqtt_subscriber {
  public:
   enum class verdict { taken, refused };
-  using handler = std::function<verdict(std::string_view topic, std::string_view payload)>;
+  // `qos` is the QoS the broker delivered the message at (0 when the publisher used 0 and the
+  // broker does not upgrade it): a QoS 0 message that is refused is gone, nothing redelivers it.
+  using handler = std::function<verdict(std::string_view topic, std::string_view payload, int qos)>;
 
   struct settings {
     std::string name = "local";  // for logs
@@ -77,7 +82,10 @@ class mqtt_subscriber {
 
   // Set before start().
   void on_message(handler h) { handler_ = std::move(h); }
-  void before_ack(std::function<void()> f) { before_ack_ = std::move(f); }
+  // Returns false when the batch could not be made durable: then nothing of it is acknowledged
+  // (the QoS 2 packet ids it took are forgotten too) and the connection is closed, so the broker
+  // delivers those messages again after the back-off.
+  void before_ack(std::function<bool()> f) { before_ack_ = std::move(f); }
   void on_batch_end(std::function<void()> f) { batch_end_ = std::move(f); }
   void on_connect_result(std::function<void(bool)> f) { connect_result_ = std::move(f); }
   // While it returns false the client stays disconnected (checked before each connect, every
@@ -130,7 +138,7 @@ class mqtt_subscriber {
   std::string host_, port_;
   mqtt_reader reader_;  // owned by the client's thread
   handler handler_;
-  std::function<void()> before_ack_;
+  std::function<bool()> before_ack_;
   std::function<void()> batch_end_;
   std::function<void(bool)> connect_result_;
   std::function<bool()> gate_;
@@ -157,7 +165,9 @@ class mqtt_subscriber {
   clock::time_point last_sent_, ping_sent_;
   bool ping_outstanding_ = false;
   std::uint16_t last_id_ = 0;
-  std::bitset<65536> awaiting_pubrel_;  // QoS 2 packet ids taken, PUBREL not yet received
+  std::bitset<65536> awaiting_pubrel_;
+  std::vector<std::uint16_t> batch_pubrec_;  // QoS 2 ids taken in the current read  // QoS 2 packet
+                                             // ids taken, PUBREL not yet received
 };
 
 }  // namespace portier::gateway

@@ -455,18 +455,22 @@ std::uint64_t spool::append(std::string_view purpose, std::string_view topic,
   return seq;
 }
 
-void spool::sync_appended() {
-  if (options_.sync != spool_options::durability::each) return;
+bool spool::sync_appended() {
+  if (options_.sync != spool_options::durability::each) return true;
   std::unique_lock lock(mu_);
-  if (closed_ || segments_.empty() || durable_seq_ >= appended_seq_) return;
+  if (closed_ || segments_.empty() || durable_seq_ >= appended_seq_) return true;
   // As in append(): the active segment stays open; a roll synced the segments before it.
   const int fd = segments_.back().fd;
   const std::uint64_t seq = appended_seq_;
   lock.unlock();
-  ::fdatasync(fd);
+  if (::fdatasync(fd) != 0) {
+    platform::log_error("spool: fdatasync failed (", std::strerror(errno), ")");
+    return false;
+  }
   lock.lock();
   durable_seq_ = std::max(durable_seq_, seq);
   notify_changed_locked();
+  return true;
 }
 
 bool spool::wait_durable(std::uint64_t seq, clock::time_point deadline) {

@@ -105,8 +105,9 @@ class spool {
                        std::string_view device_class, std::int64_t now_ms,
                        clock::time_point deadline, append_mode mode = append_mode::solo);
   // Durability each: makes every record appended so far durable (one fdatasync, outside the lock),
-  // and returns once it is. Otherwise nothing to do (batch: the background thread syncs).
-  void sync_appended();
+  // and returns once it is; false (logged) when the sync failed. Otherwise nothing to do (batch:
+  // the background thread syncs) and true.
+  bool sync_appended();
   // Waits until every record up to `seq` is as durable as configured. False at the deadline.
   bool wait_durable(std::uint64_t seq, clock::time_point deadline);
 

@@ -440,6 +440,7 @@ TEST_GROUP(mqtt_subscriber) {
   bool hold = false;         // the handler waits while this is set
   std::string refuse_topic;  // the handler refuses this topic and closes the gate
   bool gate_open = true;
+  bool durable = true;  // what before_ack reports
   int gate_asked = 0;
   std::atomic<int> connects_ok{0}, connects_failed{0};
 
@@ -471,8 +472,12 @@ TEST_GROUP(mqtt_subscriber) {
 
   void start(mqtt_subscriber::settings s, std::vector<std::string> filters = kFilters) {
     client = std::make_unique<mqtt_subscriber>(std::move(s));
-    client->on_message([this](std::string_view topic, std::string_view payload) {
+    client->on_message([this](std::string_view topic, std::string_view payload, int) {
       return on_message(topic, payload);
+    });
+    client->before_ack([this] {
+      std::lock_guard lock(mu);
+      return durable;
     });
     client->on_batch_end([this] {
       std::lock_guard lock(mu);
@@ -792,6 +797,50 @@ TEST(mqtt_subscriber, pausing_with_unread_messages_closes_cleanly_after_the_brok
   const auto h = broker->snapshot();
   LONGS_EQUAL(1, h.count(packet_type::puback));
   CHECK_FALSE_TEXT(h.reset.size() > 0, "the client reset the connection");
+}
+
+TEST(mqtt_subscriber, a_batch_that_could_not_be_made_durable_is_not_acknowledged) {
+  auto s = settings();
+  s.qos = 2;
+  start(s);
+  accept_session(1);
+  {
+    std::lock_guard lock(mu);
+    durable = false;  // e.g. fdatasync failed
+  }
+  broker->send(publish("home/hall/temp", "a", 1, 4) + publish("home/door/state", "open", 2, 5));
+  expect_ended(1);
+  {
+    const auto h = broker->snapshot();
+    LONGS_EQUAL(0, h.count(packet_type::puback));
+    LONGS_EQUAL(0, h.count(packet_type::pubrec));
+    std::lock_guard lock(mu);
+    LONGS_EQUAL(2, messages.size());
+    durable = true;
+  }
+  // The broker sends both again on the kept session: handed over again (the QoS 2 id is not
+  // taken for one already handled) and now acknowledged.
+  accept_session(2, true);
+  broker->send(publish("home/hall/temp", "a", 1, 4, true) +
+               publish("home/door/state", "open", 2, 5, true));
+  LONGS_EQUAL(4, packet_id(expect(packet_type::puback, 2)));
+  LONGS_EQUAL(5, packet_id(expect(packet_type::pubrec, 2)));
+  std::lock_guard lock(mu);
+  LONGS_EQUAL(4, messages.size());
+}
+
+TEST(mqtt_subscriber, a_qos2_publish_without_dup_on_a_pending_id_is_a_new_message) {
+  auto s = settings();
+  s.qos = 2;
+  start(s);
+  accept_session(1);
+  broker->send(publish("home/door/state", "open", 2, 7));
+  expect(packet_type::pubrec, 1);
+  broker->send(publish("home/door/state", "closed", 2, 7));  // no DUP: not a resend
+  expect(packet_type::pubrec, 1, 2);
+  std::lock_guard lock(mu);
+  LONGS_EQUAL(2, messages.size());
+  STRCMP_EQUAL("closed", messages[1].payload.c_str());
 }
 
 TEST(mqtt_subscriber, refused_subscription_closes_and_subscribes_again_after_the_back_off) {

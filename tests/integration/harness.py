@@ -213,13 +213,15 @@ class Broker:
     `observer_port` for the test's subscriber. Restart keeps the ports (and, with
     persistence, retained messages and persistent sessions)."""
 
-    def __init__(self, workdir, name, server_cert=None, require_certificate=False, persistence=False):
+    def __init__(self, workdir, name, server_cert=None, require_certificate=False, persistence=False,
+                 upgrade_qos=True):
         self.name = name
         self.dir = os.path.join(workdir, "broker-" + name)
         os.makedirs(self.dir)
         self.server_cert = server_cert
         self.require_certificate = require_certificate
         self.persistence = persistence
+        self.upgrade_qos = upgrade_qos
         self.tls = server_cert is not None
         self.log = LogFile(os.path.join(self.dir, "mosquitto.log"))
         self.conf = os.path.join(self.dir, "mosquitto.conf")
@@ -243,7 +245,7 @@ class Broker:
             "max_queued_messages 100000",
             # portierd subscribes at QoS 1; the broker then delivers at QoS 1 whatever the
             # publisher used, so a message is only gone from the broker once it is in the spool.
-            "upgrade_outgoing_qos true",
+            "upgrade_outgoing_qos %s" % ("true" if self.upgrade_qos else "false"),
             "listener %d 127.0.0.1" % self.port,
         ]
         if self.tls:

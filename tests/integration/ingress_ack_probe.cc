@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   s.qos = qos;
   mqtt_subscriber client(s);
   std::atomic<bool> done{false};
-  client.on_message([&](std::string_view, std::string_view) {
+  client.on_message([&](std::string_view, std::string_view, int) {
     if (!done) {
       std::ofstream(ready + ".in-callback") << "in callback\n";
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
