@@ -223,6 +223,9 @@ void mqtt_subscriber::close_socket() {
   }
   reader_.reset();
   out_.clear();
+  for (const auto& f : change_.added) {  // an unanswered SUBSCRIBE may have taken effect
+    if (std::find(active_.begin(), active_.end(), f) == active_.end()) active_.push_back(f);
+  }
   change_ = {};
   ping_outstanding_ = false;
   refused_ = fatal_ = false;
@@ -333,13 +336,21 @@ bool mqtt_subscriber::handle(const wire::packet& p) {
       phase_ = phase::up;
       last_sent_ = clock::now();
       if (!ack.session_present) awaiting_pubrel_.reset();
-      // A new connection: subscribe to the whole wanted set (the broker may have kept the
-      // session's subscriptions, or not; subscribing again is harmless).
+      // A new connection: subscribe to the whole wanted set (subscribing again is harmless).
+      // When the broker kept the session it also kept its subscriptions: those this process had
+      // (or was setting up) and no longer wants are unsubscribed. (Those of an earlier process
+      // are not known; messages on them are dropped by the policy as unmatched, and counted.)
       {
         std::lock_guard lock(mu_);
         filters_changed_ = false;
         change_ = {};
         change_.added = wanted_;
+      }
+      if (ack.session_present) {
+        for (const auto& f : active_) {
+          if (std::find(change_.added.begin(), change_.added.end(), f) == change_.added.end())
+            change_.removed.push_back(f);
+        }
       }
       active_.clear();
       change_.initial = true;

@@ -917,6 +917,30 @@ TEST(mqtt_subscriber, filters_set_while_disconnected_are_all_subscribed_on_conne
   STRCMP_EQUAL("x/#@1,y/#@1", filters_of(expect(packet_type::subscribe, 1)).c_str());
 }
 
+TEST(mqtt_subscriber, a_filter_dropped_while_away_is_unsubscribed_when_the_session_was_kept) {
+  start(settings(), {"a/#", "b/#"});
+  accept_session(1);
+  broker->drop();
+  expect_ended(1);
+  CHECK_TRUE(soon([&] { return !client->connected(); }));
+  client->set_filters({"b/#"});
+  expect(packet_type::connect, 2);
+  broker->send(connack(0, true));  // the broker kept the session, and its subscription to a/#
+  STRCMP_EQUAL("b/#@1", filters_of(expect(packet_type::subscribe, 2)).c_str());
+  STRCMP_EQUAL("a/#", filters_of(expect(packet_type::unsubscribe, 2)).c_str());
+}
+
+TEST(mqtt_subscriber, a_new_session_needs_no_unsubscribe) {
+  start(settings(), {"a/#", "b/#"});
+  accept_session(1);
+  broker->drop();
+  expect_ended(1);
+  CHECK_TRUE(soon([&] { return !client->connected(); }));
+  client->set_filters({"b/#"});
+  accept_session(2, false);
+  LONGS_EQUAL(0, broker->snapshot().count(packet_type::unsubscribe));
+}
+
 TEST(mqtt_subscriber, broker_closing_the_connection_makes_the_client_reconnect) {
   start(settings());
   accept_session(1);
