@@ -549,6 +549,16 @@ TEST_GROUP(mqtt_subscriber) {
   }
 
   // Plays a well-behaved broker for connection `conn` up to the SUBACK granting every filter.
+  // Subscribed to a/# and b/#, the connection lost, then only b/# wanted.
+  void drop_a_filter_while_away() {
+    start(settings(), {"a/#", "b/#"});
+    accept_session(1);
+    broker->drop();
+    expect_ended(1);
+    CHECK_TRUE(soon([&] { return !client->connected(); }));
+    client->set_filters({"b/#"});
+  }
+
   void accept_session(int conn, bool session_present = false) {
     expect(packet_type::connect, conn);
     broker->send(connack(0, session_present));
@@ -918,12 +928,7 @@ TEST(mqtt_subscriber, filters_set_while_disconnected_are_all_subscribed_on_conne
 }
 
 TEST(mqtt_subscriber, a_filter_dropped_while_away_is_unsubscribed_when_the_session_was_kept) {
-  start(settings(), {"a/#", "b/#"});
-  accept_session(1);
-  broker->drop();
-  expect_ended(1);
-  CHECK_TRUE(soon([&] { return !client->connected(); }));
-  client->set_filters({"b/#"});
+  drop_a_filter_while_away();
   expect(packet_type::connect, 2);
   broker->send(connack(0, true));  // the broker kept the session, and its subscription to a/#
   STRCMP_EQUAL("b/#@1", filters_of(expect(packet_type::subscribe, 2)).c_str());
@@ -931,12 +936,7 @@ TEST(mqtt_subscriber, a_filter_dropped_while_away_is_unsubscribed_when_the_sessi
 }
 
 TEST(mqtt_subscriber, a_new_session_needs_no_unsubscribe) {
-  start(settings(), {"a/#", "b/#"});
-  accept_session(1);
-  broker->drop();
-  expect_ended(1);
-  CHECK_TRUE(soon([&] { return !client->connected(); }));
-  client->set_filters({"b/#"});
+  drop_a_filter_while_away();
   accept_session(2, false);
   LONGS_EQUAL(0, broker->snapshot().count(packet_type::unsubscribe));
 }
