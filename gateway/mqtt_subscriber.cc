@@ -223,8 +223,12 @@ void mqtt_subscriber::close_socket() {
   }
   reader_.reset();
   out_.clear();
-  for (const auto& f : change_.added) {  // an unanswered SUBSCRIBE may have taken effect
-    if (std::find(active_.begin(), active_.end(), f) == active_.end()) active_.push_back(f);
+  // An unanswered SUBSCRIBE may have taken effect, an unanswered UNSUBSCRIBE may not have: both
+  // count as subscribed at the broker, for the next connection that finds the session kept.
+  for (const auto* filters : {&change_.added, &change_.removed}) {
+    for (const auto& f : *filters) {
+      if (std::find(active_.begin(), active_.end(), f) == active_.end()) active_.push_back(f);
+    }
   }
   change_ = {};
   ping_outstanding_ = false;

@@ -935,6 +935,18 @@ TEST(mqtt_subscriber, a_filter_dropped_while_away_is_unsubscribed_when_the_sessi
   STRCMP_EQUAL("a/#", filters_of(expect(packet_type::unsubscribe, 2)).c_str());
 }
 
+TEST(mqtt_subscriber, an_unsubscribe_the_broker_did_not_answer_is_sent_again_next_time) {
+  drop_a_filter_while_away();
+  expect(packet_type::connect, 2);
+  broker->send(connack(0, true));
+  expect(packet_type::unsubscribe, 2);
+  broker->drop();  // before the UNSUBACK: a/# may still be subscribed
+  expect_ended(2);
+  expect(packet_type::connect, 3);
+  broker->send(connack(0, true));
+  STRCMP_EQUAL("a/#", filters_of(expect(packet_type::unsubscribe, 3)).c_str());
+}
+
 TEST(mqtt_subscriber, a_new_session_needs_no_unsubscribe) {
   drop_a_filter_while_away();
   accept_session(2, false);
