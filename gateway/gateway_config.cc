@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <initializer_list>
 
+#include "gateway/mqtt_subscriber.h"
 #include "platform/file.h"
 #include "platform/proto_text.h"
 
@@ -92,6 +93,9 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
   if (!starts_with(local.uri(), "tcp://") && !starts_with(local.uri(), "mqtt://")) {
     v.fail({{"local"}, {"uri"}},
            "the local broker is reached as tcp://HOST:PORT, got \"" + local.uri() + "\"");
+  } else if (std::string host, port, why;
+             !mqtt_subscriber::parse_uri(local.uri(), host, port, why)) {
+    v.fail({{"local"}, {"uri"}}, "\"" + local.uri() + "\": " + why);
   }
   if (local.client_id().empty()) local.set_client_id("portier-" + c.gateway_id() + "-local");
   if (local.keepalive_seconds() == 0) local.set_keepalive_seconds(30);

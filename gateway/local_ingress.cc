@@ -27,13 +27,7 @@ mqtt_subscriber::settings ingress_settings(const gateway_config& config) {
   return s;
 }
 
-constexpr std::int64_t kRetryAfterWriteErrorMs = 5000;
-
-std::int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+constexpr auto kRetryAfterWriteError = std::chrono::seconds(5);
 
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -63,7 +57,7 @@ local_ingress::local_ingress(const gateway_config& config, pipeline& p, spool& s
       paused_ = false;
       platform::log_info("local broker: resuming, the spool has room again");
     }
-    return !paused_ && !stopping_ && steady_ms() >= retry_at_ms_;
+    return !paused_ && !stopping_ && std::chrono::steady_clock::now() >= retry_at_.load();
   });
   session_.on_message([this](std::string_view topic, std::string_view payload, int qos) {
     return on_message(topic, payload, qos);
@@ -138,11 +132,11 @@ mqtt_subscriber::verdict local_ingress::on_message(std::string_view topic, std::
   }
   // Not acknowledged: the broker sends it again once the session is back (releases of it that
   // were stored may then leave twice: at least once).
-  retry_at_ms_ = steady_ms() + kRetryAfterWriteErrorMs;
+  retry_at_ = std::chrono::steady_clock::now() + kRetryAfterWriteError;
   platform::log_error(
       "spool could not store a release (write error); the message stays with the "
       "local broker, trying again in ",
-      kRetryAfterWriteErrorMs / 1000, " s");
+      kRetryAfterWriteError.count(), " s");
   return mqtt_subscriber::verdict::refused;
 }
 

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -63,7 +64,7 @@ class local_ingress {
   mqtt_subscriber session_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> paused_{false};
-  std::atomic<std::int64_t> retry_at_ms_{0};  // steady clock: after a spool write error
+  std::atomic<std::chrono::steady_clock::time_point> retry_at_{};  // after a spool write error
   const bool may_pause_;
   const std::uint64_t resume_below_;
   std::function<void()> send_;

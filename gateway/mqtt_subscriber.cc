@@ -26,6 +26,10 @@ namespace {
 
 constexpr auto kClosedPoll = std::chrono::milliseconds(100);
 
+bool contains(const std::vector<std::string>& filters, const std::string& f) {
+  return std::find(filters.begin(), filters.end(), f) != filters.end();
+}
+
 int millis_until(std::chrono::steady_clock::time_point t) {
   const auto d =
       std::chrono::duration_cast<std::chrono::milliseconds>(t - std::chrono::steady_clock::now());
@@ -227,7 +231,7 @@ void mqtt_subscriber::close_socket() {
   // count as subscribed at the broker, for the next connection that finds the session kept.
   for (const auto* filters : {&change_.added, &change_.removed}) {
     for (const auto& f : *filters) {
-      if (std::find(active_.begin(), active_.end(), f) == active_.end()) active_.push_back(f);
+      if (!contains(active_, f)) active_.push_back(f);
     }
   }
   change_ = {};
@@ -276,10 +280,10 @@ void mqtt_subscriber::start_change() {
   }
   change_ = {};
   for (const auto& f : wanted) {
-    if (std::find(active_.begin(), active_.end(), f) == active_.end()) change_.added.push_back(f);
+    if (!contains(active_, f)) change_.added.push_back(f);
   }
   for (const auto& f : active_) {
-    if (std::find(wanted.begin(), wanted.end(), f) == wanted.end()) change_.removed.push_back(f);
+    if (!contains(wanted, f)) change_.removed.push_back(f);
   }
   send_change();
 }
@@ -352,8 +356,7 @@ bool mqtt_subscriber::handle(const wire::packet& p) {
       }
       if (ack.session_present) {
         for (const auto& f : active_) {
-          if (std::find(change_.added.begin(), change_.added.end(), f) == change_.added.end())
-            change_.removed.push_back(f);
+          if (!contains(change_.added, f)) change_.removed.push_back(f);
         }
       }
       active_.clear();
@@ -432,12 +435,12 @@ bool mqtt_subscriber::handle(const wire::packet& p) {
 bool mqtt_subscriber::read_and_handle() {
   const auto room = reader_.space();
   const ssize_t n = ::recv(fd_, room.data(), room.size(), 0);
-  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-    log_warning(settings_.name, " broker ", settings_.uri, ": connection lost", n == 0 ? "" : " (",
-                n == 0 ? "" : std::strerror(errno), n == 0 ? "" : ")");
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;
+  if (n <= 0) {
+    log_warning(settings_.name, " broker ", settings_.uri, ": connection lost",
+                n == 0 ? std::string() : " (" + std::string(std::strerror(errno)) + ")");
     return false;
   }
-  if (n < 0) return true;
   reader_.commit(static_cast<std::size_t>(n));
   if (reader_.drain([this](const mqtt_wire::packet& p) { return handle(p); }) ==
       mqtt_reader::status::malformed)

@@ -442,15 +442,8 @@ std::uint64_t spool::append(std::string_view purpose, std::string_view topic,
   if (!key || !write_frame_locked(purpose, *key, plaintext, solo, &fresh)) return 0;
   const std::uint64_t seq = appended_seq_;
   if (solo && options_.sync == spool_options::durability::each) {
-    // Synced outside the lock, so that the egress goes on meanwhile. The active segment is never
-    // closed under us (only segments behind the cursor are); after a roll, roll_locked() synced
-    // the one this record went to.
-    const int fd = segments_.back().fd;
     lock.unlock();
-    ::fdatasync(fd);
-    lock.lock();
-    durable_seq_ = std::max(durable_seq_, seq);
-    notify_changed_locked();
+    sync_appended();  // outside the lock, so that the egress goes on meanwhile
   }
   return seq;
 }
@@ -459,7 +452,8 @@ bool spool::sync_appended() {
   if (options_.sync != spool_options::durability::each) return true;
   std::unique_lock lock(mu_);
   if (closed_ || segments_.empty() || durable_seq_ >= appended_seq_) return true;
-  // As in append(): the active segment stays open; a roll synced the segments before it.
+  // The active segment is never closed under us (only segments behind the cursor are); after a
+  // roll, roll_locked() synced the segments before it.
   const int fd = segments_.back().fd;
   const std::uint64_t seq = appended_seq_;
   lock.unlock();

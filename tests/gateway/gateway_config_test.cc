@@ -16,7 +16,9 @@ TEST_GROUP(gateway_config) {
     char tmpl[] = "/tmp/portier-config-test-XXXXXX";
     dir = ::mkdtemp(tmpl);
   }
-  void teardown() override { CHECK_EQUAL(0, std::system(("rm -rf " + dir).c_str())); }
+  void teardown() override {
+    CHECK_EQUAL(0, std::system(("rm -rf " + dir).c_str()));
+  }
 
   std::string write(const std::string& name, const std::string& text) {
     const std::string path = dir + "/" + name;
@@ -28,13 +30,15 @@ TEST_GROUP(gateway_config) {
     auto r = load_gateway_config(write("portierd.conf", text));
     CHECK_FALSE(r.ok());
     std::string e = r.error_message();
-    for (auto p = e.find(dir); p != std::string::npos; p = e.find(dir)) e.replace(p, dir.size(), "DIR");
+    for (auto p = e.find(dir); p != std::string::npos; p = e.find(dir))
+      e.replace(p, dir.size(), "DIR");
     return e;
   }
 };
 
 TEST(gateway_config, minimal_config_gets_documented_defaults) {
-  auto r = load_gateway_config(write("c", "gateway_id: \"gw-1\"\nupstream { uri: \"ssl://cloud.example:8883\" }\n"));
+  auto r = load_gateway_config(
+      write("c", "gateway_id: \"gw-1\"\nupstream { uri: \"ssl://cloud.example:8883\" }\n"));
   CHECK_TRUE(r.ok());
   const auto& c = r->proto;
   STRCMP_EQUAL("tcp://127.0.0.1:1883", c.local().uri().c_str());
@@ -57,14 +61,18 @@ TEST(gateway_config, minimal_config_gets_documented_defaults) {
 }
 
 TEST(gateway_config, errors_name_file_line_column_and_field) {
-  STRCMP_EQUAL("DIR/portierd.conf:2:12: upstream.uri: upstream is always TLS: use ssl://HOST:PORT or "
-               "mqtts://HOST:PORT, got \"tcp://cloud:1883\"",
-               error_of("gateway_id: \"gw\"\nupstream { uri: \"tcp://cloud:1883\" }\n").c_str());
-  STRCMP_EQUAL("DIR/portierd.conf: gateway_id: gateway_id is required: 1 to 64 letters, digits, '-' or '_'\n"
-               "DIR/portierd.conf: upstream.uri: upstream.uri is required: ssl://HOST:PORT",
-               error_of("").c_str());
-  STRCMP_EQUAL("DIR/portierd.conf:1:1: gateway_id: gateway_id is required: 1 to 64 letters, digits, '-' or '_'",
-               error_of("gateway_id: \"has space\" upstream { uri: \"ssl://c:1\" }").c_str());
+  STRCMP_EQUAL(
+      "DIR/portierd.conf:2:12: upstream.uri: upstream is always TLS: use ssl://HOST:PORT or "
+      "mqtts://HOST:PORT, got \"tcp://cloud:1883\"",
+      error_of("gateway_id: \"gw\"\nupstream { uri: \"tcp://cloud:1883\" }\n").c_str());
+  STRCMP_EQUAL(
+      "DIR/portierd.conf: gateway_id: gateway_id is required: 1 to 64 letters, digits, '-' or '_'\n"
+      "DIR/portierd.conf: upstream.uri: upstream.uri is required: ssl://HOST:PORT",
+      error_of("").c_str());
+  STRCMP_EQUAL(
+      "DIR/portierd.conf:1:1: gateway_id: gateway_id is required: 1 to 64 letters, digits, '-' or "
+      "'_'",
+      error_of("gateway_id: \"has space\" upstream { uri: \"ssl://c:1\" }").c_str());
 }
 
 TEST(gateway_config, every_problem_is_reported_at_once) {
@@ -76,7 +84,8 @@ TEST(gateway_config, every_problem_is_reported_at_once) {
       "grant: \"analytics\" refuse: \"analytics\"\n");
   STRCMP_EQUAL(
       "DIR/portierd.conf:2:48: upstream.client_cert_file: cannot read \"/nonexistent.crt\"\n"
-      "DIR/portierd.conf:2:1: upstream: client_cert_file and client_key_file go together: give both or neither\n"
+      "DIR/portierd.conf:2:1: upstream: client_cert_file and client_key_file go together: give "
+      "both or neither\n"
       "DIR/portierd.conf:2:29: upstream.max_inflight: must be 1 to 1000, got 5000\n"
       "DIR/portierd.conf:5:20: refuse[0]: purpose \"analytics\" is both granted and refused\n"
       "DIR/portierd.conf:3:9: spool.max_bytes: must be 65536 to 68719476736, got 10\n"
@@ -84,9 +93,20 @@ TEST(gateway_config, every_problem_is_reported_at_once) {
       e.c_str());
 }
 
+TEST(gateway_config, a_local_uri_the_ingress_cannot_use_is_rejected) {
+  STRCMP_EQUAL(
+      "DIR/portierd.conf:2:9: local.uri: \"tcp://127.0.0.1:99999\": the port must be a "
+      "number from 1 to 65535",
+      error_of("gateway_id: \"gw\" upstream { uri: \"ssl://c:1\" }\n"
+               "local { uri: \"tcp://127.0.0.1:99999\" }\n")
+          .c_str());
+}
+
 TEST(gateway_config, syntax_errors_and_unknown_fields_are_rejected_with_position) {
-  STRCMP_EQUAL("DIR/portierd.conf:1:8: Message type \"portier.config.GatewayConfig\" has no field named \"gateway\".",
-               error_of("gateway: \"x\"").c_str());
+  STRCMP_EQUAL(
+      "DIR/portierd.conf:1:8: Message type \"portier.config.GatewayConfig\" has no field named "
+      "\"gateway\".",
+      error_of("gateway: \"x\"").c_str());
 }
 
 TEST(gateway_config, missing_file_is_named) {
@@ -97,8 +117,8 @@ TEST(gateway_config, missing_file_is_named) {
 
 TEST(gateway_config, password_comes_from_its_file_first_line) {
   const std::string pw = write("pw", "s3cret\nignored\n");
-  auto r = load_gateway_config(
-      write("c", "gateway_id: \"gw\" upstream { uri: \"ssl://c:1\" password_file: \"" + pw + "\" }"));
+  auto r = load_gateway_config(write(
+      "c", "gateway_id: \"gw\" upstream { uri: \"ssl://c:1\" password_file: \"" + pw + "\" }"));
   CHECK_TRUE(r.ok());
   STRCMP_EQUAL("s3cret", r->password_upstream.c_str());
 }
