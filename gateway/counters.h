@@ -35,6 +35,7 @@ namespace portier::gateway {
   X(spool_torn_tails, "torn spool tails cut off at start-up (power cut during a write)")      \
   X(spool_recovered, "releases found waiting in the spool at start-up")                      \
   X(ingress_pauses, "times the ingress paused because the spool was full (refuse_new)")      \
+  X(ingress_write_errors, "messages the spool could not store (QoS 0: lost, else redelivered)") \
   X(control_served, "control API requests answered")                                          \
   X(control_refused, "control API connections refused: neither root nor in the group")        \
   X(control_invalid, "control API requests rejected as malformed, oversized or invalid")      \

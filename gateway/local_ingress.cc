@@ -126,6 +126,7 @@ mqtt_subscriber::verdict local_ingress::on_message(std::string_view topic, std::
         if (ledger_ != nullptr) ledger_->record_drops(d.drops(), now);
       });
   if (stored) return mqtt_subscriber::verdict::taken;
+  ++counters_.ingress_write_errors;
   if (qos == 0) {
     platform::log_error("spool could not store a release (write error); a QoS 0 message is lost");
     return mqtt_subscriber::verdict::taken;
