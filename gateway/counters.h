@@ -41,7 +41,9 @@ namespace portier::gateway {
   X(control_invalid, "control API requests rejected as malformed, oversized or invalid")      \
   X(control_failed, "control API requests that timed out or failed inside the daemon")        \
   X(updates_applied, "remote policy bundles applied")                                         \
-  X(updates_rejected, "remote policy bundles and key lists rejected (reason in the status)")
+  X(updates_rejected, "remote policy bundles and key lists rejected (reason in the status)")   \
+  X(devices_evicted, "devices forgotten to stay within devices.max_devices (they count as new again)") \
+  X(ledger_keys_evicted, "ledger device keys dropped to stay within devices.max_devices (entries unreadable)")
 
 struct counters {
 #define PORTIER_DECLARE_COUNTER(name, help) std::atomic<std::uint64_t> name{0};

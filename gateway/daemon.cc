@@ -230,6 +230,8 @@ int run_daemon(const std::string& config_path) {
   lo.max_bytes = cfg.proto.ledger().max_bytes();
   lo.segment_bytes =
       std::max<std::uint64_t>(4096, std::min<std::uint64_t>(1ull << 20, lo.max_bytes / 8));
+  lo.max_devices = cfg.proto.devices().max_devices();
+  lo.evicted_counter = &stats.ledger_keys_evicted;
   auto record = ledger::open(lo, **keys, *secret);
   if (!record) {
     log_error("cannot start: ", record.error_message());
@@ -273,8 +275,15 @@ int run_daemon(const std::string& config_path) {
     updates = std::move(*u);
   }
 
-  device_registry devices;
+  device_registry_options dro;
+  dro.max_devices = cfg.proto.devices().max_devices();
+  dro.max_new_per_minute = cfg.proto.devices().max_new_per_minute();
+  dro.evicted_counter = &stats.devices_evicted;
+  device_registry devices(dro);
   pipeline pipe(stats);
+  pipe.set_admission([&devices](std::string_view id, std::string_view cls, std::int64_t now) {
+    return devices.admit(id, cls, now);
+  });
   try {
     pipe.install(std::make_shared<policies::evaluator>(policy, identity, limits_from(cfg)),
                  (*consent)->snapshot());

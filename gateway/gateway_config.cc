@@ -160,6 +160,11 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
   if (control.group().empty()) control.set_group("portier");
   if (c.mutable_ledger()->max_bytes() == 0) c.mutable_ledger()->set_max_bytes(16ull << 20);
   v.range({{"ledger"}, {"max_bytes"}}, c.ledger().max_bytes(), 1ull << 20, 1ull << 30);
+  auto& dv = *c.mutable_devices();
+  if (dv.max_devices() == 0) dv.set_max_devices(4096);
+  v.range({{"devices"}, {"max_devices"}}, dv.max_devices(), 16, 65536);
+  if (dv.max_new_per_minute() == 0) dv.set_max_new_per_minute(600);
+  v.range({{"devices"}, {"max_new_per_minute"}}, dv.max_new_per_minute(), 1, 100000);
   auto& up_dates = *c.mutable_updates();
   if (up_dates.max_bundle_bytes() == 0) up_dates.set_max_bundle_bytes(4u << 20);
   v.range({{"updates"}, {"max_bundle_bytes"}}, up_dates.max_bundle_bytes(), 64u << 10, 16u << 20);

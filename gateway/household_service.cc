@@ -308,13 +308,14 @@ control::Response household_service::report(const control::ReportRequest& req) {
     auto* o = out->add_row();
     o->set_device_id(row.device);
     o->set_device_erased(row.device_erased);
+    o->set_device_forgotten(row.device_forgotten);
     o->set_class_id(row.device_class);
     const auto* c = running->find_class(row.device_class);
     o->set_class_title(c ? c->title : row.device_class);
     o->set_purpose_id(row.purpose);
     const int p = running->purpose_index(row.purpose);
     o->set_title(p >= 0 ? running->purposes()[static_cast<std::size_t>(p)].title : row.purpose);
-    if (p >= 0 && !row.device_erased && !row.device.empty()) {
+    if (p >= 0 && !row.device_erased && !row.device_forgotten && !row.device.empty()) {
       o->set_pseudonym(ev.device_pseudonym(static_cast<std::size_t>(p), row.device));
     }
     for (const auto& f : row.fields) o->add_fields(f);

@@ -33,7 +33,10 @@ constexpr char kHeadFormat[] = "portier.ledger-head.v1";
 constexpr char kSuffix[] = ".ledger";
 constexpr std::size_t kSegmentNameLength = 20 + sizeof kSuffix - 1;
 constexpr std::int64_t kMinuteMs = 60'000;
-constexpr std::size_t kMaxDeviceCache = 10'000;
+constexpr std::uint64_t kKeyFileBytesPerDevice = 100;
+// Finished minutes waiting for flush(): beyond these the oldest is dropped (and counted).
+constexpr std::size_t kMaxQueuedBatches = 8;
+constexpr std::size_t kEvictedIdsPerEntry = 4096;
 constexpr std::size_t kMaxPseudonyms = 256;
 const std::string kZeroHash(32, '\0');
 
@@ -179,6 +182,10 @@ ledger::ledger(ledger_options options, platform::key_directory& keys, std::span<
   options_.segment_bytes = std::max<std::uint64_t>(options_.segment_bytes, 4096);
   options_.max_bytes = std::max<std::uint64_t>(options_.max_bytes, 2 * options_.segment_bytes);
   options_.max_open_keys = std::max<std::size_t>(options_.max_open_keys, 1);
+  // The keys file takes at most a quarter of the budget (kKeyFileBytesPerDevice each).
+  options_.max_devices = std::clamp<std::size_t>(
+      options_.max_devices, 1,
+      std::max<std::uint64_t>(1, options_.max_bytes / 4 / kKeyFileBytesPerDevice));
   last_hash_ = kZeroHash;
   anchor_prev_ = kZeroHash;
 }
@@ -196,9 +203,7 @@ platform::result<std::unique_ptr<ledger>> ledger::open(ledger_options options, p
 
 ledger::~ledger() {
   std::lock_guard lock(mu_);
-  if (!open_.empty() || std::any_of(open_drops_.begin(), open_drops_.end(), [](auto n) { return n != 0; })) {
-    write_open_locked(last_now_ms_, nullptr);
-  }
+  write_queued_locked(last_now_ms_, true);
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -206,14 +211,10 @@ ledger::~ledger() {
 
 platform::result<bool> ledger::recover() {
   const std::string& dir = options_.dir;
-  if (auto text = platform::read_file(dir + "/devices", 16 << 20)) {
-    lp::LedgerIndex index;
-    if (index.ParseFromString(*text)) {
-      for (const auto& [ref, id] : index.devices()) index_[ref] = id;
-    } else {
-      platform::log_warning("ledger: ", dir, "/devices cannot be decoded; erasures will search the ledger");
-    }
-  }
+  auto table = ledger_device_keys::open(dir + "/device-keys", options_.max_devices);
+  if (!table) return platform::error{table.error_message()};
+  keys_table_ = std::move(*table);
+  if (auto m = migrate_legacy_keys(); !m) return m;
 
   bool have_head = false;
   std::string head_path = dir + "/head";
@@ -413,7 +414,7 @@ bool ledger::append_locked(std::vector<lp::LedgerEntry>& entries) {
   // Rotation moves the anchor first (in the head), then deletes: a crash in between leaves a
   // segment before the anchor, which recover() deletes.
   std::vector<std::string> doomed;
-  while (total_bytes_ > options_.max_bytes && segments_.size() > 1) {
+  while (total_bytes_ + keys_table_->file_bytes() > options_.max_bytes && segments_.size() > 1) {
     const segment& old = segments_.front();
     const segment& next = segments_[1];
     anchor_seq_ = next.first_seq != 0 ? next.first_seq : last_seq_ + 1;
@@ -433,127 +434,190 @@ std::string ledger::index_ref(std::string_view device_id) const {
   return to_hex(mac.data(), 16);
 }
 
-bool ledger::save_index_locked() {
-  lp::LedgerIndex index;
-  for (const auto& [ref, id] : index_) (*index.mutable_devices())[ref] = id;
-  auto w = platform::write_file_atomic(options_.dir + "/devices", index.SerializeAsString(), 0600);
-  if (!w) {
-    platform::log_error("ledger: ", w.error_message());
-    ++write_errors_;
-  }
-  return w.ok();
+std::optional<platform::key256> ledger::key_locked(std::uint64_t key_id) const {
+  if (auto k = keys_table_->key(key_id)) return k;
+  return keys_.get(key_name(key_id));  // a key file of an earlier version that had no index entry
 }
 
-std::optional<ledger::device_ref> ledger::device_locked(std::string_view device_id, bool create) {
-  const std::string id(device_id);
-  if (auto it = devices_.find(id); it != devices_.end()) return it->second;
-  const std::string ref = index_ref(device_id);
-  std::uint64_t key_id = 0;
-  std::optional<platform::key256> key;
-  if (auto it = index_.find(ref); it != index_.end()) {
-    key_id = it->second;
-    key = keys_.get(key_name(key_id));
+platform::result<bool> ledger::migrate_legacy_keys() {
+  const std::string index_path = options_.dir + "/devices";
+  auto text = platform::read_file(index_path, 16 << 20);
+  if (!text) return true;  // nothing to migrate
+  lp::LedgerIndex index;
+  if (!index.ParseFromString(*text)) {
+    platform::log_warning("ledger: ", index_path,
+                          " cannot be decoded; its keys stay where they are");
+    return true;
   }
-  if (!key) {
-    if (!create) return std::nullopt;
-    for (int attempt = 0; attempt < 8 && !key; ++attempt) {
-      std::uint8_t raw[8];
-      if (!platform::random_bytes(raw)) break;
-      key_id = 0;
-      for (std::uint8_t b : raw) key_id = (key_id << 8) | b;
-      if (key_id == 0 || keys_.get(key_name(key_id))) continue;
-      auto made = keys_.create(key_name(key_id));
-      if (!made) {
-        platform::log_error("ledger: ", made.error_message());
-        break;
-      }
-      key = *made;
+  std::vector<std::uint64_t> adopted;
+  for (const auto& [ref, key_id] : index.devices()) {
+    if (auto key = keys_.get(key_name(key_id))) {
+      keys_table_->adopt(ref, {key_id, *key}, last_now_ms_);
+      adopted.push_back(key_id);
     }
-    if (!key) {
-      ++write_errors_;
-      return std::nullopt;
-    }
-    index_[ref] = key_id;
-    save_index_locked();
   }
-  device_ref d;
-  d.key_id = key_id;
+  if (auto w = keys_table_->save(); !w) return platform::error{w.error_message()};
+  for (std::uint64_t key_id : adopted) {
+    if (keys_table_->key(key_id)) keys_.destroy(key_name(key_id));
+  }
+  ::unlink(index_path.c_str());
+  sync_dir(options_.dir);
+  platform::log_info("ledger: moved ", adopted.size(), " device keys into ", options_.dir,
+                     "/device-keys");
+  return true;
+}
+
+bool ledger::seal_device_locked(std::string_view device_id, bool create, std::int64_t now_ms,
+                                std::vector<std::uint64_t>& evicted, lp::SealedDevice& out) {
+  const auto k = keys_table_->get(index_ref(device_id), create, now_ms, evicted);
+  if (!k) {
+    if (create) ++write_errors_;
+    return false;
+  }
   platform::aes_gcm::nonce nonce{};
   if (!platform::random_bytes(nonce)) {
     ++write_errors_;
-    return std::nullopt;
+    return false;
   }
-  d.nonce.assign(reinterpret_cast<const char*>(nonce.data()), nonce.size());
-  platform::aes_gcm(*key).seal(nonce, device_aad(key_id), device_id, d.sealed);
-  if (devices_.size() >= kMaxDeviceCache) devices_.clear();
-  devices_.emplace(id, d);
-  return d;
+  std::string sealed;
+  platform::aes_gcm(k->key).seal(nonce, device_aad(k->key_id), device_id, sealed);
+  out.set_key_id(k->key_id);
+  out.set_nonce(reinterpret_cast<const char*>(nonce.data()), nonce.size());
+  out.set_sealed(std::move(sealed));
+  return true;
 }
 
-void ledger::seal_into(const device_ref& d, lp::SealedDevice& out) const {
-  out.set_key_id(d.key_id);
-  out.set_nonce(d.nonce);
-  out.set_sealed(d.sealed);
+void ledger::record_evictions_locked(const std::vector<std::uint64_t>& evicted, std::int64_t now_ms,
+                                     std::vector<lp::LedgerEntry>& entries) {
+  if (evicted.empty()) return;
+  if (options_.evicted_counter != nullptr) *options_.evicted_counter += evicted.size();
+  for (std::size_t i = 0; i < evicted.size(); i += kEvictedIdsPerEntry) {
+    lp::LedgerEntry& e = entries.emplace_back();
+    e.set_time_ms(now_ms);
+    auto* ev = e.mutable_eviction();
+    for (std::size_t j = i; j < std::min(evicted.size(), i + kEvictedIdsPerEntry); ++j)
+      ev->add_key_ids(evicted[j]);
+  }
 }
 
-void ledger::note_time_locked(std::int64_t now_ms) { last_now_ms_ = std::max(last_now_ms_, now_ms); }
+void ledger::note_time(std::int64_t now_ms) {
+  std::int64_t seen = last_now_ms_.load();
+  while (now_ms > seen && !last_now_ms_.compare_exchange_weak(seen, now_ms)) {
+  }
+}
 
-void ledger::roll_minute_locked(std::int64_t now_ms) {
+void ledger::queue_open_agg_locked() {
+  const bool any_drops =
+      std::any_of(open_drops_.begin(), open_drops_.end(), [](auto n) { return n != 0; });
+  if (open_.empty() && !any_drops) return;
+  batch b;
+  b.minute = open_minute_ < 0 ? minute_of(last_now_ms_) : open_minute_;
+  b.open.swap(open_);
+  b.drops = open_drops_;
+  open_drops_.fill(0);
+  queued_keys_ += b.open.size();
+  queued_.push_back(std::move(b));
+  // flush() has fallen behind (its thread is stuck, or the disk is): memory stays bounded.
+  while (queued_.size() > kMaxQueuedBatches || queued_keys_ > 2 * options_.max_open_keys) {
+    queued_keys_ -= queued_.front().open.size();
+    queued_.pop_front();
+    ++batches_dropped_;
+  }
+}
+
+void ledger::roll_minute_agg_locked(std::int64_t now_ms) {
   const std::int64_t minute = minute_of(now_ms);
   if (open_minute_ < 0) {
     open_minute_ = minute;
   } else if (minute > open_minute_) {
-    write_open_locked(now_ms, nullptr);
+    queue_open_agg_locked();
     open_minute_ = minute;
   }
 }
 
-void ledger::write_open_locked(std::int64_t now_ms, const std::string* only_device) {
-  std::vector<std::string> keys;
-  for (const auto& [key, agg] : open_) {
-    if (!only_device || agg.device == *only_device) keys.push_back(key);
-  }
-  std::sort(keys.begin(), keys.end());
-  std::vector<lp::LedgerEntry> entries;
-  entries.reserve(keys.size() + 1);
-  const std::int64_t minute = open_minute_ < 0 ? minute_of(now_ms) : open_minute_;
-  for (const std::string& key : keys) {
-    const aggregate& a = open_.at(key);
-    const auto dev = device_locked(a.device, true);
-    if (!dev) continue;  // no key could be made: better no entry than a device in clear
-    lp::LedgerEntry& e = entries.emplace_back();
-    e.set_time_ms(now_ms);
-    lp::Release* r = e.mutable_release();
-    seal_into(*dev, *r->mutable_device());
-    r->set_device_class(a.device_class);
-    r->set_purpose(a.purpose);
-    r->set_minute_ms(minute);
-    for (const auto& f : a.fields) r->add_fields(f);
-    r->set_count(a.count);
-    r->set_bytes(a.bytes);
-  }
-  if (!only_device && std::any_of(open_drops_.begin(), open_drops_.end(), [](auto n) { return n != 0; })) {
-    lp::LedgerEntry& e = entries.emplace_back();
-    e.set_time_ms(now_ms);
-    lp::Drops* d = e.mutable_drops();
-    d->set_minute_ms(minute);
-    for (std::size_t i = 0; i < open_drops_.size(); ++i) {
-      if (open_drops_[i] == 0) continue;
-      lp::DropCount* c = d->add_counts();
-      c->set_reason(std::string(policies::drop_reason_name(static_cast<policies::drop_reason>(i))));
-      c->set_count(open_drops_[i]);
+void ledger::write_queued_locked(std::int64_t now_ms, bool all) {
+  std::vector<batch> batches;
+  {
+    std::lock_guard agg(agg_mu_);
+    if (!all) roll_minute_agg_locked(now_ms);
+    batches.reserve(queued_.size() + 1);
+    for (auto& b : queued_) batches.push_back(std::move(b));
+    queued_.clear();
+    queued_keys_ = 0;
+    if (batches_dropped_ != batches_dropped_logged_) {
+      platform::log_warning("ledger: ", batches_dropped_ - batches_dropped_logged_,
+                            " minutes of aggregates were dropped unwritten (writing fell behind)");
+      batches_dropped_logged_ = batches_dropped_;
     }
-    open_drops_.fill(0);
+    if (all) {  // the open minute too, straight to writing (not through the bounded queue)
+      queue_open_agg_locked();
+      for (auto& b : queued_) batches.push_back(std::move(b));
+      queued_.clear();
+      queued_keys_ = 0;
+    }
   }
-  for (const std::string& key : keys) open_.erase(key);
+  write_batches_locked(batches, now_ms);
+}
+
+void ledger::write_batches_locked(std::vector<batch>& batches, std::int64_t now_ms) {
+  if (batches.empty()) return;
+  std::vector<lp::LedgerEntry> entries;
+  std::vector<std::uint64_t> evicted;
+  // Devices that have keys are touched first, so that new ones made below evict other newcomers
+  // (or idle devices), never a device seen in this very batch.
+  for (const batch& b : batches) {
+    for (const auto& [key, a] : b.open)
+      (void)keys_table_->get(index_ref(a.device), false, now_ms, evicted);
+  }
+  for (batch& b : batches) {
+    std::vector<const std::string*> keys;
+    keys.reserve(b.open.size());
+    for (const auto& [key, agg] : b.open) keys.push_back(&key);
+    std::sort(keys.begin(), keys.end(),
+              [](const std::string* x, const std::string* y) { return *x < *y; });
+    for (const std::string* key : keys) {
+      const aggregate& a = b.open.at(*key);
+      lp::LedgerEntry e;
+      lp::Release* r = e.mutable_release();
+      // No key could be made: better no entry than a device in clear.
+      if (!seal_device_locked(a.device, true, now_ms, evicted, *r->mutable_device())) continue;
+      e.set_time_ms(now_ms);
+      r->set_device_class(a.device_class);
+      r->set_purpose(a.purpose);
+      r->set_minute_ms(b.minute);
+      for (const auto& f : a.fields) r->add_fields(f);
+      r->set_count(a.count);
+      r->set_bytes(a.bytes);
+      entries.push_back(std::move(e));
+    }
+    if (std::any_of(b.drops.begin(), b.drops.end(), [](auto n) { return n != 0; })) {
+      lp::LedgerEntry& e = entries.emplace_back();
+      e.set_time_ms(now_ms);
+      lp::Drops* d = e.mutable_drops();
+      d->set_minute_ms(b.minute);
+      for (std::size_t i = 0; i < b.drops.size(); ++i) {
+        if (b.drops[i] == 0) continue;
+        lp::DropCount* c = d->add_counts();
+        c->set_reason(
+            std::string(policies::drop_reason_name(static_cast<policies::drop_reason>(i))));
+        c->set_count(b.drops[i]);
+      }
+    }
+  }
+  record_evictions_locked(evicted, now_ms, entries);
+  // The keys reach the disk before any entry sealed under them.
+  if (auto w = keys_table_->save(); !w) {
+    platform::log_error("ledger: ", w.error_message());
+    ++write_errors_;
+  }
   append_locked(entries);
 }
 
 bool ledger::record_release(std::string_view device_id, std::string_view device_class, std::string_view purpose,
                             std::span<const std::string_view> fields, std::uint64_t bytes, std::int64_t now_ms) {
-  std::lock_guard lock(mu_);
-  note_time_locked(now_ms);
-  roll_minute_locked(now_ms);
+  note_time(now_ms);
+  std::lock_guard lock(agg_mu_);
+  roll_minute_agg_locked(now_ms);
   key_buf_.assign(device_id);
   key_buf_ += '\0';
   key_buf_.append(device_class);
@@ -562,7 +626,7 @@ bool ledger::record_release(std::string_view device_id, std::string_view device_
   auto it = open_.find(key_buf_);
   if (it == open_.end()) {
     if (!valid_device(device_id)) return false;
-    if (open_.size() >= options_.max_open_keys) write_open_locked(now_ms, nullptr);
+    if (open_.size() >= options_.max_open_keys) queue_open_agg_locked();
     aggregate a;
     a.device = device_id;
     a.device_class = clean_text(device_class, 256);
@@ -579,15 +643,16 @@ bool ledger::record_release(std::string_view device_id, std::string_view device_
 }
 
 void ledger::record_drops(const policies::drop_counts& drops, std::int64_t now_ms) {
-  std::lock_guard lock(mu_);
-  note_time_locked(now_ms);
-  roll_minute_locked(now_ms);
+  note_time(now_ms);
+  std::lock_guard lock(agg_mu_);
+  roll_minute_agg_locked(now_ms);
   for (std::size_t i = 0; i < drops.size(); ++i) open_drops_[i] += drops[i];
 }
 
 void ledger::record_consent(const consent_receipt& receipt) {
   std::lock_guard lock(mu_);
-  note_time_locked(receipt.time_ms);
+  note_time(receipt.time_ms);
+  std::vector<std::uint64_t> evicted;
   std::vector<lp::LedgerEntry> entries(1);
   lp::LedgerEntry& e = entries.front();
   e.set_time_ms(receipt.time_ms);
@@ -599,7 +664,7 @@ void ledger::record_consent(const consent_receipt& receipt) {
                : receipt.scope == consent_scope::device_class ? portier::consent::SCOPE_DEVICE_CLASS
                                                               : portier::consent::SCOPE_DEVICE);
   if (receipt.scope == consent_scope::device) {
-    if (auto dev = device_locked(receipt.scope_value, true)) seal_into(*dev, *c->mutable_device());
+    seal_device_locked(receipt.scope_value, true, receipt.time_ms, evicted, *c->mutable_device());
   } else {
     r->set_scope_value(clean_text(receipt.scope_value, 256));
   }
@@ -618,13 +683,18 @@ void ledger::record_consent(const consent_receipt& receipt) {
   r->set_policy_version(receipt.shown.policy_version);
   r->set_prev_hash(clean_text(receipt.prev_hash, 128));
   r->set_hash(clean_text(receipt.hash, 128));
+  record_evictions_locked(evicted, receipt.time_ms, entries);
+  if (auto w = keys_table_->save(); !w) {
+    platform::log_error("ledger: ", w.error_message());
+    ++write_errors_;
+  }
   append_locked(entries);
 }
 
 void ledger::record_policy(std::string_view name, std::uint64_t version, std::string_view source, bool applied,
                            std::string_view reason_code, std::int64_t now_ms) {
   std::lock_guard lock(mu_);
-  note_time_locked(now_ms);
+  note_time(now_ms);
   std::vector<lp::LedgerEntry> entries(1);
   lp::LedgerEntry& e = entries.front();
   e.set_time_ms(now_ms);
@@ -638,15 +708,15 @@ void ledger::record_policy(std::string_view name, std::uint64_t version, std::st
 }
 
 void ledger::flush(std::int64_t now_ms) {
+  note_time(now_ms);
   std::lock_guard lock(mu_);
-  note_time_locked(now_ms);
-  roll_minute_locked(now_ms);
+  write_queued_locked(now_ms, false);
 }
 
 void ledger::flush_all(std::int64_t now_ms) {
+  note_time(now_ms);
   std::lock_guard lock(mu_);
-  note_time_locked(now_ms);
-  write_open_locked(now_ms, nullptr);
+  write_queued_locked(now_ms, true);
 }
 
 // ---- erasure ----------------------------------------------------------------------------------
@@ -658,16 +728,16 @@ platform::result<erase_outcome> ledger::erase_device(std::string_view device_id,
   if (pseudonyms.size() > kMaxPseudonyms) {
     return platform::error{"at most " + std::to_string(kMaxPseudonyms) + " pseudonyms per erasure"};
   }
+  note_time(now_ms);
   std::lock_guard lock(mu_);
-  note_time_locked(now_ms);
-  const std::string id(device_id);
-  write_open_locked(now_ms, &id);
+  // What is aggregated of the device is written first, so that the erasure covers it too (other
+  // devices' open minute is written early: report() adds the two entries up).
+  write_queued_locked(now_ms, true);
 
   std::set<std::uint64_t> doomed;
-  const std::string ref = index_ref(device_id);
-  if (auto it = index_.find(ref); it != index_.end()) doomed.insert(it->second);
-  // The index may have lost a key (a damaged file): the ledger itself says which keys seal this
-  // device. One decryption per key id.
+  if (auto k = keys_table_->key_id_of(index_ref(device_id))) doomed.insert(*k);
+  // Keys of earlier versions, or a key the table lost: the ledger itself says which keys seal
+  // this device. One decryption per key id.
   const auto frames = read_all_locked();
   std::set<std::uint64_t> checked;
   const auto sealed_of = [](const lp::LedgerEntry& e) -> const lp::SealedDevice* {
@@ -687,12 +757,13 @@ platform::result<erase_outcome> ledger::erase_device(std::string_view device_id,
     if (const lp::SealedDevice* d = sealed_of(f.entry); d && doomed.count(d->key_id())) ++out.ledger_entries;
   }
   for (std::uint64_t key_id : doomed) {
+    keys_table_->drop(key_id);
     keys_.destroy(key_name(key_id));
     out.keys_destroyed.push_back(key_id);
   }
-  devices_.erase(id);
-  if (index_.erase(ref) > 0 && !save_index_locked()) {
-    return platform::error{options_.dir + "/devices: cannot update the device index"};
+  if (auto w = keys_table_->save(); !w) {
+    ++write_errors_;
+    return platform::error{w.error_message() + " (the device's keys could not be dropped on disk)"};
   }
 
   std::vector<lp::LedgerEntry> entries(1);
@@ -731,7 +802,7 @@ std::vector<ledger::parsed_frame> ledger::read_all_locked() const {
 }
 
 std::optional<std::string> ledger::open_device_locked(const lp::SealedDevice& d) const {
-  const auto key = keys_.get(key_name(d.key_id()));
+  const auto key = key_locked(d.key_id());
   if (!key || d.nonce().size() != platform::aes_gcm::kNonceBytes) return std::nullopt;
   platform::aes_gcm::nonce nonce{};
   std::memcpy(nonce.data(), d.nonce().data(), nonce.size());
@@ -812,13 +883,19 @@ std::vector<ledger_record> ledger::read(std::int64_t since_ms) const {
 
 std::vector<ledger_record> ledger::read_locked(std::int64_t since_ms, std::int64_t* oldest_ms) const {
   const std::int64_t since_minute = minute_of(since_ms);
-  std::map<std::uint64_t, std::optional<platform::key256>> keys;  // one key file read per key id
+  std::map<std::uint64_t, std::optional<platform::key256>> keys;  // one key look-up per key id
+  const auto frames = read_all_locked();
+  std::set<std::uint64_t> evicted;
+  for (const auto& f : frames) {
+    if (!f.bad && f.entry.has_eviction())
+      evicted.insert(f.entry.eviction().key_ids().begin(), f.entry.eviction().key_ids().end());
+  }
   const auto device = [&](const lp::SealedDevice& d, ledger_record& r) {
     r.device_key = d.key_id();
     auto it = keys.find(d.key_id());
-    if (it == keys.end()) it = keys.emplace(d.key_id(), keys_.get(key_name(d.key_id()))).first;
+    if (it == keys.end()) it = keys.emplace(d.key_id(), key_locked(d.key_id())).first;
     if (!it->second) {
-      r.device_erased = true;
+      (evicted.count(d.key_id()) != 0 ? r.device_forgotten : r.device_erased) = true;
       return;
     }
     platform::aes_gcm::nonce nonce{};
@@ -831,7 +908,7 @@ std::vector<ledger_record> ledger::read_locked(std::int64_t since_ms, std::int64
   };
 
   std::vector<ledger_record> out;
-  for (const auto& f : read_all_locked()) {
+  for (const auto& f : frames) {
     if (f.bad) continue;
     const lp::LedgerEntry& e = f.entry;
     if (e.seq() < anchor_seq_) continue;
@@ -904,54 +981,67 @@ ledger_report ledger::report(std::int64_t since_ms) const {
   std::lock_guard lock(mu_);
   ledger_report out;
   out.since_ms = since_ms;
-  // Readable devices merge across their keys; each erased key stays its own row.
+  // Readable devices merge across their keys; each erased or forgotten key stays its own row.
   using row_key = std::tuple<std::string, std::uint64_t, std::string, std::string>;
   std::map<row_key, ledger_report::row> rows;
   std::map<std::string, std::uint64_t> drops;
-  const auto add = [&](std::uint64_t key_id, const std::string& device, bool erased, const std::string& cls,
-                       const std::string& purpose, const auto& fields, std::uint64_t count, std::uint64_t bytes,
-                       std::int64_t minute) {
-    ledger_report::row& r = rows[{device, erased ? key_id : 0, cls, purpose}];
+  const auto add = [&](const ledger_record& e) {
+    const bool unreadable = e.device_erased || e.device_forgotten;
+    ledger_report::row& r =
+        rows[{e.device, unreadable ? e.device_key : 0, e.device_class, e.purpose}];
     if (r.count == 0 && r.fields.empty()) {
-      r.device_key = key_id;
-      r.device = device;
-      r.device_erased = erased;
-      r.device_class = cls;
-      r.purpose = purpose;
-      r.first_minute_ms = minute;
-      r.last_minute_ms = minute;
+      r.device_key = e.device_key;
+      r.device = e.device;
+      r.device_erased = e.device_erased;
+      r.device_forgotten = e.device_forgotten;
+      r.device_class = e.device_class;
+      r.purpose = e.purpose;
+      r.first_minute_ms = e.minute_ms;
+      r.last_minute_ms = e.minute_ms;
     }
-    for (const auto& f : fields) {
-      if (std::find(r.fields.begin(), r.fields.end(), f) == r.fields.end()) r.fields.emplace_back(f);
+    for (const auto& f : e.fields) {
+      if (std::find(r.fields.begin(), r.fields.end(), f) == r.fields.end())
+        r.fields.emplace_back(f);
     }
-    r.count += count;
-    r.bytes += bytes;
-    r.first_minute_ms = std::min(r.first_minute_ms, minute);
-    r.last_minute_ms = std::max(r.last_minute_ms, minute);
+    r.count += e.count;
+    r.bytes += e.bytes;
+    r.first_minute_ms = std::min(r.first_minute_ms, e.minute_ms);
+    r.last_minute_ms = std::max(r.last_minute_ms, e.minute_ms);
   };
   for (const auto& e : read_locked(since_ms, &out.oldest_ms)) {
     if (e.type == ledger_record::kind::release) {
-      add(e.device_key, e.device, e.device_erased, e.device_class, e.purpose, e.fields, e.count, e.bytes, e.minute_ms);
+      add(e);
     } else if (e.type == ledger_record::kind::drops) {
       for (const auto& [reason, n] : e.drops) drops[reason] += n;
     }
   }
-  if (open_minute_ >= minute_of(since_ms)) {
-    for (const auto& [key, a] : open_) {
-      std::uint64_t key_id = 0;
-      if (auto it = devices_.find(a.device); it != devices_.end()) {
-        key_id = it->second.key_id;
-      } else if (auto ix = index_.find(index_ref(a.device)); ix != index_.end()) {
-        key_id = ix->second;
-      }
-      add(key_id, a.device, false, a.device_class, a.purpose, a.fields, a.count, a.bytes, open_minute_);
-    }
-    for (std::size_t i = 0; i < open_drops_.size(); ++i) {
-      if (open_drops_[i] != 0) {
-        drops[std::string(policies::drop_reason_name(static_cast<policies::drop_reason>(i)))] += open_drops_[i];
-      }
-    }
-  }
+  // Not written yet: the queued minutes and the open one.
+  std::lock_guard agg(agg_mu_);
+  const auto add_unwritten =
+      [&](std::int64_t minute, const aggregates& open,
+          const std::array<std::uint64_t, policies::kDropReasonCount>& counts) {
+        if (minute < minute_of(since_ms)) return;
+        for (const auto& [key, a] : open) {
+          ledger_record e;
+          e.device_key = keys_table_->key_id_of(index_ref(a.device)).value_or(0);
+          e.device = a.device;
+          e.device_class = a.device_class;
+          e.purpose = a.purpose;
+          e.fields.assign(a.fields.begin(), a.fields.end());
+          e.count = a.count;
+          e.bytes = a.bytes;
+          e.minute_ms = minute;
+          add(e);
+        }
+        for (std::size_t i = 0; i < counts.size(); ++i) {
+          if (counts[i] != 0) {
+            drops[std::string(policies::drop_reason_name(static_cast<policies::drop_reason>(i)))] +=
+                counts[i];
+          }
+        }
+      };
+  for (const batch& b : queued_) add_unwritten(b.minute, b.open, b.drops);
+  if (open_minute_ >= 0) add_unwritten(open_minute_, open_, open_drops_);
   for (auto& [key, r] : rows) {
     std::sort(r.fields.begin(), r.fields.end());
     out.released_count += r.count;
@@ -967,12 +1057,22 @@ ledger_report ledger::report(std::int64_t since_ms) const {
 
 std::uint64_t ledger::bytes() const {
   std::lock_guard lock(mu_);
-  return total_bytes_;
+  return total_bytes_ + keys_table_->file_bytes();
 }
 
 std::uint64_t ledger::last_seq() const {
   std::lock_guard lock(mu_);
   return last_seq_;
+}
+
+std::uint64_t ledger::batches_dropped() const {
+  std::lock_guard lock(agg_mu_);
+  return batches_dropped_;
+}
+
+std::size_t ledger::device_keys() const {
+  std::lock_guard lock(mu_);
+  return keys_table_->size();
 }
 
 std::uint64_t ledger::write_errors() const {

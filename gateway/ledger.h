@@ -8,33 +8,41 @@
 //    names the first bad seq and the problem (ledger_problem). The head is written when the
 //    ledger is created and only ever replaced, so entries without a head are reported too.
 //  - Releases are aggregated in memory per (device, class, purpose, minute): field names (never
-//    values), count, bytes; drops per minute by reason. record_release() and record_drops() do no
-//    I/O except when a minute is over, when they write the finished minute in one batch (one
-//    fsync, one head write). Call flush(now) every few seconds (e.g. from the status timer) so a
-//    quiet minute is written promptly, and flush_all() at shutdown (the destructor does it too).
-//    At most `max_open_keys` (device, class, purpose) keys are held; a new one beyond that writes the
-//    open minute early (the minute then has two entries for some keys; report() adds them up).
+//    values), count, bytes; drops per minute by reason. record_release() and record_drops() never
+//    do I/O and never wait for it: a finished minute is handed to a bounded queue, which flush(now)
+//    writes in one batch (one fsync, one head write). Call flush(now) every second or so from a
+//    thread that is not the data path (the daemon's main loop), and flush_all() at shutdown (the
+//    destructor does it too). At most `max_open_keys` (device, class, purpose) keys are held; a new
+//    one beyond that queues the open minute early (the minute then has two entries for some keys;
+//    report() adds them up). If flush() falls behind by more than a few batches, the oldest queued
+//    batch is dropped and counted (batches_dropped()).
 //  - Consent receipts, policy changes and erasures are written at once, one fsync each.
-//  - Devices never appear in clear: each has a random key id and a 256-bit key in the key
-//    directory ("ledger-device-<key id hex>"); entries hold the key id and AES-GCM(key, device
-//    id); a device-scoped consent receipt is copied with its device sealed the same way. A small
-//    index (file "devices", 0600, atomic replace) maps an HMAC of the device id under the gateway
-//    secret to its key id. erase_device() destroys the key and the index entry: the device's
-//    entries then read as "an erased device", and the chain still verifies.
-//  - Bounded: segment files of `segment_bytes`; when all of them exceed `max_bytes`, the oldest
-//    is deleted and the head's anchor (seq and prev hash of the first entry kept) moves, so
-//    verification starts there.
+//  - Devices never appear in clear: each has a random key id and a 256-bit key (ledger_device_keys:
+//    one file "device-keys", found by an HMAC of the device id under the gateway secret); entries
+//    hold the key id and AES-GCM(key, device id); a device-scoped consent receipt is copied with
+//    its device sealed the same way. Keys are made when a batch is written (never on the data
+//    path), at most `max_devices` of them: beyond it the least recently seen one-shot device's key
+//    is dropped (counted in `evicted_counter`, and an Eviction entry lists the key ids), and its
+//    entries read as "a forgotten device". erase_device() drops the key: the device's entries then
+//    read as "an erased device", and the chain still verifies. Keys of earlier versions (one file
+//    per device in the key directory, and the "devices" index) are migrated at open().
+//  - Bounded: segment files of `segment_bytes`; when they and the device keys exceed `max_bytes`,
+//    the oldest segment is deleted and the head's anchor (seq and prev hash of the first entry
+//    kept) moves, so verification starts there.
 //  - open() recovers from a power cut: a torn frame after the last committed entry is cut off;
 //    whole entries written after the last head update are adopted if they chain on; segments
 //    before the anchor (a rotation cut short) are deleted. Damage is left for verify() to report.
 //  - Write errors are logged and counted (write_errors()); the data path never fails over the
 //    ledger. Transparency data of that batch is lost; the chain stays consistent.
 //
-// Threading: every method is thread-safe (one mutex). verify(), read() and report() read every
-// segment under it (at most max_bytes); they are for the control API, not the data path.
+// Threading: every method is thread-safe. Two mutexes: the aggregation lock (the data path's
+// record_* take only this one, for in-memory updates) and the I/O lock (writing, reading, keys),
+// taken before the aggregation lock where both are needed. verify(), read() and report() read
+// every segment under the I/O lock (at most max_bytes); they are for the control API.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -49,6 +57,7 @@
 #include <vector>
 
 #include "gateway/consent_store.h"
+#include "gateway/ledger_device_keys.h"
 #include "platform/key_directory.h"
 #include "platform/result.h"
 #include "policies/drop_reason.h"
@@ -65,6 +74,8 @@ struct ledger_options {
   std::uint64_t segment_bytes = 1ull << 20;  // at least 4 KiB
   std::uint64_t max_bytes = 16ull << 20;     // at least 2 segments' worth
   std::size_t max_open_keys = 10'000;        // (device, purpose) pairs aggregated in memory
+  std::size_t max_devices = 4096;            // device keys (also bounded by max_bytes / 4)
+  std::atomic<std::uint64_t>* evicted_counter = nullptr;  // if set, counts device keys evicted
 };
 
 enum class ledger_problem : std::uint8_t {
@@ -100,6 +111,7 @@ struct ledger_record {
   std::uint64_t device_key = 0;  // the device's key id (0: none)
   std::string device;            // the device id; empty when erased
   bool device_erased = false;    // its key was destroyed: "an erased device"
+  bool device_forgotten = false;  // its key was evicted (max_devices): "a forgotten device"
   // release
   std::string device_class;
   std::string purpose;
@@ -129,6 +141,7 @@ struct ledger_report {
     std::uint64_t device_key = 0;
     std::string device;  // empty when erased
     bool device_erased = false;
+    bool device_forgotten = false;
     std::string device_class;
     std::string purpose;
     std::vector<std::string> fields;  // union, sorted
@@ -198,6 +211,8 @@ class ledger {
   std::uint64_t bytes() const;
   std::uint64_t last_seq() const;
   std::uint64_t write_errors() const;
+  std::uint64_t batches_dropped() const;
+  std::size_t device_keys() const;
 
  private:
   struct segment {
@@ -208,11 +223,6 @@ class ledger {
     std::string first_prev;       // prev hash of its first entry
     std::uint64_t last_seq = 0;
   };
-  struct device_ref {
-    std::uint64_t key_id = 0;
-    std::string nonce;
-    std::string sealed;
-  };
   struct aggregate {
     std::string device;
     std::string device_class;
@@ -221,31 +231,46 @@ class ledger {
     std::uint64_t count = 0;
     std::uint64_t bytes = 0;
   };
+  using aggregates =
+      std::unordered_map<std::string, aggregate>;  // key: device '\0' class '\0' purpose
+  struct batch {
+    std::int64_t minute = 0;
+    aggregates open;
+    std::array<std::uint64_t, policies::kDropReasonCount> drops{};
+  };
   struct parsed_frame;
 
   ledger(ledger_options options, platform::key_directory& keys, std::span<const std::uint8_t> secret);
   platform::result<bool> recover();
-  void roll_minute_locked(std::int64_t now_ms);
-  void write_open_locked(std::int64_t now_ms, const std::string* only_device);
+  platform::result<bool> migrate_legacy_keys();
+  // Aggregation lock held: queues the open minute (if anything is in it) for writing.
+  void queue_open_agg_locked();
+  void roll_minute_agg_locked(std::int64_t now_ms);
+  // I/O lock held: writes queued batches (and the open minute too when `all`).
+  void write_queued_locked(std::int64_t now_ms, bool all);
+  void write_batches_locked(std::vector<batch>& batches, std::int64_t now_ms);
   bool append_locked(std::vector<portier::ledger::LedgerEntry>& entries);
   bool write_head_locked();
   void rotate_locked();
-  std::optional<device_ref> device_locked(std::string_view device_id, bool create);
+  // Seals a device id under its key (made when `create`); false when no key.
+  bool seal_device_locked(std::string_view device_id, bool create, std::int64_t now_ms,
+                          std::vector<std::uint64_t>& evicted, portier::ledger::SealedDevice& out);
+  void record_evictions_locked(const std::vector<std::uint64_t>& evicted, std::int64_t now_ms,
+                               std::vector<portier::ledger::LedgerEntry>& entries);
   std::string index_ref(std::string_view device_id) const;
-  bool save_index_locked();
-  void seal_into(const device_ref& d, portier::ledger::SealedDevice& out) const;
+  std::optional<platform::key256> key_locked(std::uint64_t key_id) const;
   // Decrypts a sealed device; nullopt when its key is gone (erased) or it does not authenticate.
   std::optional<std::string> open_device_locked(const portier::ledger::SealedDevice& d) const;
   // Every frame of every segment on disk, in order; a segment's unreadable rest is one bad frame.
   std::vector<parsed_frame> read_all_locked() const;
   std::vector<ledger_record> read_locked(std::int64_t since_ms, std::int64_t* oldest_ms = nullptr) const;
-  void note_time_locked(std::int64_t now_ms);
+  void note_time(std::int64_t now_ms);
 
   ledger_options options_;
   platform::key_directory& keys_;
   std::vector<std::uint8_t> secret_;
 
-  mutable std::mutex mu_;
+  mutable std::mutex mu_;  // I/O: files, chain, keys
   std::deque<segment> segments_;
   int fd_ = -1;  // the last segment, open for appending
   std::uint64_t total_bytes_ = 0;
@@ -255,14 +280,18 @@ class ledger {
   std::string anchor_prev_;
   bool head_lost_ = false;  // entries exist but the head file was missing at open
   std::uint64_t write_errors_ = 0;
-  std::int64_t last_now_ms_ = 0;
+  std::unique_ptr<ledger_device_keys> keys_table_;
+  std::atomic<std::int64_t> last_now_ms_{0};
 
-  std::int64_t open_minute_ = -1;  // minute (start, ms) the aggregates belong to; -1: none
-  std::unordered_map<std::string, aggregate> open_;  // key: device '\0' purpose
+  mutable std::mutex agg_mu_;      // aggregation: the data path's only lock here
+  std::int64_t open_minute_ = -1;  // minute (start, ms) the open aggregates belong to; -1: none
+  aggregates open_;
   std::string key_buf_;
   std::array<std::uint64_t, policies::kDropReasonCount> open_drops_{};
-  std::map<std::string, std::uint64_t, std::less<>> index_;  // index ref (hex) -> key id
-  std::unordered_map<std::string, device_ref> devices_;     // device id -> sealed form, this run
+  std::deque<batch> queued_;  // finished, not written yet, oldest first
+  std::size_t queued_keys_ = 0;
+  std::uint64_t batches_dropped_ = 0;
+  std::uint64_t batches_dropped_logged_ = 0;
 };
 
 }  // namespace portier::gateway

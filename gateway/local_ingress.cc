@@ -119,11 +119,11 @@ mqtt_subscriber::verdict local_ingress::on_message(std::string_view topic, std::
                                   r.payload.size(), now);
         }
       },
-      [&](const policies::decision& d) {
-        if (d.device_class() != nullptr) {
+      [&](const policies::decision& d, const policies::drop_counts& drops, bool admitted) {
+        if (admitted && d.device_class() != nullptr) {
           devices_.record(d.device_id(), d.device_class()->id, topic, payload, now);
         }
-        if (ledger_ != nullptr) ledger_->record_drops(d.drops(), now);
+        if (ledger_ != nullptr) ledger_->record_drops(drops, now);
       });
   if (stored) return mqtt_subscriber::verdict::taken;
   ++counters_.ingress_write_errors;

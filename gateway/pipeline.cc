@@ -7,21 +7,31 @@ void pipeline::install(std::shared_ptr<policies::evaluator> ev,
   std::lock_guard lock(mu_);
   current_ = std::move(ev);
   consent_ = std::move(consent);
+  std::lock_guard readers(readers_mu_);
+  policy_for_readers_ = current_ ? current_->shared_policy() : nullptr;
+  consent_for_readers_ = consent_;
 }
 
 void pipeline::set_consent(std::shared_ptr<const policies::consent_snapshot> consent) {
   std::lock_guard lock(mu_);
   consent_ = std::move(consent);
+  std::lock_guard readers(readers_mu_);
+  consent_for_readers_ = consent_;
+}
+
+void pipeline::set_admission(admission a) {
+  std::lock_guard lock(mu_);
+  admit_ = std::move(a);
 }
 
 std::shared_ptr<const policies::compiled_policy> pipeline::policy() const {
-  std::lock_guard lock(mu_);
-  return current_ ? current_->shared_policy() : nullptr;
+  std::lock_guard lock(readers_mu_);
+  return policy_for_readers_;
 }
 
 std::shared_ptr<const policies::consent_snapshot> pipeline::consent() const {
-  std::lock_guard lock(mu_);
-  return consent_;
+  std::lock_guard lock(readers_mu_);
+  return consent_for_readers_;
 }
 
 void pipeline::process(std::string_view topic, std::string_view payload, std::int64_t now_ms, const sink& out,
@@ -33,17 +43,27 @@ void pipeline::process(std::string_view topic, std::string_view payload, std::in
     return;
   }
   const policies::decision& d = current_->evaluate(topic, payload, *consent_, now_ms);
+  const bool admitted =
+      !admit_ || d.device_class() == nullptr || admit_(d.device_id(), d.device_class()->id, now_ms);
+  policies::drop_counts drops{};
+  if (admitted) {
+    drops = d.drops();
+  } else {
+    drops[static_cast<std::size_t>(policies::drop_reason::device_churn)] = 1;
+  }
   for (std::size_t i = 0; i < policies::kDropReasonCount; ++i) {
-    if (d.drops()[i] != 0) counters_.drops[i] += d.drops()[i];
+    if (drops[i] != 0) counters_.drops[i] += drops[i];
   }
-  if (d.releases().empty()) ++counters_.dropped;
-  for (const auto& r : d.releases()) {
-    const auto& purpose = current_->policy().purposes()[r.purpose];
-    ++counters_.released;
-    counters_.add_released(purpose.id);
-    out(r, purpose, d);
+  if (!admitted || d.releases().empty()) ++counters_.dropped;
+  if (admitted) {
+    for (const auto& r : d.releases()) {
+      const auto& purpose = current_->policy().purposes()[r.purpose];
+      ++counters_.released;
+      counters_.add_released(purpose.id);
+      out(r, purpose, d);
+    }
   }
-  if (seen) seen(d);
+  if (seen) seen(d, drops, admitted);
 }
 
 std::vector<std::string> pipeline::subscriptions() const {

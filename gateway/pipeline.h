@@ -1,11 +1,18 @@
 // The policy step of the daemon: evaluates each message from the local broker with the current
 // evaluator and consent, counts the outcome, and hands every release to a sink.
 //
+// New device ids pass an admission check (set_admission, e.g. device_registry::admit) before any
+// of their releases is handed on: a message of a refused id releases nothing and is counted
+// under `device_churn` (the engine's own outcome for it is not counted).
+//
 // Threading: process() runs only on the ingress callback thread, which alone uses the evaluator.
 // install() and set_consent() (any thread) swap under the same mutex that process() holds for a
 // whole message, so every message is evaluated entirely by one policy and one consent, and once
 // set_consent() returns no message evaluated under the old consent is still being handled
-// (withdrawal can then purge the spool without a late release slipping in behind it).
+// (withdrawal can then purge the spool without a late release slipping in behind it). Readers
+// (policy(), consent(), subscriptions(): the control API and the status) never take that mutex:
+// they copy the pointers under a second one held for nothing else, so they never wait behind a
+// message in progress.
 #pragma once
 
 #include <atomic>
@@ -34,7 +41,13 @@ class pipeline {
   void set_consent(std::shared_ptr<const policies::consent_snapshot> consent);
   std::shared_ptr<const policies::compiled_policy> policy() const;
   std::shared_ptr<const policies::consent_snapshot> consent() const;
-  using observer = std::function<void(const policies::decision&)>;
+  // The decision and what was dropped, by reason (the engine's counts, or device_churn alone
+  // when the device id was refused).
+  using observer =
+      std::function<void(const policies::decision&, const policies::drop_counts&, bool admitted)>;
+  // Whether a device id may release anything (device id, class id, now). Unset: all may.
+  using admission = std::function<bool(std::string_view, std::string_view, std::int64_t)>;
+  void set_admission(admission a);
 
   // Evaluates one message; `out` gets each release, then `seen` (if set) the whole decision.
   void process(std::string_view topic, std::string_view payload, std::int64_t now_ms, const sink& out,
@@ -50,6 +63,10 @@ class pipeline {
   mutable std::mutex mu_;  // held by process() for a whole message
   std::shared_ptr<policies::evaluator> current_;
   std::shared_ptr<const policies::consent_snapshot> consent_;
+  admission admit_;
+  mutable std::mutex readers_mu_;  // guards the copies below, for readers
+  std::shared_ptr<const policies::compiled_policy> policy_for_readers_;
+  std::shared_ptr<const policies::consent_snapshot> consent_for_readers_;
 };
 
 }  // namespace portier::gateway

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -14,6 +15,7 @@
 
 #include "gateway/digest.h"
 #include "ledger.pb.h"
+#include "platform/hmac_sha256.h"
 
 #include <CppUTest/TestHarness.h>
 
@@ -168,6 +170,8 @@ TEST(ledger, releases_are_aggregated_per_device_purpose_and_minute_and_written_w
   LONGS_EQUAL(0, lg->last_seq());  // nothing written while the minute runs
 
   release("dev-2", "analytics", {"temperature"}, 7, kT0 + kMin + 1);
+  LONGS_EQUAL(0, lg->last_seq());  // the data path never writes: flush() does
+  lg->flush(kT0 + kMin + 2);
   LONGS_EQUAL(3, lg->last_seq());
   const auto records = lg->read(0);
   LONGS_EQUAL(3, records.size());
@@ -209,6 +213,8 @@ TEST(ledger, a_full_aggregation_table_is_written_early) {
   release("dev-1", "analytics", {"t"}, 1, kT0);  // an open key: no flush
   LONGS_EQUAL(0, lg->last_seq());
   release("dev-3", "analytics", {"t"}, 1, kT0);
+  LONGS_EQUAL(0, lg->last_seq());
+  lg->flush(kT0);  // the early batch, not the open minute
   LONGS_EQUAL(2, lg->last_seq());
   const auto r = lg->report(0);
   LONGS_EQUAL(3, r.releases.size());
@@ -228,8 +234,10 @@ TEST(ledger, a_device_id_that_is_not_utf8_or_holds_nul_is_refused) {
 TEST(ledger, the_report_adds_up_rows_drops_and_totals_including_the_open_minute) {
   open_ledger();
   release("dev-1", "analytics", {"temperature"}, 10, kT0);
-  release("dev-1", "analytics", {"humidity"}, 10, kT0 + kMin);       // writes minute 0
-  release("dev-1", "analytics", {"temperature"}, 10, kT0 + 2 * kMin);  // writes minute 1
+  release("dev-1", "analytics", {"humidity"}, 10, kT0 + kMin);
+  lg->flush(kT0 + kMin);  // writes minute 0
+  release("dev-1", "analytics", {"temperature"}, 10, kT0 + 2 * kMin);
+  lg->flush(kT0 + 2 * kMin);  // writes minute 1
   release("dev-2", "service", {"battery"}, 3, kT0 + 2 * kMin, "plug");
   policies::drop_counts drops{};
   drops[static_cast<std::size_t>(policies::drop_reason::paused)] = 5;
@@ -280,7 +288,7 @@ TEST(ledger, no_device_id_appears_in_the_files_in_clear) {
     CHECK_TEXT(bytes.find("Anna") == std::string::npos, f.c_str());
     CHECK_TEXT(bytes.find("bedroom") == std::string::npos, f.c_str());
   }
-  CHECK(files >= 4);  // a segment, the head, the index, a key
+  CHECK(files >= 3);  // a segment, the head, the device keys
 
   open_ledger();
   const auto records = lg->read(0);
@@ -486,19 +494,92 @@ TEST(ledger, erasing_a_device_makes_its_entries_unreadable_and_the_chain_still_v
   CHECK(again[0].device_key != out->keys_destroyed[0]);
 }
 
-TEST(ledger, erasure_finds_the_device_without_its_index) {
+// Earlier versions kept one key file per device in the key directory and an index "devices".
+TEST(ledger, keys_of_an_earlier_version_are_moved_into_the_device_keys_file) {
+  const std::uint64_t key_id = 0xab;
+  auto key = keys->create("ledger-device-00000000000000ab");
+  CHECK(key.ok());
+  const auto mac = platform::hmac_sha256::mac(kSecret, "portier/ledger-device/v1/dev-1");
+  ::portier::ledger::LedgerIndex index;
+  (*index.mutable_devices())[gateway::to_hex(mac.data(), 16)] = key_id;
+  ::mkdir(ldir.c_str(), 0700);
+  std::ofstream(ldir + "/devices") << index.SerializeAsString();
+
   open_ledger();
+  CHECK(::access((ldir + "/devices").c_str(), F_OK) != 0);
+  CHECK_FALSE(keys->get("ledger-device-00000000000000ab").has_value());  // the file is gone
+  LONGS_EQUAL(1, lg->device_keys());
   release("dev-1", "analytics", {"temperature"}, 10, kT0);
   lg->flush_all(kT0);
-  lg.reset();
-  CHECK_EQUAL(0, ::unlink((ldir + "/devices").c_str()));
   open_ledger();
+  const auto records = lg->read(0);
+  LONGS_EQUAL(1, records.size());
+  LONGS_EQUAL(key_id, records[0].device_key);  // the same key, so older entries stay readable
+  STRCMP_EQUAL("dev-1", records[0].device.c_str());
   auto out = lg->erase_device("dev-1", {}, 0, kT0 + 1);
   CHECK(out.ok());
   LONGS_EQUAL(1, out->keys_destroyed.size());
-  LONGS_EQUAL(1, out->ledger_entries);
   CHECK(lg->read(0)[0].device_erased);
   CHECK_FALSE(lg->erase_device(std::string("a\0b", 3), {}, 0, kT0).ok());
+}
+
+// Issue 11: every new device made a key file (fsync'd, plus a directory sync) and rewrote the whole
+// device index, under the lock the data path holds, outside any disk budget: 36,558 files and
+// 146 MB after a few bursts of made-up ids.
+TEST(ledger, device_keys_are_bounded_in_one_file_and_one_shot_devices_are_forgotten_first) {
+  std::atomic<std::uint64_t> evicted{0};
+  ledger_options o;
+  o.max_devices = 10;
+  o.evicted_counter = &evicted;
+  open_ledger(o);
+  release("kitchen", "analytics", {"t"}, 1, kT0);
+  lg->flush(kT0 + kMin);
+  release("kitchen", "analytics", {"t"}, 1, kT0 + 2 * kMin);  // seen again: established
+  for (int i = 0; i < 200; ++i)
+    release("burst-" + std::to_string(i), "analytics", {"t"}, 1, kT0 + 2 * kMin);
+  lg->flush(kT0 + 3 * kMin);
+  LONGS_EQUAL(10, lg->device_keys());
+  LONGS_EQUAL(191, evicted.load());
+  for (const auto& f : files_under(dir + "/keys"))
+    CHECK_TEXT(f.find("ledger-device") == std::string::npos, f.c_str());
+
+  std::size_t forgotten = 0, readable = 0;
+  bool kitchen = false;
+  for (const auto& r : lg->read(0)) {
+    if (r.type != ledger_record::kind::release) continue;
+    CHECK_FALSE(r.device_erased);
+    if (r.device_forgotten) {
+      ++forgotten;
+    } else {
+      ++readable;
+      kitchen = kitchen || r.device == "kitchen";
+    }
+  }
+  CHECK(kitchen);
+  LONGS_EQUAL(191, forgotten);
+  LONGS_EQUAL(2 + 9, readable);  // kitchen twice, the last nine of the burst
+  const auto report = lg->report(0);
+  CHECK(std::any_of(report.releases.begin(), report.releases.end(),
+                    [](const ledger_report::row& r) { return r.device_forgotten; }));
+  expect_ok(lg->last_seq());
+
+  open_ledger(o);  // the table and its eviction order survive a restart
+  LONGS_EQUAL(10, lg->device_keys());
+  release("burst-new", "analytics", {"t"}, 1, kT0 + 4 * kMin);
+  lg->flush_all(kT0 + 4 * kMin);
+  CHECK_FALSE(lg->read(kT0 + 4 * kMin).back().device_forgotten);
+  bool kitchen_still = false;
+  for (const auto& r : lg->read(0)) kitchen_still = kitchen_still || r.device == "kitchen";
+  CHECK(kitchen_still);
+}
+
+TEST(ledger, a_flush_that_falls_behind_drops_the_oldest_minutes_and_counts_them) {
+  open_ledger();
+  for (int minute = 0; minute < 12; ++minute)
+    release("dev", "analytics", {"t"}, 1, kT0 + minute * kMin);
+  lg->flush_all(kT0 + 12 * kMin);
+  LONGS_EQUAL(3, lg->batches_dropped());  // eleven finished minutes queued, eight kept
+  LONGS_EQUAL(8 + 1, lg->last_seq());
 }
 
 TEST(ledger, rotation_keeps_the_files_bounded_and_verification_starts_at_the_anchor) {
@@ -510,11 +591,13 @@ TEST(ledger, rotation_keeps_the_files_bounded_and_verification_starts_at_the_anc
     for (int d = 0; d < 20; ++d) {
       release("device-" + std::to_string(d), "analytics", {"temperature", "humidity"}, 10, kT0 + minute * kMin);
     }
+    lg->flush(kT0 + minute * kMin);
   }
   lg->flush_all(kT0 + 12 * kMin);
   LONGS_EQUAL(240, lg->last_seq());
 
-  std::uint64_t on_disk = 0;
+  std::uint64_t on_disk = slurp(ldir + "/device-keys").size();  // the device keys count too
+  CHECK(on_disk > 0);
   for (const auto& s : segments()) on_disk += slurp(s).size();
   CHECK(on_disk <= 8192);
   LONGS_EQUAL(on_disk, lg->bytes());

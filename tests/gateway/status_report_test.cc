@@ -45,7 +45,9 @@ TEST(status_report, online_status_counts_without_any_device_value) {
   int sunk = 0;
   p.process("home/Anna's room", R"({"t": 21.123456, "secret": "hunter2"})", 0,
             [&](const policies::release&, const policies::compiled_purpose&, const policies::decision&) { ++sunk; });
-  p.process("elsewhere/x", "{}", 0, [&](const policies::release&, const policies::compiled_purpose&, const policies::decision&) { ++sunk; });
+  p.process("elsewhere/x", "{}", 0,
+            [&](const policies::release&, const policies::compiled_purpose&,
+                const policies::decision&) { ++sunk; });
   LONGS_EQUAL(1, sunk);
 
   const std::string s = online_status("gw", std::chrono::steady_clock::now(), c, p, *q);

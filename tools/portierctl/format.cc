@@ -291,6 +291,7 @@ std::string drop_reason_text(std::string_view reason) {
       {"policy_drop", "fields the policy keeps at home"},
       {"type_mismatch", "values of an unexpected type"},
       {"incomplete_location", "incomplete locations"},
+      {"device_churn", "from too many new devices at once"},
   };
   const auto it = words.find(reason);
   return it != words.end() ? std::string(it->second) : safe_text(reason);
@@ -520,9 +521,10 @@ std::string format_report(const control::ReportResult& r) {
     std::string current;
     bool any = false;
     for (const auto& row : r.row()) {
-      const std::string device = row.device_erased() || row.device_id().empty()
-                                     ? std::string("An erased device")
-                                     : safe_text(row.device_id());
+      const std::string device =
+          row.device_forgotten() ? std::string("A device forgotten to make room for others")
+          : row.device_erased() || row.device_id().empty() ? std::string("An erased device")
+                                                           : safe_text(row.device_id());
       const std::string heading = device + " - " + titled(row.class_title(), row.class_id());
       if (!any || heading != current) {
         o << "\n" << heading << "\n";
