@@ -184,6 +184,16 @@ int run_daemon(const std::string& config_path) {
   platform::log_init(level_from(cfg), cfg.proto.logging().syslog(), "portierd");
   const std::string& state = cfg.proto.state_dir();
 
+  std::vector<std::string> errors;
+  std::string policy_source;
+  auto policy = load_policy(cfg, errors, &policy_source);
+  for (const auto& e : errors) log_error("policy: ", e);
+  if (!policy) {
+    log_error("cannot start: no valid policy in ", policy_source,
+              " (nothing would be allowed to leave)");
+    return 1;
+  }
+  if (!passes_startup_checks(cfg, *policy)) return 1;
   std::error_code ec;
   std::filesystem::create_directories(state, ec);
   if (ec) {
@@ -197,16 +207,6 @@ int run_daemon(const std::string& config_path) {
     log_error("cannot start: ", secret.error_message());
     return 1;
   }
-  std::vector<std::string> errors;
-  std::string policy_source;
-  auto policy = load_policy(cfg, errors, &policy_source);
-  for (const auto& e : errors) log_error("policy: ", e);
-  if (!policy) {
-    log_error("cannot start: no valid policy in ", policy_source,
-              " (nothing would be allowed to leave)");
-    return 1;
-  }
-  if (!passes_startup_checks(cfg, *policy)) return 1;
   const policies::engine_identity identity{cfg.proto.gateway_id(), *secret};
 
   counters stats;

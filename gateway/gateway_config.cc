@@ -38,8 +38,8 @@ bool has_user_info(const std::string& uri) {
 }
 
 std::string user_info_error(const std::string& side) {
-  return "a user name or password does not belong in the URI (it is logged): give them as " +
-         side + ".username and " + side + ".password_file";
+  return "a user name or password does not belong in the URI (it is logged): give them as " + side +
+         ".username and " + side + ".password_file";
 }
 
 // Empty if `uri` (ssl:// or mqtts://) is HOST:PORT with a port written out, else why not. The
@@ -59,8 +59,9 @@ std::string upstream_address_problem(const std::string& uri) {
 // As purpose ids are written in policies (the policy compiler's rule).
 bool valid_purpose_id(const std::string& id) {
   return !id.empty() && id.size() <= 32 && id[0] >= 'a' && id[0] <= 'z' &&
-         std::all_of(id.begin(), id.end(),
-                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+         std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+         });
 }
 
 std::string purpose_id_error(const std::string& id) {

@@ -47,7 +47,9 @@ bool is_directory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-std::string quoted(const std::string& path) { return "\"" + path + "\""; }
+std::string quoted(const std::string& path) {
+  return "\"" + path + "\"";
+}
 
 // The certificates of a PEM file, as OpenSSL (which makes Paho's TLS connections) reads them.
 // Empty with `why` set if the file holds none, or one that cannot be read.
@@ -62,7 +64,8 @@ std::vector<x509_ptr> read_certificates(const std::string& path, std::string& wh
     why = text.error_message();
     return certs;
   }
-  std::unique_ptr<BIO, bio_deleter> bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
+  std::unique_ptr<BIO, bio_deleter> bio(
+      BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
   ERR_clear_error();
   for (;;) {
     x509_ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
@@ -93,7 +96,8 @@ pkey_ptr read_private_key(const std::string& path, std::string& why) {
     why = text.error_message();
     return nullptr;
   }
-  std::unique_ptr<BIO, bio_deleter> bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
+  std::unique_ptr<BIO, bio_deleter> bio(
+      BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
   auto no_passphrase = [](char*, int, int, void*) { return 0; };
   pkey_ptr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
   ERR_clear_error();
@@ -104,7 +108,8 @@ pkey_ptr read_private_key(const std::string& path, std::string& why) {
 
 class checker {
  public:
-  checker(const gateway_config& config, startup_report& report) : config_(config), report_(report) {}
+  checker(const gateway_config& config, startup_report& report)
+      : config_(config), report_(report) {}
 
   void fail(std::initializer_list<field_step> steps, const std::string& message) {
     report_.errors.push_back(config_field(config_, steps) + ": " + message);
@@ -117,11 +122,19 @@ class checker {
     const auto& c = config_.proto.control();
     if (c.disabled()) return;
     if (c.group() != "root") {
-      if (auto gid = platform::group_id(c.group()); !gid) fail({{"control"}, {"group"}}, gid.error_message());
+      if (auto gid = platform::group_id(c.group()); !gid)
+        fail({{"control"}, {"group"}}, gid.error_message());
     }
     if (c.socket().size() >= sizeof(sockaddr_un{}.sun_path)) {
-      fail({{"control"}, {"socket"}}, "longer than " + std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) +
+      fail({{"control"}, {"socket"}}, "longer than " +
+                                          std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) +
                                           " bytes, the limit of a Unix socket path");
+      return;
+    }
+    struct stat st {};
+    if (::lstat(c.socket().c_str(), &st) == 0 && !S_ISSOCK(st.st_mode)) {
+      fail({{"control"}, {"socket"}},
+           quoted(c.socket()) + " exists and is not a socket (portierd never deletes it)");
       return;
     }
     const std::string dir = fs::path(c.socket()).parent_path().string();
@@ -169,7 +182,8 @@ class checker {
     } else if (!certs.empty() && X509_check_private_key(certs.front().get(), key.get()) != 1) {
       ERR_clear_error();
       fail({{"upstream"}, {"client_key_file"}},
-           quoted(up.client_key_file()) + " is not the key of the certificate in upstream.client_cert_file");
+           quoted(up.client_key_file()) +
+               " is not the key of the certificate in upstream.client_cert_file");
     }
   }
 
@@ -190,11 +204,12 @@ class checker {
       for (int i = 0; i < ids.size(); ++i) {
         const std::string& id = ids.Get(i);
         if (policy.purpose_index(id) >= 0) continue;
-        const std::string what = quoted_bounded(id) + " is not a purpose of policy \"" + policy.name() +
-                                 "\" version " + std::to_string(policy.version()) + " (its purposes: " +
-                                 (known.empty() ? "none" : known) + ")";
+        const std::string what = quoted_bounded(id) + " is not a purpose of policy \"" +
+                                 policy.name() + "\" version " + std::to_string(policy.version()) +
+                                 " (its purposes: " + (known.empty() ? "none" : known) + ")";
         if (applied) {
-          warn({{field, i}}, what + "; ignored: the household's consent is already in " + consent_file);
+          warn({{field, i}},
+               what + "; ignored: the household's consent is already in " + consent_file);
         } else {
           fail({{field, i}}, what);
         }
@@ -211,7 +226,8 @@ class checker {
 
 }  // namespace
 
-startup_report check_startup(const gateway_config& config, const policies::compiled_policy& policy) {
+startup_report check_startup(const gateway_config& config,
+                             const policies::compiled_policy& policy) {
   startup_report report;
   checker c(config, report);
   c.state_dir();

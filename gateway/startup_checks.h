@@ -4,7 +4,8 @@
 // before the one-time consent preset is written), so a start they refuse can be retried with a
 // fixed configuration and loses nothing.
 //
-// Checked: the control group exists and the control socket can be made in its directory;
+// Checked: the control group exists and the control socket can be made in its directory (where
+// no file other than a socket is in the way);
 // state_dir is (or can be made) a writable directory; upstream.ca_file holds PEM certificates
 // (and is not a directory), upstream.ca_path is a directory; the mTLS client certificate is a
 // PEM certificate, its key an unencrypted PEM private key that group and others cannot read

@@ -1,10 +1,10 @@
 // libFuzzer target: portierd's configuration loader (load_gateway_config) and the start-up checks
 // (check_startup) on whatever loads. The input is the text of a configuration file.
 //
-// Loading must never crash or hang. A refused file gives an error that names the file. A loaded configuration has every default applied and
-// every value within its documented range, URIs without user info, and preset purposes that are
-// valid ids; the start-up checks then run (they only read the file system) and every error or
-// warning they give names the file.
+// Loading must never crash or hang. A refused file gives an error that names the file. A loaded
+// configuration has every default applied and every value within its documented range, URIs without
+// user info, and preset purposes that are valid ids; the start-up checks then run (they only read
+// the file system) and every error or warning they give names the file.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,12 +37,14 @@ std::shared_ptr<const policies::compiled_policy>* policy = nullptr;
 }
 
 void in_range(const char* field, std::uint64_t v, std::uint64_t lo, std::uint64_t hi) {
-  if (v < lo || v > hi) violated(std::string(field) + " out of range after loading: " + std::to_string(v));
+  if (v < lo || v > hi)
+    violated(std::string(field) + " out of range after loading: " + std::to_string(v));
 }
 
 bool has_user_info(const std::string& uri) {
   const auto scheme = uri.find("://");
-  const std::string_view rest = std::string_view(uri).substr(scheme == std::string::npos ? 0 : scheme + 3);
+  const std::string_view rest =
+      std::string_view(uri).substr(scheme == std::string::npos ? 0 : scheme + 3);
   return rest.substr(0, rest.find_first_of("/?#")).find('@') != std::string_view::npos;
 }
 
@@ -50,8 +52,10 @@ void every_line_names_the_file(const std::string& text, const char* what) {
   std::size_t start = 0;
   while (start <= text.size()) {
     const std::size_t end = text.find('\n', start);
-    const std::string line = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (line.rfind(*config_path, 0) != 0) violated(std::string(what) + " does not name the file: " + line);
+    const std::string line =
+        text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (line.rfind(*config_path, 0) != 0)
+      violated(std::string(what) + " does not name the file: " + line);
     if (end == std::string::npos) break;
     start = end + 1;
   }
@@ -61,8 +65,10 @@ void check_loaded(const gateway::gateway_config& cfg) {
   const auto& c = cfg.proto;
   if (c.gateway_id().empty() || c.gateway_id().size() > 64) violated("gateway_id");
   if (c.policy_dir().empty() || c.state_dir().empty()) violated("policy_dir/state_dir default");
-  if (c.local().client_id().empty() || c.upstream().client_id().empty()) violated("client_id default");
-  if (has_user_info(c.local().uri()) || has_user_info(c.upstream().uri())) violated("user info in a URI");
+  if (c.local().client_id().empty() || c.upstream().client_id().empty())
+    violated("client_id default");
+  if (has_user_info(c.local().uri()) || has_user_info(c.upstream().uri()))
+    violated("user info in a URI");
   if (c.upstream().uri().rfind("ssl://", 0) != 0 && c.upstream().uri().rfind("mqtts://", 0) != 0)
     violated("upstream without TLS");
   in_range("local.qos", c.local().qos(), 1, 2);
@@ -72,7 +78,8 @@ void check_loaded(const gateway::gateway_config& cfg) {
   in_range("spool.max_bytes", c.spool().max_bytes(), 64ull << 10, 64ull << 30);
   in_range("spool.batch_ms", c.spool().batch_ms(), 1, 1000);
   in_range("status.interval_seconds", c.status().interval_seconds(), 1, 3600);
-  in_range("limits.max_payload_bytes", c.limits().max_payload_bytes(), 64, gateway::kMaxPayloadLimit);
+  in_range("limits.max_payload_bytes", c.limits().max_payload_bytes(), 64,
+           gateway::kMaxPayloadLimit);
   in_range("limits.max_depth", c.limits().max_depth(), 1, 32);
   in_range("reconnect.initial_ms", c.reconnect().initial_ms(), 10, 60000);
   in_range("reconnect.max_ms", c.reconnect().max_ms(), c.reconnect().initial_ms(), 3'600'000);
@@ -82,7 +89,8 @@ void check_loaded(const gateway::gateway_config& cfg) {
   if (c.control().socket().empty() || c.control().group().empty()) violated("control defaults");
   for (const auto* ids : {&c.grant(), &c.refuse()}) {
     for (const auto& id : *ids) {
-      if (id.empty() || id.size() > 32) violated("a preset purpose that is no purpose id was loaded");
+      if (id.empty() || id.size() > 32)
+        violated("a preset purpose that is no purpose id was loaded");
     }
   }
   const gateway::startup_report report = gateway::check_startup(cfg, **policy);

@@ -131,11 +131,11 @@ TEST(gateway_config, password_comes_from_its_file_first_line) {
 
 TEST(gateway_config, user_info_in_a_uri_is_rejected_without_repeating_it) {
   STRCMP_EQUAL(
-      "DIR/portierd.conf:1:30: upstream.uri: a user name or password does not belong in the URI "
+      "DIR/portierd.conf:1:29: upstream.uri: a user name or password does not belong in the URI "
       "(it is logged): give them as upstream.username and upstream.password_file",
       error_of("gateway_id: \"gw\" upstream { uri: \"ssl://user:pass@cloud:8883\" }").c_str());
   STRCMP_EQUAL(
-      "DIR/portierd.conf:1:42: local.uri: a user name or password does not belong in the URI "
+      "DIR/portierd.conf:1:56: local.uri: a user name or password does not belong in the URI "
       "(it is logged): give them as local.username and local.password_file",
       error_of("gateway_id: \"gw\" upstream { uri: \"ssl://c:1\" } local { uri: "
                "\"tcp://me:secret@127.0.0.1:1883\" }")
@@ -144,19 +144,19 @@ TEST(gateway_config, user_info_in_a_uri_is_rejected_without_repeating_it) {
 
 TEST(gateway_config, the_upstream_uri_needs_host_and_port_only) {
   STRCMP_EQUAL(
-      "DIR/portierd.conf:1:30: upstream.uri: \"ssl://cloud.example\": no port: expected "
+      "DIR/portierd.conf:1:29: upstream.uri: \"ssl://cloud.example\": no port: expected "
       "ssl://HOST:PORT (MQTT over TLS is usually port 8883)",
       error_of("gateway_id: \"gw\" upstream { uri: \"ssl://cloud.example\" }").c_str());
   STRCMP_EQUAL(
-      "DIR/portierd.conf:1:30: upstream.uri: \"mqtts://[::1]\": no port: expected "
+      "DIR/portierd.conf:1:29: upstream.uri: \"mqtts://[::1]\": no port: expected "
       "ssl://HOST:PORT (MQTT over TLS is usually port 8883)",
       error_of("gateway_id: \"gw\" upstream { uri: \"mqtts://[::1]\" }").c_str());
   STRCMP_EQUAL(
-      "DIR/portierd.conf:1:30: upstream.uri: \"ssl://cloud:8883/mqtt\": a broker URI has no "
+      "DIR/portierd.conf:1:29: upstream.uri: \"ssl://cloud:8883/mqtt\": a broker URI has no "
       "path: expected ssl://HOST:PORT",
       error_of("gateway_id: \"gw\" upstream { uri: \"ssl://cloud:8883/mqtt\" }").c_str());
   STRCMP_EQUAL(
-      "DIR/portierd.conf:1:30: upstream.uri: \"ssl://cloud:88830\": the port must be a number "
+      "DIR/portierd.conf:1:29: upstream.uri: \"ssl://cloud:88830\": the port must be a number "
       "from 1 to 65535",
       error_of("gateway_id: \"gw\" upstream { uri: \"ssl://cloud:88830\" }").c_str());
   auto r = load_gateway_config(
@@ -166,11 +166,11 @@ TEST(gateway_config, the_upstream_uri_needs_host_and_port_only) {
 
 TEST(gateway_config, a_preset_that_is_no_purpose_id_is_rejected_and_not_repeated_whole) {
   STRCMP_EQUAL(
-      "DIR/portierd.conf:1:30: refuse[0]: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\" (100000 "
+      "DIR/portierd.conf:1:100078: grant[1]: \"Bad?n?\" is not a purpose id: 1 to 32 lower-case "
+      "letters, digits or '-', starting with a letter\n"
+      "DIR/portierd.conf:1:48: refuse[0]: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\" (100000 "
       "characters) is not a purpose id: 1 to 32 lower-case letters, digits or '-', starting with "
-      "a letter\n"
-      "DIR/portierd.conf:1:119: grant[1]: \"Bad\\n?\" is not a purpose id: 1 to 32 lower-case "
-      "letters, digits or '-', starting with a letter",
+      "a letter",
       error_of("gateway_id: \"gw\" upstream { uri: \"ssl://c:1\" } refuse: \"" +
                std::string(100000, 'x') + "\" grant: \"analytics\" grant: \"Bad\\\\n\\n\"")
           .c_str());
@@ -224,11 +224,16 @@ device_class { id: "plug" topic: "plug/{device}" field { path: "power" rule { pu
 }  // namespace
 
 TEST_GROUP_BASE(startup_checks, TEST_GROUP_CppUTestGroupgateway_config) {
-  // A configuration that passes every check, plus `extra` (fields given twice: the last wins).
+  // A configuration that passes every check, with `extra` on line 5; state_dir, upstream and
+  // control as written there if it has them.
   std::string config(const std::string& extra) {
-    return "gateway_id: \"gw\"\nstate_dir: \"" + dir + "/state\"\n" +
-           "upstream { uri: \"ssl://c:8883\" }\n" + "control { socket: \"" + dir +
-           "/control.sock\" group: \"root\" }\n" + extra;
+    auto unless = [&](const char* field, const std::string& line) {
+      return (extra.find(field) == std::string::npos ? line : "#") + "\n";
+    };
+    return "gateway_id: \"gw\"\n" + unless("state_dir", "state_dir: \"" + dir + "/state\"") +
+           unless("upstream {", "upstream { uri: \"ssl://c:8883\" }") +
+           unless("control {", "control { socket: \"" + dir + "/control.sock\" group: \"root\" }") +
+           extra;
   }
   portier::gateway::startup_report report_of(const std::string& extra) {
     auto loaded = load_gateway_config(write("portierd.conf", config(extra)));
@@ -257,7 +262,7 @@ TEST(startup_checks, a_sound_configuration_passes) {
   const std::string ca = write("ca.pem", std::string(kCertA) + kCertA);
   const std::string key = write_mode("client.key", kKeyA, 0600);
   const std::string root = write("root.pub", kPublicKeyA);
-  const auto r = report_of("upstream { ca_file: \"" + ca + "\" ca_path: \"" + dir +
+  const auto r = report_of("upstream { uri: \"ssl://c:8883\" ca_file: \"" + ca + "\" ca_path: \"" + dir +
                            "\" client_cert_file: \"" + ca + "\" client_key_file: \"" + key +
                            "\" }\nupdates { root_key_file: \"" + root +
                            "\" }\ngrant: \"analytics\" refuse: \"service\"\n");
@@ -273,67 +278,71 @@ TEST(startup_checks, the_control_group_must_exist_and_the_socket_directory_too) 
       "systemd, RuntimeDirectory=portier makes /run/portier)",
       errors_of("control { group: \"portier-no-such\" socket: \"" + dir + "/run/control.sock\" }")
           .c_str());
-  STRCMP_EQUAL("", errors_of("control { group: \"portier-no-such\" disabled: true }").c_str());
+  STRCMP_EQUAL(
+      "DIR/portierd.conf:5:11: control.socket: \"DIR/file\" exists and is not a socket (portierd "
+      "never deletes it)",
+      errors_of("control { socket: \"" + write("file", "x") + "\" group: \"root\" }").c_str());
+  STRCMP_EQUAL("", errors_of("control { group: \"portier-no-such\" socket: \"/nonexistent/c.sock\" disabled: true }").c_str());
 }
 
 TEST(startup_checks, ca_file_must_hold_certificates) {
   ::mkdir((dir + "/cadir").c_str(), 0700);
   STRCMP_EQUAL(
-      "DIR/portierd.conf:5:21: upstream.ca_file: \"DIR/cadir\" is a directory, not a PEM file",
-      errors_of("upstream { ca_file: \"" + dir + "/cadir\" }").c_str());
-  STRCMP_EQUAL("DIR/portierd.conf:5:21: upstream.ca_file: \"DIR/ca.pem\" holds no PEM certificate",
-               errors_of("upstream { ca_file: \"" + write("ca.pem", "just text\n") + "\" }").c_str());
+      "DIR/portierd.conf:5:32: upstream.ca_file: \"DIR/cadir\" is a directory, not a PEM file",
+      errors_of("upstream { uri: \"ssl://c:8883\" ca_file: \"" + dir + "/cadir\" }").c_str());
+  STRCMP_EQUAL("DIR/portierd.conf:5:32: upstream.ca_file: \"DIR/ca.pem\" holds no PEM certificate",
+               errors_of("upstream { uri: \"ssl://c:8883\" ca_file: \"" + write("ca.pem", "just text\n") + "\" }").c_str());
   std::string broken = kCertA;
   broken[100] = broken[100] == 'A' ? 'B' : 'A';
   broken.erase(200, 30);
   STRCMP_EQUAL(
-      "DIR/portierd.conf:5:21: upstream.ca_file: \"DIR/ca.pem\": certificate 2 is not a valid PEM "
+      "DIR/portierd.conf:5:32: upstream.ca_file: \"DIR/ca.pem\": certificate 2 is not a valid PEM "
       "X.509 certificate",
-      errors_of("upstream { ca_file: \"" + write("ca.pem", std::string(kCertA) + broken) + "\" }")
+      errors_of("upstream { uri: \"ssl://c:8883\" ca_file: \"" + write("ca.pem", std::string(kCertA) + broken) + "\" }")
           .c_str());
   STRCMP_EQUAL(
-      "DIR/portierd.conf:5:21: upstream.ca_path: \"DIR/ca.pem\" is not a directory",
-      errors_of("upstream { ca_path: \"" + write("ca.pem", kCertA) + "\" }").c_str());
+      "DIR/portierd.conf:5:32: upstream.ca_path: \"DIR/ca.pem\" is not a directory",
+      errors_of("upstream { uri: \"ssl://c:8883\" ca_path: \"" + write("ca.pem", kCertA) + "\" }").c_str());
 }
 
 TEST(startup_checks, the_client_key_is_private_unencrypted_and_matches_its_certificate) {
   const std::string cert = write("client.crt", kCertA);
   STRCMP_EQUAL(
-      "DIR/portierd.conf:5:54: upstream.client_key_file: DIR/client.key: private key is readable "
+      "DIR/portierd.conf:5:95: upstream.client_key_file: DIR/client.key: private key is readable "
       "by group or others; chmod 600 it",
-      errors_of("upstream { client_cert_file: \"" + cert + "\" client_key_file: \"" +
+      errors_of("upstream { uri: \"ssl://c:8883\" client_cert_file: \"" + cert + "\" client_key_file: \"" +
                 write_mode("client.key", kKeyA, 0640) + "\" }")
           .c_str());
   STRCMP_EQUAL(
-      "DIR/portierd.conf:5:54: upstream.client_key_file: \"DIR/client.key\" is not the key of the "
+      "DIR/portierd.conf:5:95: upstream.client_key_file: \"DIR/client.key\" is not the key of the "
       "certificate in upstream.client_cert_file",
-      errors_of("upstream { client_cert_file: \"" + cert + "\" client_key_file: \"" +
+      errors_of("upstream { uri: \"ssl://c:8883\" client_cert_file: \"" + cert + "\" client_key_file: \"" +
                 write_mode("client.key", kKeyB, 0600) + "\" }")
           .c_str());
   STRCMP_EQUAL(
-      "DIR/portierd.conf:5:54: upstream.client_key_file: \"DIR/client.key\" holds no unencrypted "
+      "DIR/portierd.conf:5:95: upstream.client_key_file: \"DIR/client.key\" holds no unencrypted "
       "PEM private key",
-      errors_of("upstream { client_cert_file: \"" + cert + "\" client_key_file: \"" +
+      errors_of("upstream { uri: \"ssl://c:8883\" client_cert_file: \"" + cert + "\" client_key_file: \"" +
                 write_mode("client.key", kCertA, 0600) + "\" }")
           .c_str());
 }
 
 TEST(startup_checks, the_root_key_is_a_public_key) {
   STRCMP_EQUAL(
-      "DIR/portierd.conf:5:27: updates.root_key_file: DIR/root.pem: not a PEM public key",
+      "DIR/portierd.conf:5:11: updates.root_key_file: DIR/root.pem: not a PEM public key",
       errors_of("updates { root_key_file: \"" + write("root.pem", kKeyA) + "\" }").c_str());
 }
 
 TEST(startup_checks, state_dir_must_be_a_directory_portierd_can_make) {
   write("file", "x");
-  STRCMP_EQUAL("DIR/portierd.conf:6:1: state_dir: \"DIR/file\" is not a directory",
+  STRCMP_EQUAL("DIR/portierd.conf:5:1: state_dir: \"DIR/file\" is not a directory",
                errors_of("state_dir: \"" + dir + "/file/state\"").c_str());
 }
 
 TEST(startup_checks, a_preset_naming_no_purpose_of_the_policy_is_an_error_until_consent_exists) {
   const std::string extra = "grant: \"analytics\"\nrefuse: \"servce\"\n";
   STRCMP_EQUAL(
-      "DIR/portierd.conf:7:1: refuse[0]: \"servce\" is not a purpose of policy \"home\" version 3 "
+      "DIR/portierd.conf:6:1: refuse[0]: \"servce\" is not a purpose of policy \"home\" version 3 "
       "(its purposes: analytics, service)",
       errors_of(extra).c_str());
   // Once the household's consent exists the preset is ignored: a warning, not a refusal to start.
@@ -343,7 +352,7 @@ TEST(startup_checks, a_preset_naming_no_purpose_of_the_policy_is_an_error_until_
   LONGS_EQUAL(0, r.errors.size());
   LONGS_EQUAL(1, r.warnings.size());
   STRCMP_EQUAL(
-      "DIR/portierd.conf:7:1: refuse[0]: \"servce\" is not a purpose of policy \"home\" version 3 "
+      "DIR/portierd.conf:6:1: refuse[0]: \"servce\" is not a purpose of policy \"home\" version 3 "
       "(its purposes: analytics, service); ignored: the household's consent is already in "
       "DIR/state/consent.pb",
       r.warnings[0].c_str());

@@ -1,8 +1,8 @@
 """16 start-up checks: `portierd --check-config` finds what a start would find without the
-network, and a start that fails changes nothing on disk. In particular the configuration's
-one-time consent preset (grant/refuse) is applied only by a start that gets through every other
-step, so a start that fails on a missing control group or a broken ca_file leaves no consent.pb
-behind, and the next start, with the configuration fixed, applies the grants."""
+network, and a start that fails uses up nothing: the configuration's one-time consent preset
+(grant/refuse) is applied only by a start that gets through every other step, so a start that
+fails on a missing control group, a broken ca_file or a spool it cannot open leaves no
+consent.pb behind, and the next start, with the problem fixed, applies the grants."""
 
 import os
 import subprocess
@@ -42,12 +42,13 @@ class StartupChecksTest(ControlGatewayTest):
     def consent_file(self, daemon):
         return os.path.join(daemon.state_dir, "consent.pb")
 
-    def failed_start(self, daemon):
-        """Runs portierd, which must exit 1 by itself; its standard error."""
+    def failed_start(self, daemon, by_checks=True):
+        """Runs portierd, which must exit 1 by itself (`by_checks`: refused by the start-up
+        checks); its standard error."""
         r = subprocess.run([PORTIERD, "--config", daemon.config_path], capture_output=True, text=True,
                            timeout=TIMEOUT * 3, stdin=subprocess.DEVNULL)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn("nothing was changed", r.stderr)
+        self.assertEqual("nothing was changed" in r.stderr, by_checks, r.stderr)
         return r.stderr
 
     def test_a_failed_start_leaves_no_consent_and_the_fixed_start_applies_the_grants(self):
@@ -76,10 +77,19 @@ class StartupChecksTest(ControlGatewayTest):
         self.assertIn(expected, self.failed_start(daemon))
         self.assertFalse(os.path.exists(self.consent_file(daemon)), "a failed start wrote consent.pb")
 
-        # Fixed: the check passes, the start applies the preset, and beta receives data.
+        # A failure the checks cannot foresee (the spool cannot be opened: a file where its
+        # directory goes) comes after the consent store is opened and before it is seeded.
         daemon.configure(ca_file=cert("ca.crt"))
+        spool_blocker = os.path.join(daemon.state_dir, "spool")
+        with open(spool_blocker, "w") as f:
+            f.write("not a directory")
         rc, out, err = daemon.check_config()
         self.assertEqual(rc, 0, err)
+        self.assertIn("cannot start: ", self.failed_start(daemon, by_checks=False))
+        self.assertFalse(os.path.exists(self.consent_file(daemon)), "a failed start wrote consent.pb")
+
+        # Fixed: the start applies the preset, and beta receives data.
+        os.remove(spool_blocker)
         obs = self.observer(self.upstream)
         daemon.start()
         daemon.log.wait_for(r"consent: first start, 1 decisions preset by the configuration")
