@@ -151,12 +151,10 @@ class checker {
   void state_dir() {
     const std::string& state = config_.proto.state_dir();
     // The nearest part of the path that exists must be a directory portierd may write in.
-    fs::path p = fs::path(state).lexically_normal();
     std::error_code ec;
-    while (!p.empty() && !fs::exists(p, ec) && p.has_parent_path() && p.parent_path() != p) {
-      p = p.parent_path();
-    }
-    if (p.empty()) return;
+    fs::path p = fs::absolute(state, ec).lexically_normal();
+    if (ec) return;
+    while (!fs::exists(p, ec) && p.has_parent_path() && p.parent_path() != p) p = p.parent_path();
     if (!is_directory(p.string())) {
       fail({{"state_dir"}}, quoted(p.string()) + " is not a directory");
     } else if (::access(p.c_str(), W_OK | X_OK) != 0) {

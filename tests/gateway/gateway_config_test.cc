@@ -337,6 +337,8 @@ TEST(startup_checks, state_dir_must_be_a_directory_portierd_can_make) {
   write("file", "x");
   STRCMP_EQUAL("DIR/portierd.conf:5:1: state_dir: \"DIR/file\" is not a directory",
                errors_of("state_dir: \"" + dir + "/file/state\"").c_str());
+  // Relative to the working directory, which portierd may write in.
+  STRCMP_EQUAL("", errors_of("state_dir: \"portier-test-not-made/state\"").c_str());
 }
 
 TEST(startup_checks, a_preset_naming_no_purpose_of_the_policy_is_an_error_until_consent_exists) {
