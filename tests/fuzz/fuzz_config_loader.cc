@@ -29,7 +29,7 @@ namespace {
 using namespace portier;
 
 std::string* config_path = nullptr;
-std::shared_ptr<const policies::compiled_policy>* policy = nullptr;
+std::shared_ptr<const policies::compiled_policy>* fixed_policy = nullptr;
 
 [[noreturn]] void violated(const std::string& what) {
   std::fprintf(stderr, "fuzz_config_loader: %s\n", what.c_str());
@@ -93,7 +93,7 @@ void check_loaded(const gateway::gateway_config& cfg) {
         violated("a preset purpose that is no purpose id was loaded");
     }
   }
-  const gateway::startup_report report = gateway::check_startup(cfg, **policy);
+  const gateway::startup_report report = gateway::check_startup(cfg, **fixed_policy);
   for (const auto& e : report.errors) every_line_names_the_file(e, "a start-up error");
   for (const auto& w : report.warnings) every_line_names_the_file(w, "a start-up warning");
 }
@@ -121,7 +121,7 @@ device_class { id: "plug" topic: "plug/{device}" field { path: "power" rule { pu
   src.push_back(std::move(*parsed));
   auto compiled = policies::compile_policy(src);
   if (!compiled.policy) violated("the fixed policy does not compile");
-  policy = new std::shared_ptr<const policies::compiled_policy>(compiled.policy);
+  fixed_policy = new std::shared_ptr<const policies::compiled_policy>(compiled.policy);
   return 0;
 }
 
