@@ -24,6 +24,7 @@
 #include "gateway/pipeline.h"
 #include "gateway/policy_updates.h"
 #include "gateway/spool.h"
+#include "gateway/startup_checks.h"
 #include "gateway/status_report.h"
 #include "gateway/upstream_egress.h"
 #include "platform/key_directory.h"
@@ -136,6 +137,18 @@ class update_mailbox {
   bool closed_ = false;
 };
 
+// Logs what check_startup() finds; false if the start must not go on.
+bool passes_startup_checks(const gateway_config& cfg, const policies::compiled_policy& policy) {
+  const startup_report checked = check_startup(cfg, policy);
+  for (const auto& w : checked.warnings) log_warning(w);
+  for (const auto& e : checked.errors) log_error(e);
+  if (checked.errors.empty()) return true;
+  log_error("cannot start: ", checked.errors.size(),
+            checked.errors.size() == 1 ? " problem" : " problems", " in the configuration (",
+            cfg.path, "); nothing was changed");
+  return false;
+}
+
 }  // namespace
 
 int check_config(const std::string& config_path) {
@@ -149,6 +162,10 @@ int check_config(const std::string& config_path) {
   auto policy = load_policy(*cfg, errors, &source);
   for (const auto& e : errors) std::cerr << e << "\n";
   if (!policy) return 1;
+  const startup_report checked = check_startup(*cfg, *policy);
+  for (const auto& w : checked.warnings) std::cerr << "warning: " << w << "\n";
+  for (const auto& e : checked.errors) std::cerr << e << "\n";
+  if (!checked.errors.empty()) return 1;
   std::cout << config_path << ": ok; policy \"" << policy->name() << "\" version "
             << policy->version() << " from " << source << ": " << policy->purposes().size()
             << " purposes, " << policy->classes().size() << " device classes, "
@@ -167,6 +184,16 @@ int run_daemon(const std::string& config_path) {
   platform::log_init(level_from(cfg), cfg.proto.logging().syslog(), "portierd");
   const std::string& state = cfg.proto.state_dir();
 
+  std::vector<std::string> errors;
+  std::string policy_source;
+  auto policy = load_policy(cfg, errors, &policy_source);
+  for (const auto& e : errors) log_error("policy: ", e);
+  if (!policy) {
+    log_error("cannot start: no valid policy in ", policy_source,
+              " (nothing would be allowed to leave)");
+    return 1;
+  }
+  if (!passes_startup_checks(cfg, *policy)) return 1;
   std::error_code ec;
   std::filesystem::create_directories(state, ec);
   if (ec) {
@@ -178,15 +205,6 @@ int run_daemon(const std::string& config_path) {
   auto secret = platform::load_or_create_secret(state + "/secret.key");
   if (!secret) {
     log_error("cannot start: ", secret.error_message());
-    return 1;
-  }
-  std::vector<std::string> errors;
-  std::string policy_source;
-  auto policy = load_policy(cfg, errors, &policy_source);
-  for (const auto& e : errors) log_error("policy: ", e);
-  if (!policy) {
-    log_error("cannot start: no valid policy in ", policy_source,
-              " (nothing would be allowed to leave)");
     return 1;
   }
   const policies::engine_identity identity{cfg.proto.gateway_id(), *secret};
@@ -203,28 +221,6 @@ int run_daemon(const std::string& config_path) {
     log_error("cannot start: ", consent.error_message());
     return 1;
   }
-  const auto shown = [&](std::string_view purpose) {
-    consent_shown s;
-    s.policy_name = policy->name();
-    s.policy_version = policy->version();
-    if (const int i = policy->purpose_index(purpose); i >= 0) {
-      s.purpose_title = policy->purposes()[static_cast<std::size_t>(i)].title;
-      s.purpose_description = policy->purposes()[static_cast<std::size_t>(i)].description;
-    }
-    return s;
-  };
-  const std::vector<std::string> grants(cfg.proto.grant().begin(), cfg.proto.grant().end());
-  const std::vector<std::string> refusals(cfg.proto.refuse().begin(), cfg.proto.refuse().end());
-  auto seeded = (*consent)->seed(grants, refusals, shown, wall_ms());
-  if (!seeded) {
-    log_error("cannot start: consent preset in the configuration: ", seeded.error_message());
-    return 1;
-  }
-  if (!seeded->empty())
-    log_info("consent: first start, ", seeded->size(), " decisions preset by the configuration");
-  if (cfg.proto.paused() && !(*consent)->paused())
-    (void)(*consent)->pause("config", shown(""), wall_ms());
-
   ledger_options lo;
   lo.dir = state + "/ledger";
   lo.max_bytes = cfg.proto.ledger().max_bytes();
@@ -237,7 +233,6 @@ int run_daemon(const std::string& config_path) {
     log_error("cannot start: ", record.error_message());
     return 1;
   }
-  for (const auto& r : *seeded) (*record)->record_consent(r);
 
   spool_options so;
   so.dir = state + "/spool";
@@ -360,6 +355,31 @@ int run_daemon(const std::string& config_path) {
     }
     control = std::move(*started_control);
   }
+
+  // Every other start-up step has succeeded: only now is the one-time preset used up.
+  const auto shown = [&](std::string_view purpose) {
+    consent_shown s;
+    s.policy_name = policy->name();
+    s.policy_version = policy->version();
+    if (const int i = policy->purpose_index(purpose); i >= 0) {
+      s.purpose_title = policy->purposes()[static_cast<std::size_t>(i)].title;
+      s.purpose_description = policy->purposes()[static_cast<std::size_t>(i)].description;
+    }
+    return s;
+  };
+  const std::vector<std::string> grants(cfg.proto.grant().begin(), cfg.proto.grant().end());
+  const std::vector<std::string> refusals(cfg.proto.refuse().begin(), cfg.proto.refuse().end());
+  auto seeded = (*consent)->seed(grants, refusals, shown, wall_ms());
+  if (!seeded) {
+    log_error("cannot start: consent preset in the configuration: ", seeded.error_message());
+    return 1;
+  }
+  if (!seeded->empty())
+    log_info("consent: first start, ", seeded->size(), " decisions preset by the configuration");
+  if (cfg.proto.paused() && !(*consent)->paused())
+    (void)(*consent)->pause("config", shown(""), wall_ms());
+  for (const auto& r : *seeded) (*record)->record_consent(r);
+  pipe.set_consent((*consent)->snapshot());
 
   // Applies a new policy: swap, subscriptions, and what a bundle must not do (widen consent)
   // or asks for (suspend a purpose).

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <initializer_list>
 
+#include "gateway/control_protocol.h"
 #include "gateway/mqtt_subscriber.h"
 #include "platform/file.h"
 #include "platform/proto_text.h"
@@ -26,6 +27,46 @@ bool valid_gateway_id(const std::string& id) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_';
   });
+}
+
+// A URI with "USER[:PASSWORD]@" before the host: the URI is logged, its credentials must not be.
+bool has_user_info(const std::string& uri) {
+  const auto scheme = uri.find("://");
+  const std::string_view rest =
+      std::string_view(uri).substr(scheme == std::string::npos ? 0 : scheme + 3);
+  return rest.substr(0, rest.find_first_of("/?#")).find('@') != std::string_view::npos;
+}
+
+std::string user_info_error(const std::string& side) {
+  return "a user name or password does not belong in the URI (it is logged): give them as " + side +
+         ".username and " + side + ".password_file";
+}
+
+// Empty if `uri` (ssl:// or mqtts://) is HOST:PORT with a port written out, else why not. The
+// host and port follow the ingress client's rules (mqtt_subscriber::parse_uri).
+std::string upstream_address_problem(const std::string& uri) {
+  const std::string_view rest = std::string_view(uri).substr(uri.find("://") + 3);
+  if (rest.find_first_of("/?#") != std::string_view::npos)
+    return "a broker URI has no path: expected ssl://HOST:PORT";
+  const auto close = rest.rfind(']');
+  if (rest.find(':', close == std::string_view::npos ? 0 : close) == std::string_view::npos)
+    return "no port: expected ssl://HOST:PORT (MQTT over TLS is usually port 8883)";
+  std::string host, port, why;
+  if (!mqtt_subscriber::parse_uri("tcp://" + std::string(rest), host, port, why)) return why;
+  return "";
+}
+
+// As purpose ids are written in policies (the policy compiler's rule).
+bool valid_purpose_id(const std::string& id) {
+  return !id.empty() && id.size() <= 32 && id[0] >= 'a' && id[0] <= 'z' &&
+         std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+         });
+}
+
+std::string purpose_id_error(const std::string& id) {
+  return quoted_bounded(id) +
+         " is not a purpose id: 1 to 32 lower-case letters, digits or '-', starting with a letter";
 }
 
 class validator {
@@ -70,17 +111,35 @@ class validator {
 
 }  // namespace
 
+std::string quoted_bounded(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s.substr(0, 40)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u >= 0x20 && u < 0x7F && c != '"' && c != '\\') ? c : '?';
+  }
+  out += "\"";
+  if (s.size() > 40) out += " (" + std::to_string(s.size()) + " characters)";
+  return out;
+}
+
+std::string config_field(const gateway_config& config,
+                         std::initializer_list<platform::field_step> steps) {
+  return platform::describe_field(config.path, config.locations.get(), config.proto,
+                                  {steps.begin(), steps.size()});
+}
+
 platform::result<gateway_config> load_gateway_config(const std::string& path) {
   auto text = platform::read_file(path, 256 * 1024);
   if (!text) return platform::error{text.error_message()};
   gateway_config out;
   out.path = path;
-  google::protobuf::TextFormat::ParseInfoTree tree;
-  if (auto parsed = platform::parse_text_proto(path, *text, out.proto, &tree); !parsed) {
+  auto tree = std::make_shared<google::protobuf::TextFormat::ParseInfoTree>();
+  if (auto parsed = platform::parse_text_proto(path, *text, out.proto, tree.get()); !parsed) {
     return platform::error{parsed.error_message()};
   }
+  out.locations = tree;
   pc::GatewayConfig& c = out.proto;
-  validator v(path, &tree, c);
+  validator v(path, tree.get(), c);
 
   if (!valid_gateway_id(c.gateway_id())) {
     v.fail({{"gateway_id"}}, "gateway_id is required: 1 to 64 letters, digits, '-' or '_'");
@@ -90,7 +149,9 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
 
   auto& local = *c.mutable_local();
   if (local.uri().empty()) local.set_uri("tcp://127.0.0.1:1883");
-  if (!starts_with(local.uri(), "tcp://") && !starts_with(local.uri(), "mqtt://")) {
+  if (has_user_info(local.uri())) {
+    v.fail({{"local"}, {"uri"}}, user_info_error("local"));
+  } else if (!starts_with(local.uri(), "tcp://") && !starts_with(local.uri(), "mqtt://")) {
     v.fail({{"local"}, {"uri"}},
            "the local broker is reached as tcp://HOST:PORT, got \"" + local.uri() + "\"");
   } else if (std::string host, port, why;
@@ -107,10 +168,14 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
   auto& up = *c.mutable_upstream();
   if (up.uri().empty()) {
     v.fail({{"upstream"}, {"uri"}}, "upstream.uri is required: ssl://HOST:PORT");
+  } else if (has_user_info(up.uri())) {
+    v.fail({{"upstream"}, {"uri"}}, user_info_error("upstream"));
   } else if (!starts_with(up.uri(), "ssl://") && !starts_with(up.uri(), "mqtts://")) {
     v.fail({{"upstream"}, {"uri"}},
            "upstream is always TLS: use ssl://HOST:PORT or mqtts://HOST:PORT, got \"" + up.uri() +
                "\"");
+  } else if (const std::string why = upstream_address_problem(up.uri()); !why.empty()) {
+    v.fail({{"upstream"}, {"uri"}}, "\"" + up.uri() + "\": " + why);
   }
   v.readable({{"upstream"}, {"ca_file"}}, up.ca_file());
   v.readable({{"upstream"}, {"ca_path"}}, up.ca_path());
@@ -127,6 +192,12 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
   v.range({{"upstream"}, {"max_inflight"}}, up.max_inflight(), 1, 1000);
   out.password_upstream = v.read_password({{"upstream"}, {"password_file"}}, up.password_file());
 
+  for (int i = 0; i < c.grant_size(); ++i) {
+    if (!valid_purpose_id(c.grant(i))) v.fail({{"grant", i}}, purpose_id_error(c.grant(i)));
+  }
+  for (int j = 0; j < c.refuse_size(); ++j) {
+    if (!valid_purpose_id(c.refuse(j))) v.fail({{"refuse", j}}, purpose_id_error(c.refuse(j)));
+  }
   for (int i = 0; i < c.grant_size(); ++i) {
     for (int j = 0; j < c.refuse_size(); ++j) {
       if (c.grant(i) == c.refuse(j))
@@ -157,7 +228,7 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
 
   auto& control = *c.mutable_control();
   if (control.socket().empty()) control.set_socket("/run/portier/control.sock");
-  if (control.group().empty()) control.set_group("portier");
+  if (control.group().empty()) control.set_group(kDefaultControlGroup);
   if (c.mutable_ledger()->max_bytes() == 0) c.mutable_ledger()->set_max_bytes(16ull << 20);
   v.range({{"ledger"}, {"max_bytes"}}, c.ledger().max_bytes(), 1ull << 20, 1ull << 30);
   auto& dv = *c.mutable_devices();

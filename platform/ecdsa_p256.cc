@@ -204,10 +204,7 @@ result<std::string> ecdsa_private_key::sign(std::string_view message) {
 // ------------------------------------------------------------------------------ files
 
 result<ecdsa_private_key> load_private_key(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return error{path + ": cannot open: " + std::strerror(errno)};
-  if ((st.st_mode & 077) != 0)
-    return error{path + ": private key is readable by group or others; chmod 600 it"};
+  if (auto mode = check_private_key_mode(path); !mode) return error{mode.error_message()};
   auto text = read_file(path, kMaxKeyFileBytes);
   if (!text) return error{text.error_message()};
   auto key = ecdsa_private_key::parse(*text);

@@ -31,6 +31,14 @@ class fd_guard {
 
 }  // namespace
 
+result<bool> check_private_key_mode(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return error{path + ": cannot open: " + std::strerror(errno)};
+  if ((st.st_mode & 077) != 0)
+    return error{path + ": private key is readable by group or others; chmod 600 it"};
+  return true;
+}
+
 result<std::string> read_file(const std::string& path, std::size_t max_bytes) {
   fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return os_error("cannot open", path);

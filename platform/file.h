@@ -14,6 +14,10 @@ namespace portier::platform {
 // larger than max_bytes.
 result<std::string> read_file(const std::string& path, std::size_t max_bytes);
 
+// Refuses a file holding a private key that group or others have any access to (mode & 077):
+// "PATH: private key is readable by group or others; chmod 600 it".
+result<bool> check_private_key_mode(const std::string& path);
+
 // Replaces `path` atomically with `content`, created with `mode` permissions.
 result<bool> write_file_atomic(const std::string& path, std::string_view content, unsigned mode);
 

@@ -1,7 +1,9 @@
 #include "tools/portierctl/cli.h"
 
+#include <grp.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -372,4 +374,69 @@ TEST(portierctl, a_daemon_that_does_not_answer_times_out) {
       "portierd` and try "
       "again.\n",
       e.str().c_str());
+}
+
+// A user the socket's permissions turn away is told the group that may use it: the one portierd
+// gave the socket (its control.group), not a fixed name.
+TEST_GROUP(portierctl_denied) {
+  std::string dir;
+  void setup() override { dir = make_temp_dir(); }
+  void teardown() override {
+    ::unlink((dir + "/control.sock").c_str());
+    ::rmdir(dir.c_str());
+  }
+  // portierctl's error output when run as nobody against a socket of group `gid`, mode 0660.
+  std::string refused_message(gid_t gid) {
+    CHECK_EQUAL(0, ::chmod(dir.c_str(), 0755));
+    const std::string path = dir + "/control.sock";
+    platform::listen_options lo;
+    lo.group = gid;
+    auto listener = platform::listen_unix(path, lo);
+    CHECK_TRUE(listener.ok());
+    int fds[2];
+    CHECK_EQUAL(0, ::pipe(fds));
+    const pid_t child = ::fork();
+    if (child == 0) {
+      ::close(fds[0]);
+      int status = 99;
+      if (::setgroups(0, nullptr) == 0 && ::setgid(65534) == 0 && ::setuid(65534) == 0) {
+        std::ostringstream o, e;
+        status = run_portierctl({"--socket", path, "status"}, o, e, "", kNowMs, 1s);
+        const std::string text = e.str();
+        if (::write(fds[1], text.data(), text.size()) < 0) status = 98;
+      }
+      ::_exit(status);
+    }
+    ::close(fds[1]);
+    std::string text;
+    char buf[512];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    CHECK_TRUE(WIFEXITED(status));
+    LONGS_EQUAL(exit_denied, WEXITSTATUS(status));
+    for (auto p = text.find(dir); p != std::string::npos; p = text.find(dir)) text.replace(p, dir.size(), "DIR");
+    return text;
+  }
+};
+
+TEST(portierctl_denied, the_message_names_the_socket_s_group) {
+  if (::geteuid() != 0) {
+    UT_PRINT("skipped: needs root to connect as another user");
+    return;
+  }
+  const group* g = ::getgrgid(1);  // "daemon" on Debian: any group that is not "portier"
+  CHECK_TRUE(g != nullptr);
+  const std::string name = g->gr_name;
+  CHECK_TRUE(name != "portier");
+  STRCMP_EQUAL(("portierctl: You may not use the control socket DIR/control.sock; ask an "
+                "administrator to add you to the " +
+                name + " group (adduser YOUR-NAME " + name + "), then log in again.\n")
+                   .c_str(),
+               refused_message(1).c_str());
+  STRCMP_EQUAL(
+      "portierctl: You may not use the control socket DIR/control.sock; only root may use it: run "
+      "the command with sudo.\n",
+      refused_message(0).c_str());
 }

@@ -1,8 +1,12 @@
 #include "tools/portierctl/cli.h"
 
+#include <grp.h>
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 #include <ostream>
+#include <vector>
 
 #include "gateway/control_protocol.h"
 #include "platform/file.h"
@@ -230,6 +234,29 @@ platform::result<invocation> parse_args(const std::vector<std::string>& args,
   return inv;
 }
 
+namespace {
+
+// What to do about a socket that refused to connect: join the group the socket file belongs to
+// (portierd gives it its control.group), or use sudo when that is root's.
+std::string who_may_use(const std::string& socket) {
+  struct stat st {};
+  if (::stat(socket.c_str(), &st) != 0) {
+    return "ask an administrator to add you to portierd's control group (control.group in its "
+           "configuration), then log in again.";
+  }
+  if (st.st_gid == 0) return "only root may use it: run the command with sudo.";
+  std::string name = std::to_string(st.st_gid);
+  std::vector<char> buf(16384);
+  group gr{};
+  group* found = nullptr;
+  if (::getgrgid_r(st.st_gid, &gr, buf.data(), buf.size(), &found) == 0 && found != nullptr)
+    name = found->gr_name;
+  return "ask an administrator to add you to the " + name + " group (adduser YOUR-NAME " + name +
+         "), then log in again.";
+}
+
+}  // namespace
+
 platform::result<control::Response> call_daemon(const std::string& socket,
                                                 const control::Request& request,
                                                 std::chrono::milliseconds timeout,
@@ -254,10 +281,8 @@ platform::result<control::Response> call_daemon(const std::string& socket,
                         "--socket.");
       case EACCES:
       case EPERM:
-        return fail(exit_denied, std::string("You may not use the control socket ") + socket +
-                                     "; ask an administrator to add you to the " +
-                                     gateway::kDefaultControlGroup + " group (adduser YOUR-NAME " +
-                                     gateway::kDefaultControlGroup + "), then log in again.");
+        return fail(exit_denied,
+                    "You may not use the control socket " + socket + "; " + who_may_use(socket));
       default:
         return fail(exit_unreachable,
                     "Cannot reach portierd at " + socket + " (" + std::strerror(e) +
