@@ -113,10 +113,11 @@ std::optional<tls_diagnosis> diagnose_tls(const tls_evidence& e, std::string_vie
   if (e.handshake_done) return std::nullopt;  // the broker accepted the session
   if (e.timed_out)
     return tls_diagnosis{tls_failure_kind::protocol, "no TLS handshake within the time limit"};
-  return tls_diagnosis{tls_failure_kind::protocol,
-                       e.error.empty()
-                           ? "the connection closed during the handshake (is it a TLS port?)"
-                           : one_line(e.error)};
+  return tls_diagnosis{
+      tls_failure_kind::protocol,
+      e.error.empty()
+          ? "the broker closed the connection during the handshake (is the port a TLS listener?)"
+          : one_line(e.error)};
 }
 
 std::string tls_failure_line(const tls_diagnosis& d) {

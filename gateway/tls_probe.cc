@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <memory>
 #include <utility>
 
@@ -110,7 +109,6 @@ template <typename Call>
 int drive(SSL* ssl, int fd, clock::time_point deadline, std::string& error, Call call) {
   while (true) {
     ERR_clear_error();
-    errno = 0;
     const int r = call();
     if (r > 0) return 1;
     const int e = SSL_get_error(ssl, r);
@@ -118,10 +116,12 @@ int drive(SSL* ssl, int fd, clock::time_point deadline, std::string& error, Call
       if (!wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) return -1;
       continue;
     }
-    if (const unsigned long code = ERR_peek_last_error(); code != 0) {
+    // A closed or reset connection leaves `error` empty: the diagnosis words it.
+    const unsigned long code = ERR_peek_last_error();
+    const bool closed = e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN ||
+                        ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+    if (!closed && code != 0) {
       if (const char* reason = ERR_reason_error_string(code)) error = reason;
-    } else if (e == SSL_ERROR_SYSCALL && errno != 0) {
-      error = std::strerror(errno);
     }
     return 0;
   }

@@ -129,8 +129,10 @@ TEST(tls_diagnosis, a_failed_handshake_without_verify_error_or_alert_is_protocol
   e.error = "wrong version number";
   STRCMP_EQUAL("protocol: wrong version number", line_of(e).c_str());
   e.error = "";
-  STRCMP_EQUAL("protocol: the connection closed during the handshake (is it a TLS port?)",
-               line_of(e).c_str());
+  STRCMP_EQUAL(
+      "protocol: the broker closed the connection during the handshake (is the port a TLS "
+      "listener?)",
+      line_of(e).c_str());
   e.timed_out = true;
   STRCMP_EQUAL("protocol: no TLS handshake within the time limit", line_of(e).c_str());
 }

@@ -21,11 +21,18 @@ class TlsFailures(ControlGatewayTest):
     gateway_id = "gw14"
 
     def assert_diagnosed(self, kind, line, server_cert="server", host="127.0.0.1", require_certificate=False,
-                         plain_port=False, **daemon_kw):
+                         plain_port=False, listener_extra=(), **daemon_kw):
         """Runs portierd against an upstream that fails the TLS connection; `line` is the regular
         expression the one `upstream TLS:` line must match after the prefix."""
         local = self.local_broker()
-        upstream = self.upstream_broker(server_cert, require_certificate=require_certificate)
+        upstream = self.upstream_broker(server_cert, require_certificate=require_certificate, start=False)
+        if listener_extra:  # the TLS listener's block ends with require_certificate
+            with open(upstream.conf) as f:
+                conf = f.read()
+            with open(upstream.conf, "w") as f:
+                f.write(re.sub(r"^(require_certificate .*)$", lambda m: "\n".join((m.group(1),) + listener_extra),
+                               conf, flags=re.M))
+        upstream.start()
         obs = self.observer(upstream)
         # plain_port: upstream.uri names the broker's plain MQTT listener, which does not speak TLS.
         target = types.SimpleNamespace(port=upstream.observer_port) if plain_port else upstream
@@ -90,7 +97,13 @@ class TlsFailures(ControlGatewayTest):
                               require_certificate=True, client_cert="other-client")
 
     def test_plain_mqtt_port_is_a_protocol_failure(self):
-        self.assert_diagnosed("protocol", r"protocol: .+", plain_port=True)
+        self.assert_diagnosed("protocol", r"protocol: the broker closed the connection during the handshake "
+                                          r"\(is the port a TLS listener\?\)", plain_port=True)
+
+    def test_no_common_cipher_is_a_protocol_failure(self):
+        # The broker offers only cipher suites portierd's OpenSSL does not enable.
+        self.assert_diagnosed("protocol", r"protocol: the broker sent the alert \"handshake failure\"",
+                              listener_extra=("ciphers PSK-AES128-CBC-SHA", "ciphers_tls1.3 TLS_AES_128_CCM_8_SHA256"))
 
     def test_a_repeated_failure_is_logged_again_after_a_success(self):
         """The one-a-minute rule resets on a successful connect: a broker that later presents a
