@@ -124,9 +124,9 @@ std::string tls_failure_line(const tls_diagnosis& d) {
   return std::string(tls_failure_title(d.kind)) + ": " + d.detail;
 }
 
-std::optional<std::uint64_t> repeat_limiter::admit(const std::string& line, clock::time_point now) {
-  if (last_ != line) {
-    last_ = line;
+std::optional<std::uint64_t> repeat_limiter::admit(const std::string& key, clock::time_point now) {
+  if (last_ != key) {
+    last_ = key;
     logged_at_ = now;
     suppressed_ = 0;
     return 0;

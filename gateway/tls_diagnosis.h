@@ -4,8 +4,8 @@
 // evidence; upstream_egress logs and counts the result).
 //
 // Also the rule that keeps a broker that refuses every reconnect from flooding the log: the first
-// failure is logged at once, identical ones after it at most once a minute, with how many were
-// not logged; a different failure, or one after a successful connect, is logged at once.
+// failure is logged at once, more of the same kind at most once a minute, with how many were not
+// logged; a failure of another kind, or one after a successful connect, is logged at once.
 #pragma once
 
 #include <array>
@@ -71,15 +71,16 @@ std::optional<tls_diagnosis> diagnose_tls(const tls_evidence& e, std::string_vie
 // The log line's text after "upstream TLS: ": "<title>: <detail>".
 std::string tls_failure_line(const tls_diagnosis& d);
 
-// Which of a run of identical lines to log (see the header paragraph). Not thread-safe.
+// Which of a run of events with the same key (the failure kind) to log (see the header
+// paragraph). Not thread-safe.
 class repeat_limiter {
  public:
   using clock = std::chrono::steady_clock;
   explicit repeat_limiter(clock::duration interval) : interval_(interval) {}
-  // nullopt: do not log `line` now. Otherwise log it, with the returned number of identical
-  // lines that were not logged since the last one that was (0 for a new line).
-  std::optional<std::uint64_t> admit(const std::string& line, clock::time_point now);
-  // The next line is logged whatever it is (after a successful connect).
+  // nullopt: do not log this event now. Otherwise log it, with the returned number of events
+  // with its key that were not logged since the last one that was (0 for a new key).
+  std::optional<std::uint64_t> admit(const std::string& key, clock::time_point now);
+  // The next event is logged whatever its key (after a successful connect).
   void reset() { last_.reset(); }
 
  private:

@@ -171,9 +171,9 @@ tls_evidence probe_tls(const tls_probe_settings& s) {
   if (sock.fd < 0) return e;
   e.tcp_connected = true;
 
+  observed seen;  // outlives the SSL, whose callbacks write it
   std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
   if (!ssl) return e;
-  observed seen;
   SSL_set_app_data(ssl.get(), &seen);
   SSL_set_info_callback(ssl.get(), on_info);
   SSL_set_msg_callback(ssl.get(), on_message);

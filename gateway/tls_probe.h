@@ -19,7 +19,9 @@ struct tls_probe_settings {
   std::string ca_path;           // empty: none; both empty: OpenSSL's default paths
   std::string client_cert_file;  // empty: no client certificate
   std::string client_key_file;
-  std::chrono::milliseconds timeout{3000};  // for everything, name resolution included
+  // For connecting and the handshake (name resolution is the system's: Paho has just resolved
+  // the same name).
+  std::chrono::milliseconds timeout{3000};
 };
 
 // Host and port of "ssl://HOST:PORT" / "mqtts://[V6]:PORT"; false if the URI has no port.
