@@ -8,8 +8,8 @@
 // again. The spool drops a release that waited past its purpose's retention, unsent and counted.
 //
 // A failed connect is diagnosed with a TLS probe of its own (tls_probe.h) on the session's thread:
-// a TLS failure is counted by kind and logged as one line, "upstream TLS: <kind>: <detail>"; the
-// same line again is logged at most once a minute, with how many were not (tls_diagnosis.h).
+// a TLS failure is counted by kind and logged as one line, "upstream TLS: <kind>: <detail>"; more
+// of the same kind are logged at most once a minute, with how many were not (tls_diagnosis.h).
 //
 // Also keeps the retained status message on portier/{gateway}/status fresh, with a last will
 // that marks the gateway offline.
