@@ -26,7 +26,7 @@ namespace portier::gateway {
   X(local_connect_failures, "failed connection attempts to the local broker")                 \
   X(upstream_connects, "successful connections to the upstream broker")                       \
   X(upstream_connect_failures, "failed connection attempts to the upstream broker")           \
-  X(upstream_tls_failures, "failed upstream connects diagnosed as TLS failures (kind: status)") \
+  X(upstream_tls_failures, "upstream connects failed in TLS (per kind: portierctl status)")   \
   X(reloads, "successful configuration and policy reloads")                                   \
   X(reload_failures, "rejected reloads (the running policy stayed)")                          \
   X(spool_appended, "releases written to the spool")                                          \

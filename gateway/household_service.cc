@@ -132,7 +132,8 @@ control::Response household_service::status() {
   }
   for (std::size_t i = 0; i < kTlsFailureKindCount; ++i) {
     if (const auto n = ctx_.stats->upstream_tls_by_kind[i].load()) {
-      c["upstream_tls_failures." + std::string(tls_failure_name(static_cast<tls_failure_kind>(i)))] = n;
+      c["upstream_tls_failures." +
+        std::string(tls_failure_name(static_cast<tls_failure_kind>(i)))] = n;
     }
   }
   for (const auto& [purpose, n] : ctx_.stats->released_by_purpose()) c["released." + purpose] = n;
