@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 
+#include "gateway/tls_diagnosis.h"
 #include "policies/drop_reason.h"
 
 namespace portier::gateway {
@@ -25,6 +26,7 @@ namespace portier::gateway {
   X(local_connect_failures, "failed connection attempts to the local broker")                 \
   X(upstream_connects, "successful connections to the upstream broker")                       \
   X(upstream_connect_failures, "failed connection attempts to the upstream broker")           \
+  X(upstream_tls_failures, "upstream connects failed in TLS (per kind: portierctl status)")   \
   X(reloads, "successful configuration and policy reloads")                                   \
   X(reload_failures, "rejected reloads (the running policy stayed)")                          \
   X(spool_appended, "releases written to the spool")                                          \
@@ -51,6 +53,7 @@ struct counters {
 #undef PORTIER_DECLARE_COUNTER
 
   std::array<std::atomic<std::uint64_t>, policies::kDropReasonCount> drops{};
+  std::array<std::atomic<std::uint64_t>, kTlsFailureKindCount> upstream_tls_by_kind{};
 
   void add_released(const std::string& purpose, std::uint64_t n = 1) {
     std::lock_guard lock(mu_);

@@ -130,6 +130,12 @@ control::Response household_service::status() {
       c["dropped." + std::string(policies::drop_reason_name(static_cast<policies::drop_reason>(i)))] = n;
     }
   }
+  for (std::size_t i = 0; i < kTlsFailureKindCount; ++i) {
+    if (const auto n = ctx_.stats->upstream_tls_by_kind[i].load()) {
+      c["upstream_tls_failures." +
+        std::string(tls_failure_name(static_cast<tls_failure_kind>(i)))] = n;
+    }
+  }
   for (const auto& [purpose, n] : ctx_.stats->released_by_purpose()) c["released." + purpose] = n;
   c["spool_pending"] = ctx_.store->pending();
   c["spool_bytes"] = ctx_.store->bytes();

@@ -15,12 +15,11 @@ mqtt_session::settings egress_settings(const gateway_config& config) {
   s.uri = up.uri();
   s.client_id = up.client_id();
   // The server's certificate and host name are always verified; there is no way to turn it off.
-  auto ssl = mqtt::ssl_options_builder()
-                 .enable_server_cert_auth(true)
-                 .verify(true)
-                 .ssl_version(MQTT_SSL_VERSION_TLS_1_2)
-                 .error_handler(
-                     [](const std::string& msg) { platform::log_warning("upstream TLS: ", msg); });
+  // Paho's own TLS error texts are not logged: they cannot tell an unknown CA from an expired
+  // certificate and say nothing of a host name mismatch; a failed connect is diagnosed instead
+  // (diagnose_failure).
+  auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true).ssl_version(
+      MQTT_SSL_VERSION_TLS_1_2);
   if (!up.ca_file().empty()) ssl.trust_store(up.ca_file());
   if (!up.ca_path().empty()) ssl.ca_path(up.ca_path());
   if (up.ca_file().empty() && up.ca_path().empty()) ssl.ca_path("/etc/ssl/certs");
@@ -45,6 +44,18 @@ mqtt_session::settings egress_settings(const gateway_config& config) {
   return s;
 }
 
+tls_probe_settings probe_settings(const gateway_config& config) {
+  const auto& up = config.proto.upstream();
+  tls_probe_settings p;
+  split_upstream_uri(up.uri(), p.host, p.port);
+  p.ca_file = up.ca_file();
+  p.ca_path = up.ca_path();
+  if (p.ca_file.empty() && p.ca_path.empty()) p.ca_path = "/etc/ssl/certs";  // as for Paho
+  p.client_cert_file = up.client_cert_file();
+  p.client_key_file = up.client_key_file();
+  return p;
+}
+
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -61,7 +72,8 @@ upstream_egress::upstream_egress(const gateway_config& config, spool& s, counter
       status_(std::move(status)),
       status_interval_(config.proto.status().interval_seconds()),
       max_inflight_(config.proto.upstream().max_inflight()),
-      session_(egress_settings(config)) {
+      session_(egress_settings(config)),
+      probe_(probe_settings(config)) {
   session_.on_connected([this](mqtt::async_client& client) {
     mqtt_session::subscribe_checked(client, update_topics_, 1);  // throws: the session retries
     publish_status();
@@ -72,7 +84,29 @@ upstream_egress::upstream_egress(const gateway_config& config, spool& s, counter
   session_.on_lost([this] { spool_.rewind(); });
   session_.on_connect_result([this](bool ok) {
     ++(ok ? counters_.upstream_connects : counters_.upstream_connect_failures);
+    if (ok) {
+      tls_log_.reset();
+    } else if (!stopping_ && !probe_.host.empty()) {
+      diagnose_failure();
+    }
   });
+}
+
+void upstream_egress::diagnose_failure() {
+  const auto diagnosis = diagnose_tls(probe_tls(probe_), probe_.host);
+  if (!diagnosis) return;  // not TLS: the session's own line says what happened
+  ++counters_.upstream_tls_failures;
+  ++counters_.upstream_tls_by_kind[static_cast<std::size_t>(diagnosis->kind)];
+  // Keyed by kind: a detail that varies (which alert won the race with a reset) is no news.
+  const auto not_logged = tls_log_.admit(std::string(tls_failure_name(diagnosis->kind)),
+                                         std::chrono::steady_clock::now());
+  if (!not_logged) return;
+  if (*not_logged == 0) {
+    platform::log_warning("upstream TLS: ", tls_failure_line(*diagnosis));
+  } else {
+    platform::log_warning("upstream TLS: ", tls_failure_line(*diagnosis), " (", *not_logged,
+                          " more times since the last report)");
+  }
 }
 
 upstream_egress::~upstream_egress() {

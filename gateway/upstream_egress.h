@@ -7,6 +7,10 @@
 // leave it only on PUBACK; a lost connection rewinds the spool so the unacknowledged ones are sent
 // again. The spool drops a release that waited past its purpose's retention, unsent and counted.
 //
+// A failed connect is diagnosed with a TLS probe of its own (tls_probe.h) on the session's thread:
+// a TLS failure is counted by kind and logged as one line, "upstream TLS: <kind>: <detail>"; more
+// of the same kind are logged at most once a minute, with how many were not (tls_diagnosis.h).
+//
 // Also keeps the retained status message on portier/{gateway}/status fresh, with a last will
 // that marks the gateway offline.
 #pragma once
@@ -23,6 +27,8 @@
 #include "gateway/gateway_config.h"
 #include "gateway/mqtt_session.h"
 #include "gateway/spool.h"
+#include "gateway/tls_diagnosis.h"
+#include "gateway/tls_probe.h"
 
 namespace portier::gateway {
 
@@ -73,6 +79,8 @@ class upstream_egress {
   // Sends what next() gives without waiting; pump_mu_ held. False if a publish failed (rewound).
   bool send_ready_locked();
   bool may_send() const;
+  // After a failed connect (session thread): probes, counts and logs a TLS failure.
+  void diagnose_failure();
 
   std::string gateway_id_;
   spool& spool_;
@@ -81,6 +89,8 @@ class upstream_egress {
   std::chrono::seconds status_interval_;
   std::size_t max_inflight_;
   mqtt_session session_;
+  tls_probe_settings probe_;
+  repeat_limiter tls_log_{std::chrono::minutes(1)};  // session thread only
   delivery_listener listener_{*this};
   std::atomic<bool> stopping_{false};
   std::function<bool()> hold_;
