@@ -13,7 +13,7 @@ COUNTERS = {"received", "released", "dropped", "published", "acknowledged", "res
             "local_connect_failures", "upstream_connects", "upstream_connect_failures", "reloads", "reload_failures",
             "spool_appended", "spool_refused_full", "spool_dropped_full", "spool_purged", "spool_corrupt",
             "spool_torn_tails", "spool_recovered", "ingress_pauses", "ingress_write_errors", "spool_pending", "spool_bytes", "inflight",
-            "released_by_purpose", "dropped_by_reason", "upstream_tls_failures"}
+            "released_by_purpose", "dropped_by_reason", "upstream_tls_failures", "devices_evicted", "ledger_keys_evicted"}
 # Gone with the in-memory queue the spool replaced.
 REMOVED = {"queued", "lost_at_shutdown"}
 
@@ -72,7 +72,7 @@ class Status(GatewayTest):
         self.assertEqual(c["inflight"], 0)
         for name in ("spool_refused_full", "spool_dropped_full", "spool_purged", "spool_corrupt", "spool_torn_tails",
                      "spool_recovered", "ingress_pauses", "ingress_write_errors", "resent", "expired",
-                     "upstream_tls_failures"):
+                     "upstream_tls_failures", "devices_evicted", "ledger_keys_evicted"):
             self.assertEqual(c[name], 0, name)
         self.assertEqual(c["upstream_connects"], 1)
         self.assertEqual(c["local_connects"], 1)
