@@ -372,6 +372,7 @@ bool mqtt_subscriber::handle(const wire::packet& p) {
         wire::encode_ack(out_, packet_type::pubrec, m.packet_id);
         return true;
       }
+      ++batch_handled_;
       if (handler_ && handler_(m.topic, m.payload, m.qos) == verdict::refused) {
         refused_ = true;
         return false;
@@ -528,8 +529,11 @@ bool mqtt_subscriber::serve_connection() {
       }
       if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
         batch_pubrec_.clear();
+        batch_handled_ = 0;
         const bool ok = read_and_handle();
-        if (before_ack_ && !before_ack_()) {  // not durable: acknowledge none of it
+        // Only a read that handed messages over has anything to make durable (asking after a
+        // read of a SUBACK or a PINGRESP would close the session for nothing).
+        if (batch_handled_ > 0 && before_ack_ && !before_ack_()) {  // not durable: acknowledge none of it
           for (const auto id : batch_pubrec_) awaiting_pubrel_.reset(id);
           out_.clear();
           log_warning(settings_.name, " broker ", settings_.uri,

@@ -167,6 +167,7 @@ class mqtt_subscriber {
   std::uint16_t last_id_ = 0;
   std::bitset<65536> awaiting_pubrel_;
   std::vector<std::uint16_t> batch_pubrec_;  // QoS 2 ids taken in the current read  // QoS 2 packet
+  std::size_t batch_handled_ = 0;  // messages handed to the handler in the current read
                                              // ids taken, PUBREL not yet received
 };
 
