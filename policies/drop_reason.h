@@ -29,9 +29,10 @@ enum class drop_reason : std::uint8_t {
   policy_drop,        // the field is listed, but not for this purpose (or explicitly dropped)
   type_mismatch,      // the value's type does not fit its action (text to round, object to keep)
   incomplete_location,// a latitude without its longitude (or the reverse), or out of range
+  implausible_time,   // coarsen_time: a time outside 2000..2100, or not in the declared unit
 };
 
-inline constexpr std::size_t kDropReasonCount = 16;
+inline constexpr std::size_t kDropReasonCount = 17;
 
 constexpr std::string_view drop_reason_name(drop_reason r) {
   constexpr std::array<std::string_view, kDropReasonCount> names = {
@@ -39,6 +40,7 @@ constexpr std::string_view drop_reason_name(drop_reason r) {
       "too_deep",        "invalid_json",       "invalid_utf8",    "duplicate_key",
       "no_purpose_granted", "consent_refused", "purpose_suspended", "nothing_permitted",
       "unlisted_field",  "policy_drop",        "type_mismatch",   "incomplete_location",
+      "implausible_time",
   };
   return names[static_cast<std::size_t>(r)];
 }
