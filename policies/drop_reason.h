@@ -29,11 +29,12 @@ enum class drop_reason : std::uint8_t {
   policy_drop,        // the field is listed, but not for this purpose (or explicitly dropped)
   type_mismatch,      // the value's type does not fit its action (text to round, object to keep)
   incomplete_location,// a latitude without its longitude (or the reverse), or out of range
+  implausible_time,   // coarsen_time: a time outside 2000..2100, or not in the declared unit
   // Whole message (counted by the gateway, not the engine):
   device_churn,       // a device id the gateway did not know, beyond devices.max_new_per_minute
 };
 
-inline constexpr std::size_t kDropReasonCount = 17;
+inline constexpr std::size_t kDropReasonCount = 18;
 
 constexpr std::string_view drop_reason_name(drop_reason r) {
   constexpr std::array<std::string_view, kDropReasonCount> names = {
@@ -41,6 +42,7 @@ constexpr std::string_view drop_reason_name(drop_reason r) {
       "too_deep",        "invalid_json",       "invalid_utf8",    "duplicate_key",
       "no_purpose_granted", "consent_refused", "purpose_suspended", "nothing_permitted",
       "unlisted_field",  "policy_drop",        "type_mismatch",   "incomplete_location",
+      "implausible_time",
       "device_churn",
   };
   return names[static_cast<std::size_t>(r)];

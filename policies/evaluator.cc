@@ -16,6 +16,18 @@ std::vector<std::string> purpose_ids(const compiled_policy& p) {
   return ids;
 }
 
+// Whether the rewrite of a class follows every member of `steps` (and so reports a second copy
+// of any of them as duplicate_key): each is a listed member, and all but the last have members.
+bool follows(const field_node& root, const std::vector<path_step>& steps) {
+  const field_node* n = &root;
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    if (n->is_leaf()) return false;
+    n = n->member(steps[i].key);
+    if (n == nullptr) return false;
+  }
+  return true;
+}
+
 bool safe_topic_level(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   for (char c : s) {
@@ -40,6 +52,7 @@ evaluator::evaluator(std::shared_ptr<const compiled_policy> policy, engine_ident
   limits_.max_depth = std::min(limits_.max_depth, kMaxJsonDepth);
   decision_.releases_.resize(policy_->purposes().size());
   outputs_.reserve(policy_->purposes().size());
+  tested_.reserve(policy_->routes().size());
 }
 
 bool evaluator::granted(const consent_snapshot& consent, std::size_t purpose, std::string_view device,
@@ -60,10 +73,12 @@ std::string evaluator::device_pseudonym(std::size_t purpose, std::string_view de
 
 const compiled_class* evaluator::match(std::string_view topic, std::string_view payload,
                                        std::optional<drop_reason>& failure) {
+  tested_.clear();
   for (const auto& route : policy_->routes()) {
     if (!route.filter->match(topic, captures_)) continue;
     const compiled_class& c = *route.device_class;
     if (c.when) {
+      tested_.push_back(&*c.when);
       bool matches = false;
       failure = rewriter_.test_predicate(*c.when, payload, limits_.max_depth, matches);
       if (failure) return nullptr;
@@ -109,6 +124,21 @@ void evaluator::render_topic(const compiled_class& c, std::size_t purpose, std::
   }
 }
 
+// Each predicate tested for the message took the first copy of its member. A second copy (or of a
+// member on the way) would make the choice of class ambiguous: duplicate_key. The rewrite reports
+// it for paths the class follows; other paths are read for it here, once each.
+bool evaluator::predicate_path_twice(const compiled_class& c, std::string_view payload) {
+  for (std::size_t i = 0; i < tested_.size(); ++i) {
+    const std::vector<path_step>& steps = tested_[i]->steps;
+    if (c.format == compiled_class::payload_format::json && follows(c.root, steps)) continue;
+    bool read = false;
+    for (std::size_t j = 0; j < i && !read; ++j) read = tested_[j]->steps == steps;
+    if (!read && rewriter_.predicate_path_twice(*tested_[i], payload, limits_.max_depth))
+      return true;
+  }
+  return false;
+}
+
 // A RAW payload is one value: a number if it reads as one, otherwise a string.
 void evaluator::raw_rewrite(const compiled_class& c, std::string_view payload, std::span<rewrite_output> outputs) {
   const compiled_field& f = c.fields[static_cast<std::size_t>(c.root.field)];
@@ -128,7 +158,10 @@ void evaluator::raw_rewrite(const compiled_class& c, std::string_view payload, s
         drop(a.kind == action_kind::none || a.kind == action_kind::drop ? drop_reason::policy_drop
                                                                          : drop_reason::type_mismatch);
         continue;
-      case action_kind::keep: *o.payload = payload; break;
+      case action_kind::keep:
+        ok = keep_fits(a, is_number ? value_type::number : value_type::string, payload);
+        if (ok) *o.payload = payload;
+        break;
       case action_kind::pseudonymise: *o.payload = names_.pseudonym(o.purpose, payload, a.length); break;
       case action_kind::round: ok = is_number && apply_round(a, payload, *o.payload); break;
       case action_kind::bucket: {
@@ -137,10 +170,18 @@ void evaluator::raw_rewrite(const compiled_class& c, std::string_view payload, s
         if (ok) *o.payload = *label;
         break;
       }
-      case action_kind::coarsen_time:
-        ok = apply_coarsen_time(a, is_number ? value_type::number : value_type::string, payload, *o.payload,
-                                out_is_number);
+      case action_kind::coarsen_time: {
+        const time_result r =
+            apply_coarsen_time(a, is_number ? value_type::number : value_type::string, payload,
+                               *o.payload, out_is_number);
+        if (r == time_result::implausible) {
+          o.payload->clear();
+          drop(drop_reason::implausible_time);
+          continue;
+        }
+        ok = r == time_result::coarsened;
         break;
+      }
       case action_kind::truncate: *o.payload = truncate_utf8(payload, a.length); break;
     }
     if (!ok) {
@@ -200,6 +241,10 @@ const decision& evaluator::evaluate(std::string_view topic, std::string_view pay
   }
   if (outputs_.empty()) {
     drop(drop_reason::no_purpose_granted);
+    return d;
+  }
+  if (!tested_.empty() && predicate_path_twice(*c, payload)) {
+    drop(drop_reason::duplicate_key);
     return d;
   }
   if (c->format == compiled_class::payload_format::raw) {

@@ -2,7 +2,8 @@
 //
 //   const decision& d = ev.evaluate(topic, payload, consent, now_ms);
 //
-// 1. match the topic (and payload predicate) to a device class; none -> unmatched_topic;
+// 1. match the topic (and payload predicate) to a device class; none -> unmatched_topic; a
+//    predicate's member given twice -> duplicate_key;
 // 2. take the class's purposes that the consent grants and the operator has not suspended;
 // 3. rewrite the payload for all of them in one pass (json_rewriter), fail closed;
 // 4. one release per purpose that receives at least one field, topic from its template.
@@ -60,6 +61,7 @@ class evaluator {
   const compiled_class* match(std::string_view topic, std::string_view payload, std::optional<drop_reason>& failure);
   bool render_device_id(const compiled_class& c);
   void render_topic(const compiled_class& c, std::size_t purpose, std::string& out);
+  bool predicate_path_twice(const compiled_class& c, std::string_view payload);
   void raw_rewrite(const compiled_class& c, std::string_view payload, std::span<rewrite_output> outputs);
   void drop(drop_reason r) { ++decision_.drops_[static_cast<std::size_t>(r)]; }
 
@@ -72,6 +74,7 @@ class evaluator {
   std::array<std::string_view, topic_filter::kMaxCaptures> captures_{};
   const topic_filter* matched_filter_ = nullptr;
   std::vector<rewrite_output> outputs_;
+  std::vector<const compiled_predicate*> tested_;  // predicates tested for the message, in order
   std::string scratch_;
 };
 

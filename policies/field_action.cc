@@ -31,21 +31,38 @@ std::int64_t unit_seconds(time_unit u) {
   return 86400;
 }
 
-bool coarsen_epoch(const field_action& a, std::string_view number, std::string& out) {
+// The unit of an epoch time `v` (1 for seconds ... 10^9 for nanoseconds) if it lies in the
+// plausible range in that unit, else 0.
+std::int64_t epoch_scale(std::int64_t v, time_input input) {
+  static constexpr std::int64_t kScales[] = {1, 1'000, 1'000'000, 1'000'000'000};
+  for (std::size_t i = 0; i < std::size(kScales); ++i) {
+    const bool declared =
+        input == time_input::automatic || static_cast<std::size_t>(input) == i + 1;
+    if (declared && v >= kEarliestTime * kScales[i] && v < kLatestTime * kScales[i])
+      return kScales[i];
+  }
+  return 0;
+}
+
+time_result coarsen_epoch(const field_action& a, std::string_view number, std::string& out) {
   std::int64_t v = 0;
   if (!parse_int64(number, v)) {
     double d = 0;
-    if (!parse_number(number, d) || std::fabs(d) > 9e15) return false;
+    // Any JSON number is a number: too large, too small or out of int64 is no plausible time.
+    if (!parse_number(number, d) || !(std::fabs(d) < 9e18)) {
+      return number.find_first_not_of("+-0123456789.eE") == std::string_view::npos &&
+                     !number.empty()
+                 ? time_result::implausible
+                 : time_result::not_a_time;
+    }
     v = static_cast<std::int64_t>(std::floor(d));
   }
-  const bool millis = a.input == time_input::epoch_millis ||
-                      (a.input == time_input::automatic && (v >= 100'000'000'000 || v <= -100'000'000'000));
-  const std::int64_t unit = unit_seconds(a.unit) * (millis ? 1000 : 1);
-  if (v < INT64_MIN + unit) return false;  // its floor is not representable (found by fuzzing)
+  const std::int64_t scale = epoch_scale(v, a.input);
+  if (scale == 0) return time_result::implausible;
   char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, floor_to(v, unit));
+  const auto r = std::to_chars(buf, buf + sizeof buf, floor_to(v, unit_seconds(a.unit) * scale));
   out.assign(buf, r.ptr);
-  return true;
+  return time_result::coarsened;
 }
 
 bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
@@ -59,34 +76,38 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
 }
 
 // ISO-8601 / RFC 3339: YYYY-MM-DD[(T| )HH:MM[:SS[.f+]]][Z|±HH[:]MM]
-bool coarsen_iso(const field_action& a, std::string_view s, std::string& out) {
+time_result coarsen_iso(const field_action& a, std::string_view s, std::string& out) {
   int year, month, day;
   if (!digits(s, 0, 4, year) || s.size() < 10 || s[4] != '-' || !digits(s, 5, 2, month) || s[7] != '-' ||
       !digits(s, 8, 2, day) || month < 1 || month > 12 || day < 1 || day > 31) {
-    return false;
+    return time_result::not_a_time;
   }
   static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (day > kDays[month - 1] || (month == 2 && day == 29 && !leap)) return false;  // 2024-02-31
+  if (day > kDays[month - 1] || (month == 2 && day == 29 && !leap))
+    return time_result::not_a_time;  // 2024-02-31
+  const bool plausible =
+      year >= 2000 && year < 2100;  // kEarliestTime..kLatestTime, by the date written
   if (s.size() == 10) {  // a date: already as coarse as a day
+    if (!plausible) return time_result::implausible;
     out.assign(s);
-    return true;
+    return time_result::coarsened;
   }
   const char sep = s[10];
   int hour, minute, second = 0;
   if ((sep != 'T' && sep != 't' && sep != ' ') || !digits(s, 11, 2, hour) || s.size() < 16 || s[13] != ':' ||
       !digits(s, 14, 2, minute) || hour > 23 || minute > 59) {
-    return false;
+    return time_result::not_a_time;
   }
   std::size_t pos = 16;
   if (pos < s.size() && s[pos] == ':') {
-    if (!digits(s, pos + 1, 2, second) || second > 60) return false;
+    if (!digits(s, pos + 1, 2, second) || second > 60) return time_result::not_a_time;
     pos += 3;
     if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
       ++pos;
       const std::size_t start = pos;
       while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
-      if (pos == start) return false;
+      if (pos == start) return time_result::not_a_time;
     }
   }
   const std::string_view zone = s.substr(pos);
@@ -97,7 +118,8 @@ bool coarsen_iso(const field_action& a, std::string_view s, std::string& out) {
       (signed_zone && zone.size() == 3 && digits(zone, 1, 2, zh)) ||  // +HH
       (signed_zone && zone.size() == 6 && digits(zone, 1, 2, zh) && zone[3] == ':' && digits(zone, 4, 2, zm)) ||
       (signed_zone && zone.size() == 5 && digits(zone, 1, 2, zh) && digits(zone, 3, 2, zm));
-  if (!zone_ok || zh > 23 || zm > 59) return false;
+  if (!zone_ok || zh > 23 || zm > 59) return time_result::not_a_time;
+  if (!plausible) return time_result::implausible;
   out.assign(s.substr(0, 11));  // "YYYY-MM-DDT"
   switch (a.unit) {
     case time_unit::day: out.append("00:00:00"); break;
@@ -105,7 +127,7 @@ bool coarsen_iso(const field_action& a, std::string_view s, std::string& out) {
     case time_unit::minute: out.append(s.substr(11, 5)).append(":00"); break;
   }
   out.append(zone);
-  return true;
+  return time_result::coarsened;
 }
 
 // printf("%.*f")'s digits without a float-to-text conversion, for the usual case: v * 10^decimals
@@ -185,16 +207,24 @@ bool apply_bucket(const field_action& a, std::string_view number, const std::str
   return true;
 }
 
-bool apply_coarsen_time(const field_action& a, value_type type, std::string_view value, std::string& out,
-                        bool& out_is_number) {
+bool keep_fits(const field_action& a, value_type type, std::string_view value) {
+  if (a.type && *a.type != type) return false;
+  if (a.length == 0 || value.size() <= a.length) return true;  // never more characters than bytes
+  if (type != value_type::string) return type != value_type::number;  // a number's text is ASCII
+  return truncate_utf8(value, a.length).size() == value.size();
+}
+
+time_result apply_coarsen_time(const field_action& a, value_type type, std::string_view value,
+                               std::string& out, bool& out_is_number) {
   out_is_number = type == value_type::number;
   if (type == value_type::number) {
-    return a.input != time_input::iso8601 && coarsen_epoch(a, value, out);
+    return a.input == time_input::iso8601 ? time_result::not_a_time : coarsen_epoch(a, value, out);
   }
-  if (type == value_type::string) {
-    return (a.input == time_input::iso8601 || a.input == time_input::automatic) && coarsen_iso(a, value, out);
+  if (type == value_type::string &&
+      (a.input == time_input::iso8601 || a.input == time_input::automatic)) {
+    return coarsen_iso(a, value, out);
   }
-  return false;
+  return time_result::not_a_time;
 }
 
 std::string_view truncate_utf8(std::string_view text, std::uint32_t length) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,14 +25,36 @@ enum class action_kind : std::uint8_t {
 };
 
 enum class time_unit : std::uint8_t { minute, hour, day };
-enum class time_input : std::uint8_t { automatic, epoch_seconds, epoch_millis, iso8601 };
+enum class time_input : std::uint8_t {
+  automatic,
+  epoch_seconds,
+  epoch_millis,
+  epoch_micros,
+  epoch_nanos,
+  iso8601
+};
+
+// The times coarsen_time accepts: from 2000-01-01T00:00:00Z (inclusive) to
+// 2100-01-01T00:00:00Z (exclusive), in epoch seconds. Within it the ranges of seconds,
+// milliseconds, microseconds and nanoseconds do not overlap, so AUTO can tell them apart.
+inline constexpr std::int64_t kEarliestTime = 946'684'800;
+inline constexpr std::int64_t kLatestTime = 4'102'444'800;
 
 // What the device sent, as the JSON reader saw it (numbers keep their exact text).
 enum class value_type : std::uint8_t { string, number, boolean, null };
 
+// What apply_coarsen_time made of a value.
+enum class time_result : std::uint8_t {
+  coarsened,
+  not_a_time,   // not a number, nor an ISO-8601 string the input takes: type_mismatch
+  implausible,  // a time, but outside 2000..2100 or not in the declared unit: implausible_time
+};
+
 struct field_action {
   action_kind kind = action_kind::none;
-  std::uint32_t length = 0;          // pseudonymise: characters; truncate: code points
+  std::uint32_t length = 0;          // pseudonymise: characters; truncate: code points;
+                                     // keep: at most this many characters (0: no limit)
+  std::optional<value_type> type;    // keep: the only type that may leave (any when empty)
   double step = 0;                   // round
   int decimals = 0;                  // round: decimals printed, derived from step
   std::vector<double> bounds;        // bucket
@@ -47,10 +70,17 @@ struct field_action {
 bool apply_round(const field_action& a, std::string_view number, std::string& out);
 // The label for `number`. False if not a finite number.
 bool apply_bucket(const field_action& a, std::string_view number, const std::string** label);
-// Coarsen an epoch number (type number) or ISO-8601 string. Writes a number's text or a
-// string's content to `out`; `out_is_number` tells which. False if the value is not a time.
-bool apply_coarsen_time(const field_action& a, value_type type, std::string_view value,
-                        std::string& out, bool& out_is_number);
+// Whether a value may leave by a keep action: of its type (if it names one), and no longer than
+// its length (if it has one; a string's characters, or a number's text). `value` as in
+// apply_coarsen_time. Reads the value only when it is longer in bytes than the limit.
+bool keep_fits(const field_action& a, value_type type, std::string_view value);
+// Coarsen an epoch number (type number) or ISO-8601 string to the start of its minute, hour or
+// day, in the unit and notation it arrived in. Epoch numbers are s, ms, µs or ns as the input
+// declares, or by magnitude for AUTO; either way within kEarliestTime..kLatestTime, else
+// implausible. ISO-8601 strings must have a year from 2000 to 2099 (the date as written).
+// Writes a number's text or a string's content to `out`; `out_is_number` tells which.
+time_result apply_coarsen_time(const field_action& a, value_type type, std::string_view value,
+                               std::string& out, bool& out_is_number);
 // The longest prefix of at most `length` code points of valid UTF-8 `text`.
 std::string_view truncate_utf8(std::string_view text, std::uint32_t length);
 // The centre of the cell of lat/lon on a grid of cell_km; false if out of range.

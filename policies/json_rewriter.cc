@@ -240,9 +240,11 @@ class rewrite_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, r
         count(drops_, drop_reason::policy_drop);
         return;
       case action_kind::keep:
+        if (!keep_fits(a, type, text)) break;
         begin_value(o, n.key);
         append_value(out, type, text);
-        break;
+        released(o, n.field);
+        return;
       case action_kind::pseudonymise:
         if (type != value_type::string && type != value_type::number) break;
         begin_value(o, n.key);
@@ -265,7 +267,12 @@ class rewrite_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, r
       }
       case action_kind::coarsen_time: {
         bool is_number = false;
-        if (!apply_coarsen_time(a, type, text, scratch_, is_number)) break;
+        const time_result r = apply_coarsen_time(a, type, text, scratch_, is_number);
+        if (r == time_result::implausible) {
+          count(drops_, drop_reason::implausible_time);
+          return;
+        }
+        if (r != time_result::coarsened) break;
         begin_value(o, n.key);
         append_value(out, is_number ? value_type::number : value_type::string, scratch_);
         released(o, n.field);
@@ -281,10 +288,6 @@ class rewrite_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, r
       case action_kind::location_longitude:
         location(o, n, a, type, text);
         return;
-    }
-    if (a.kind == action_kind::keep) {
-      released(o, n.field);
-      return;
     }
     count(drops_, drop_reason::type_mismatch);
   }
@@ -352,13 +355,18 @@ class rewrite_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, r
   std::optional<drop_reason> failure_;
 };
 
+// Reads a payload for a predicate: whether its member at the path is `equals`. It stops at the
+// first copy of the member, unless `whole`: then it reads to the end and tells whether the
+// member, or a member on the way to it, is given twice.
 class predicate_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, predicate_handler> {
  public:
-  predicate_handler(const compiled_predicate& p, std::size_t max_depth) : p_(p), max_depth_(max_depth) {}
+  predicate_handler(const compiled_predicate& p, std::size_t max_depth, bool whole)
+      : p_(p), max_depth_(max_depth), whole_(whole) {}
 
   bool found() const { return found_; }
   bool matches() const { return matches_; }
   bool too_deep() const { return too_deep_; }
+  bool duplicate() const { return duplicate_; }
 
   bool Null() { return scalar("null"); }
   bool Bool(bool b) { return scalar(b ? "true" : "false"); }
@@ -366,6 +374,13 @@ class predicate_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
   bool String(const char* s, rapidjson::SizeType n, bool) { return scalar({s, n}); }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
     hit_ = level_ == matched_ + 1 && std::string_view(s, n) == p_.steps[matched_].key;
+    if (hit_ && whole_) {
+      if (seen_[matched_]) {
+        duplicate_ = true;
+        return false;
+      }
+      seen_[matched_] = true;
+    }
     return true;
   }
   bool StartObject() {
@@ -373,7 +388,7 @@ class predicate_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
       too_deep_ = true;
       return false;
     }
-    if (hit_ && matched_ + 1 < p_.steps.size()) ++matched_;
+    if (hit_ && matched_ + 1 < p_.steps.size()) seen_[++matched_] = false;
     hit_ = false;
     return true;
   }
@@ -400,7 +415,8 @@ class predicate_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
     if (hit_ && matched_ + 1 == p_.steps.size()) {
       found_ = true;
       matches_ = text == p_.equals;
-      return false;  // decided: stop reading
+      hit_ = false;
+      return whole_;  // decided: stop reading, unless looking for a second copy
     }
     hit_ = false;
     return true;
@@ -408,8 +424,10 @@ class predicate_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
 
   const compiled_predicate& p_;
   const std::size_t max_depth_;
+  const bool whole_;
   std::size_t level_ = 0, matched_ = 0;
-  bool hit_ = false, found_ = false, matches_ = false, too_deep_ = false;
+  std::array<bool, kMaxJsonDepth + 1> seen_{};  // whole: step i's member read in its object
+  bool hit_ = false, found_ = false, matches_ = false, too_deep_ = false, duplicate_ = false;
 };
 
 }  // namespace
@@ -451,7 +469,7 @@ std::optional<drop_reason> json_rewriter::rewrite(const compiled_class& c, std::
 
 std::optional<drop_reason> json_rewriter::test_predicate(const compiled_predicate& p, std::string_view payload,
                                                          std::size_t max_depth, bool& matches) {
-  predicate_handler handler(p, std::min(max_depth, kMaxJsonDepth));
+  predicate_handler handler(p, std::min(max_depth, kMaxJsonDepth), false);
   rapidjson::MemoryStream stream(payload.data(), payload.size());
   alignas(std::max_align_t) char reader_buffer[kReaderBufferBytes];
   reader_pool pool(reader_buffer, sizeof reader_buffer);
@@ -462,6 +480,17 @@ std::optional<drop_reason> json_rewriter::test_predicate(const compiled_predicat
   if (handler.too_deep()) return drop_reason::too_deep;
   if (r.IsError()) return reason_for(r.Code());
   return std::nullopt;
+}
+
+bool json_rewriter::predicate_path_twice(const compiled_predicate& p, std::string_view payload,
+                                         std::size_t max_depth) {
+  predicate_handler handler(p, std::min(max_depth, kMaxJsonDepth), true);
+  rapidjson::MemoryStream stream(payload.data(), payload.size());
+  alignas(std::max_align_t) char reader_buffer[kReaderBufferBytes];
+  reader_pool pool(reader_buffer, sizeof reader_buffer);
+  pooled_reader reader(&pool);
+  reader.Parse<kParseFlags>(stream, handler);
+  return handler.duplicate();
 }
 
 }  // namespace portier::policies

@@ -4,7 +4,8 @@
 // an object none of whose members a purpose may receive does not appear in its output.
 //
 // Fail closed: a syntax error, invalid UTF-8, a duplicate listed key or nesting beyond the limit
-// abandons every output and returns the reason. Field-level problems (type mismatch, a lone
+// abandons every output and returns the reason. A class's predicate is tested before, by a
+// reader that stops at the member it names. Field-level problems (type mismatch, a lone
 // latitude) drop that field for that purpose and are counted.
 #pragma once
 
@@ -43,6 +44,12 @@ class json_rewriter {
   // malformed.
   std::optional<drop_reason> test_predicate(const compiled_predicate& p, std::string_view payload,
                                             std::size_t max_depth, bool& matches);
+
+  // Whether the predicate's member, or a member on the way to it, appears twice in the payload
+  // (test_predicate reads only up to the first copy). Reads the whole payload; a payload that is
+  // malformed before a second copy is not this function's to judge (false).
+  bool predicate_path_twice(const compiled_predicate& p, std::string_view payload,
+                            std::size_t max_depth);
 
  private:
   std::string scratch_;

@@ -74,6 +74,9 @@ bool valid_id(std::string_view id, std::size_t max) {
 
 std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
+constexpr double kMinRoundStep = 1e-9;           // decimals_for_step() prints at most 9 decimals
+constexpr std::uint32_t kMaxKeepLength = 65536;  // a payload is at most 64 KiB by default
+
 std::string number_text(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
@@ -359,7 +362,30 @@ class policy_compiler {
   std::optional<field_action> compile_action(std::size_t f, const where& rw, const pb::Rule& rule) {
     field_action a;
     switch (rule.action_case()) {
-      case pb::Rule::kKeep: a.kind = action_kind::keep; break;
+      case pb::Rule::kKeep: {
+        a.kind = action_kind::keep;
+        a.length = rule.keep().max_length();
+        if (a.length > kMaxKeepLength) {
+          error(f, rw + step{"keep"} + step{"max_length"},
+                "keep max_length must be 1 to " + std::to_string(kMaxKeepLength) +
+                    " characters, got " + std::to_string(a.length));
+          return std::nullopt;
+        }
+        switch (rule.keep().type()) {
+          case pb::Keep::STRING:
+            a.type = value_type::string;
+            break;
+          case pb::Keep::NUMBER:
+            a.type = value_type::number;
+            break;
+          case pb::Keep::BOOL:
+            a.type = value_type::boolean;
+            break;
+          default:
+            break;  // ANY
+        }
+        break;
+      }
       case pb::Rule::kDrop: a.kind = action_kind::drop; break;
       case pb::Rule::kPseudonymise: {
         a.kind = action_kind::pseudonymise;
@@ -381,6 +407,12 @@ class policy_compiler {
         if (!(a.step <= 1e12)) {
           error(f, rw + step{"round"} + step{"step"},
                 "round step must be at most 1e+12, got " + number_text(a.step));
+          return std::nullopt;
+        }
+        if (a.step < kMinRoundStep) {  // a finer step would round nothing that is printed
+          error(f, rw + step{"round"} + step{"step"},
+                "round step must be at least 1e-09 (a release prints at most 9 decimals), got " +
+                    number_text(a.step));
           return std::nullopt;
         }
         a.decimals = decimals_for_step(a.step);
@@ -434,6 +466,12 @@ class policy_compiler {
         switch (rule.coarsen_time().input()) {
           case pb::CoarsenTime::EPOCH_SECONDS: a.input = time_input::epoch_seconds; break;
           case pb::CoarsenTime::EPOCH_MILLIS: a.input = time_input::epoch_millis; break;
+          case pb::CoarsenTime::EPOCH_MICROS:
+            a.input = time_input::epoch_micros;
+            break;
+          case pb::CoarsenTime::EPOCH_NANOS:
+            a.input = time_input::epoch_nanos;
+            break;
           case pb::CoarsenTime::ISO8601: a.input = time_input::iso8601; break;
           default: a.input = time_input::automatic; break;
         }

@@ -130,7 +130,9 @@ inline void check_decision(evaluator& ev, const decision& d, std::string_view to
   const drop_counts& drops = d.drops();
   const std::uint32_t message_drops = sum(drops, drop_reason::paused, drop_reason::no_purpose_granted);
   const std::uint32_t purpose_drops = sum(drops, drop_reason::consent_refused, drop_reason::nothing_permitted);
-  const std::uint32_t field_drops = sum(drops, drop_reason::unlisted_field, drop_reason::incomplete_location);
+  const std::uint32_t field_drops =
+      sum(drops, drop_reason::unlisted_field, drop_reason::incomplete_location) +
+      drops[static_cast<std::size_t>(drop_reason::implausible_time)];
   const auto releases = d.releases();
 
   if (message_drops > 1) violated("more than one message-level drop reason", topic);

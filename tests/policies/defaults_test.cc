@@ -278,3 +278,46 @@ TEST(defaults, an_owntracks_location) {
   STRCMP_EQUAL("| no_purpose_granted=1 consent_refused=1",
                summary(e.ev.evaluate(s.topic, s.payload, defaults, 0), *e.policy).c_str());
 }
+
+TEST(defaults, a_zigbee2mqtt_last_seen_keeps_its_unit_and_loses_its_precision) {
+  std::string out;
+  const auto run = [&](const char* payload) {
+    out =
+        summary(e.ev.evaluate("zigbee2mqtt/Anna bedroom sensor", payload, e.consent, 0), *e.policy);
+    return out.c_str();
+  };
+  // `location` has no rule for last_seen: policy_drop, then nothing_permitted.
+  STRCMP_EQUAL(R"(service={"last_seen":1714551780000} analytics={"last_seen":1714550400000} | )"
+               R"(nothing_permitted=1 policy_drop=1)",
+               run(R"({"last_seen":1714551825123})"));
+  // Microseconds and nanoseconds were taken for milliseconds: 3.6 s and 3.6 ms resolution left.
+  STRCMP_EQUAL(
+      R"(service={"last_seen":1714551780000000} analytics={"last_seen":1714550400000000} | )"
+      R"(nothing_permitted=1 policy_drop=1)",
+      run(R"({"last_seen":1714551825123456})"));
+  STRCMP_EQUAL(
+      R"(service={"last_seen":1714551780000000000} analytics={"last_seen":1714550400000000000} | )"
+      R"(nothing_permitted=1 policy_drop=1)",
+      run(R"({"last_seen":1714551825123456789})"));
+  STRCMP_EQUAL("| nothing_permitted=3 policy_drop=1 implausible_time=2",
+               run(R"({"last_seen":17145518251234})"));
+}
+
+TEST(defaults, free_text_leaves_only_short_and_of_the_expected_type) {
+  const auto run = [&](const std::string& payload) {
+    return summary(e.ev.evaluate("zigbee2mqtt/Anna bedroom sensor", payload, e.consent, 0),
+                   *e.policy);
+  };
+  const std::string model64(64, 'M');
+  STRCMP_EQUAL((R"(service={"state":"ON","device":{"model":")" + model64 +
+                R"("}} | nothing_permitted=2 policy_drop=4)")
+                   .c_str(),
+               run(R"({"state":"ON","device":{"model":")" + model64 + R"("}})").c_str());
+  // A device can write anything into its model name or state: not more than the service needs.
+  STRCMP_EQUAL(R"(service={"state":"ON"} | nothing_permitted=2 policy_drop=4 type_mismatch=1)",
+               run(R"({"state":"ON","device":{"model":")" + model64 + R"(M"}})").c_str());
+  STRCMP_EQUAL("| nothing_permitted=3 policy_drop=2 type_mismatch=1",
+               run(R"({"state":"Anna is at home, the door code is 1234"})").c_str());
+  STRCMP_EQUAL("| nothing_permitted=3 policy_drop=2 type_mismatch=1",
+               run(R"({"state":1})").c_str());
+}

@@ -390,6 +390,186 @@ TEST(evaluator_raw, releases_say_whether_the_payload_is_json) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Times: coarsen_time leaves only what its unit allows, or nothing.
+
+namespace {
+
+const char* const kTimesPolicy = R"(
+purpose { id: "p" title: "P" legal_basis: CONTRACT retention_seconds: 60 }
+device_class { id: "times" topic: "t/{device}"
+  field { path: "auto" rule { purpose: "p" coarsen_time { to: HOUR } } }
+  field { path: "s" rule { purpose: "p" coarsen_time { to: HOUR input: EPOCH_SECONDS } } }
+  field { path: "ms" rule { purpose: "p" coarsen_time { to: HOUR input: EPOCH_MILLIS } } }
+  field { path: "us" rule { purpose: "p" coarsen_time { to: HOUR input: EPOCH_MICROS } } }
+  field { path: "ns" rule { purpose: "p" coarsen_time { to: HOUR input: EPOCH_NANOS } } }
+  field { path: "iso" rule { purpose: "p" coarsen_time { to: HOUR input: ISO8601 } } } }
+device_class { id: "raw-time" topic: "r/{device}" format: RAW
+  field { path: "$" rule { purpose: "p" coarsen_time { to: HOUR } } } }
+)";
+
+}  // namespace
+
+TEST_GROUP(evaluator_times) {
+  engine e{kTimesPolicy};
+};
+
+#define TIME(payload, expected) check_summary(e, "t/d", payload, expected, __FILE__, __LINE__)
+#define IMPLAUSIBLE(payload) TIME(payload, "| nothing_permitted=1 implausible_time=1")
+
+TEST(evaluator_times, auto_tells_seconds_to_nanoseconds_apart_and_keeps_the_unit) {
+  TIME(R"({"auto":1714551825})", R"(p={"auto":1714550400} |)");
+  TIME(R"({"auto":1714551825123})", R"(p={"auto":1714550400000} |)");
+  TIME(R"({"auto":1714551825123456})", R"(p={"auto":1714550400000000} |)");
+  TIME(R"({"auto":1714551825123456789})", R"(p={"auto":1714550400000000000} |)");
+  TIME(R"({"auto":1714551825.123456})", R"(p={"auto":1714550400} |)");
+  TIME(R"({"auto":1.714551825123456789e18})", R"(p={"auto":1714550400000000000} |)");
+  TIME(R"({"auto":"2024-05-01T10:23:45.123456Z"})", R"(p={"auto":"2024-05-01T10:00:00Z"} |)");
+}
+
+TEST(evaluator_times, declared_units_take_only_their_own_magnitude) {
+  TIME(R"({"s":1714551825})", R"(p={"s":1714550400} |)");
+  TIME(R"({"ms":1714551825123})", R"(p={"ms":1714550400000} |)");
+  TIME(R"({"us":1714551825123456})", R"(p={"us":1714550400000000} |)");
+  TIME(R"({"ns":1714551825123456789})", R"(p={"ns":1714550400000000000} |)");
+  IMPLAUSIBLE(R"({"s":1714551825123})");  // milliseconds where seconds are declared
+  IMPLAUSIBLE(R"({"s":1714551825123456})");
+  IMPLAUSIBLE(R"({"ms":1714551825})");
+  IMPLAUSIBLE(R"({"ms":1714551825123456})");
+  IMPLAUSIBLE(R"({"us":1714551825123})");
+  IMPLAUSIBLE(R"({"us":1714551825123456789})");
+  IMPLAUSIBLE(R"({"ns":1714551825123456})");
+  TIME(R"({"iso":"2024-05-01T10:23:45Z"})", R"(p={"iso":"2024-05-01T10:00:00Z"} |)");
+  TIME(R"({"iso":1714551825})", "| nothing_permitted=1 type_mismatch=1");
+  TIME(R"({"s":"2024-05-01T10:23:45Z"})", "| nothing_permitted=1 type_mismatch=1");
+}
+
+TEST(evaluator_times, times_outside_2000_to_2100_are_dropped) {
+  TIME(R"({"auto":946684800})", R"(p={"auto":946684800} |)");  // 2000-01-01T00:00:00Z
+  IMPLAUSIBLE(R"({"auto":946684799})");
+  TIME(R"({"auto":4102444799})", R"(p={"auto":4102441200} |)");  // 2099-12-31T23:59:59Z
+  IMPLAUSIBLE(R"({"auto":4102444800})");                         // 2100-01-01T00:00:00Z
+  TIME(R"({"auto":946684800000})", R"(p={"auto":946684800000} |)");
+  IMPLAUSIBLE(R"({"auto":946684799999})");
+  TIME(R"({"auto":4102444799999999999})", R"(p={"auto":4102441200000000000} |)");
+  IMPLAUSIBLE(R"({"auto":4102444800000000000})");
+  // Between two units' ranges: 17145518251 s is in the year 2513, ms in 1970.
+  IMPLAUSIBLE(R"({"auto":17145518251})");
+  IMPLAUSIBLE(R"({"auto":17145518251234})");
+  IMPLAUSIBLE(R"({"auto":0})");  // a device without a clock
+  IMPLAUSIBLE(R"({"auto":-0})");
+  IMPLAUSIBLE(R"({"auto":60})");
+  IMPLAUSIBLE(R"({"auto":-1714551825})");
+  IMPLAUSIBLE(R"({"auto":-1714551825123456})");
+  IMPLAUSIBLE(R"({"auto":9223372036854775807})");
+  IMPLAUSIBLE(R"({"auto":-9223372036854775808})");
+  IMPLAUSIBLE(R"({"auto":12345678901234567890123})");
+  IMPLAUSIBLE(R"({"auto":1e20})");
+  IMPLAUSIBLE(R"({"auto":1e308})");
+  IMPLAUSIBLE(R"({"auto":-1e308})");
+  IMPLAUSIBLE(R"({"auto":1e-300})");
+  // The JSON reader refuses a number beyond a double's range in any payload.
+  TIME(R"({"auto":1e400})", "| invalid_json=1");
+  // ISO-8601 by the date as written.
+  TIME(R"({"auto":"2000-01-01T00:00:00Z"})", R"(p={"auto":"2000-01-01T00:00:00Z"} |)");
+  TIME(R"({"auto":"2099-12-31"})", R"(p={"auto":"2099-12-31"} |)");
+  IMPLAUSIBLE(R"({"auto":"1999-12-31T23:59:59Z"})");
+  IMPLAUSIBLE(R"({"auto":"1970-01-01T00:12:34"})");  // Tasmota before its clock is set
+  IMPLAUSIBLE(R"({"iso":"2100-01-01T00:00:00Z"})");
+  IMPLAUSIBLE(R"({"iso":"9999-12-31"})");
+  // What is no time at all stays a type mismatch.
+  TIME(R"({"auto":"1714551825"})", "| nothing_permitted=1 type_mismatch=1");
+  TIME(R"({"auto":true})", "| nothing_permitted=1 type_mismatch=1");
+  TIME(R"({"auto":null})", "| nothing_permitted=1 type_mismatch=1");
+  TIME(R"({"auto":"1999-02-30"})", "| nothing_permitted=1 type_mismatch=1");
+}
+
+TEST(evaluator_times, an_implausible_time_drops_only_that_field) {
+  TIME(R"({"auto":5,"s":1714551825})", R"(p={"s":1714550400} | implausible_time=1)");
+}
+
+TEST(evaluator_times, bare_values) {
+  check_summary(e, "r/d", "1714551825123456", "p=1714550400000000 |", __FILE__, __LINE__);
+  check_summary(e, "r/d", "2024-05-01T10:23:45Z", "p=2024-05-01T10:00:00Z |", __FILE__, __LINE__);
+  check_summary(e, "r/d", "42", "| nothing_permitted=1 implausible_time=1", __FILE__, __LINE__);
+  // A bare value is a number only if it reads as a finite one (evaluator_raw): 1e400 is text.
+  check_summary(e, "r/d", "1e400", "| nothing_permitted=1 type_mismatch=1", __FILE__, __LINE__);
+  check_summary(e, "r/d", "soon", "| nothing_permitted=1 type_mismatch=1", __FILE__, __LINE__);
+}
+
+// ---------------------------------------------------------------------------------------------
+// keep with a type and a length: free text leaves only as what the policy expects.
+
+namespace {
+
+const char* const kTypedKeepPolicy = R"(
+purpose { id: "p" title: "P" legal_basis: CONTRACT retention_seconds: 60 }
+device_class { id: "typed" topic: "k/{device}"
+  field { path: "name" rule { purpose: "p" keep { type: STRING max_length: 4 } } }
+  field { path: "n" rule { purpose: "p" keep { type: NUMBER max_length: 6 } } }
+  field { path: "b" rule { purpose: "p" keep { type: BOOL } } }
+  field { path: "any" rule { purpose: "p" keep { max_length: 3 } } } }
+device_class { id: "raw-typed" topic: "rk/{device}" format: RAW
+  field { path: "$" rule { purpose: "p" keep { type: NUMBER max_length: 8 } } } }
+device_class { id: "raw-text" topic: "rt/{device}" format: RAW
+  field { path: "$" rule { purpose: "p" keep { type: STRING max_length: 3 } } } }
+)";
+
+}  // namespace
+
+TEST_GROUP(evaluator_typed_keep) {
+  engine e{kTypedKeepPolicy};
+};
+
+#define KEEP(payload, expected) check_summary(e, "k/d", payload, expected, __FILE__, __LINE__)
+#define UNFIT(payload) KEEP(payload, "| nothing_permitted=1 type_mismatch=1")
+
+TEST(evaluator_typed_keep, values_of_the_declared_type_and_length_leave_as_sent) {
+  KEEP(R"({"name":"Anna"})", R"(p={"name":"Anna"} |)");
+  KEEP(R"({"name":"日本語で"})", R"(p={"name":"日本語で"} |)");  // characters, not bytes
+  KEEP(R"({"name":""})", R"(p={"name":""} |)");
+  KEEP(R"({"n":123456})", R"(p={"n":123456} |)");
+  KEEP(R"({"n":-1.5e3})", R"(p={"n":-1.5e3} |)");
+  KEEP(R"({"b":true})", R"(p={"b":true} |)");
+  KEEP(R"({"b":false})", R"(p={"b":false} |)");
+  KEEP(R"({"any":"abc"})", R"(p={"any":"abc"} |)");
+  KEEP(R"({"any":123})", R"(p={"any":123} |)");
+  KEEP(R"({"any":null})", R"(p={"any":null} |)");
+  KEEP(R"({"any":false})", R"(p={"any":false} |)");
+}
+
+TEST(evaluator_typed_keep, longer_values_are_dropped_whole) {
+  UNFIT(R"({"name":"Annas"})");
+  UNFIT(R"({"name":"日本語です"})");
+  UNFIT(R"({"name":"Année"})");
+  UNFIT(R"({"n":1234567})");
+  UNFIT(R"({"n":0.12345})");
+  UNFIT(R"({"any":"abcd"})");
+  UNFIT(R"({"any":1234})");
+  KEEP(R"({"name":"Annas","n":1})", R"(p={"n":1} | type_mismatch=1)");
+}
+
+TEST(evaluator_typed_keep, values_of_another_type_are_dropped) {
+  UNFIT(R"({"name":4})");
+  UNFIT(R"({"name":null})");
+  UNFIT(R"({"name":true})");
+  UNFIT(R"({"n":"12"})");
+  UNFIT(R"({"n":null})");
+  UNFIT(R"({"b":"true"})");
+  UNFIT(R"({"b":1})");
+  UNFIT(R"({"b":null})");
+}
+
+TEST(evaluator_typed_keep, bare_values) {
+  check_summary(e, "rk/d", "21.5", "p=21.5 |", __FILE__, __LINE__);
+  check_summary(e, "rk/d", "warm", "| nothing_permitted=1 type_mismatch=1", __FILE__, __LINE__);
+  check_summary(e, "rk/d", "123456789", "| nothing_permitted=1 type_mismatch=1", __FILE__,
+                __LINE__);
+  check_summary(e, "rt/d", "ON", "p=ON |", __FILE__, __LINE__);
+  check_summary(e, "rt/d", "21", "| nothing_permitted=1 type_mismatch=1", __FILE__, __LINE__);
+  check_summary(e, "rt/d", "OPEN", "| nothing_permitted=1 type_mismatch=1", __FILE__, __LINE__);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Upstream topics: device names and captures leave only as pseudonyms.
 
 namespace {
@@ -751,6 +931,37 @@ TEST(evaluator_routing, a_payload_that_cannot_be_tested_is_dropped) {
   ROUTE("ot/anna/phone",
         R"({"_type":"card","zz":)" + std::string(16, '[') + std::string(16, ']') + "}", "card",
         "| too_deep=1");
+}
+
+TEST(evaluator_routing, a_predicate_path_given_twice_drops_the_message) {
+  // Which copy decides the class would be ambiguous, whether or not the class that takes the
+  // message lists the member ("card" and "fallback" do not list "_type", "loc" does).
+  ROUTE("ot/anna/phone", R"({"_type":"card","_type":"location","name":"Anna"})", "card",
+        "| duplicate_key=1");
+  ROUTE("ot/anna/phone", R"({"_type":"location","_type":"card","name":"Anna"})", "loc",
+        "| duplicate_key=1");
+  ROUTE("ot/anna/phone", R"({"_type":"card","name":"Anna","_type":"card"})", "card",
+        "| duplicate_key=1");
+  ROUTE("ot/anna/phone", R"({"_type":"lwt","x":1,"_type":"card","name":"Anna"})", "fallback",
+        "| duplicate_key=1");
+  ROUTE("ot/anna/phone", R"({"_type":"card","\u005ftype":"location","name":"Anna"})", "card",
+        "| duplicate_key=1");
+  ROUTE("ot/anna/phone", R"({"_type":"card","_type":{"x":1},"name":"Anna"})", "card",
+        "| duplicate_key=1");
+  // A member on the way to a nested predicate path, given twice.
+  ROUTE("n/d", R"({"meta":{"v":2},"meta":{"v":3}})", "num", "| duplicate_key=1");
+  ROUTE("n/d", R"({"meta":{"v":2},"meta":{}})", "num", "| duplicate_key=1");
+  ROUTE("n/d", R"({"meta":{"v":2,"v":2}})", "num", "| duplicate_key=1");
+  ROUTE("n/d", R"({"meta":{"w":1},"meta":{"v":2}})", "num", "| duplicate_key=1");
+  // Duplicates elsewhere do not decide the class; unlisted ones are dropped as before.
+  ROUTE("ot/anna/phone", R"({"_type":"card","zz":1,"zz":2,"name":"Anna"})", "card",
+        R"(p={"name":"wyg7324t"} | unlisted_field=3)");
+  ROUTE("ot/anna/phone", R"({"a":{"_type":"x"},"a":{"_type":"y"},"x":1})", "fallback",
+        R"(p={"x":1} | unlisted_field=2)");
+  ROUTE("n/d", R"({"x":{"meta":1},"x":{"meta":2},"meta":{"v":2}})", "num",
+        R"(p={"meta":{"v":2}} | unlisted_field=2)");
+  ROUTE("n/d", R"({"meta":{"x":{"v":1},"x":{"v":1},"v":2}})", "num",
+        R"(p={"meta":{"v":2}} | unlisted_field=2)");
 }
 
 TEST(evaluator_routing, the_most_specific_filter_wins) {

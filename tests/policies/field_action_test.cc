@@ -13,6 +13,7 @@ using namespace portier::policies;
 namespace {
 
 constexpr const char* kMismatch = "(type mismatch)";
+constexpr const char* kImplausible = "(implausible)";
 
 field_action round_action(double step) {
   field_action a;
@@ -50,8 +51,10 @@ void check_coarsen(time_unit unit, time_input input, value_type type, const char
   a.input = input;
   std::string out;
   bool is_number = false;
-  const bool ok = apply_coarsen_time(a, type, value, out, is_number);
-  const std::string got = ok ? (is_number ? "n:" : "s:") + out : kMismatch;
+  const time_result r = apply_coarsen_time(a, type, value, out, is_number);
+  const std::string got = r == time_result::coarsened     ? (is_number ? "n:" : "s:") + out
+                          : r == time_result::implausible ? kImplausible
+                                                          : kMismatch;
   STRCMP_EQUAL_LOCATION(expected, got.c_str(), value, file, line);
 }
 
@@ -210,36 +213,84 @@ TEST(field_action, coarsen_epoch_seconds) {
   COARSEN(minute, epoch_seconds, number, "1714551825", "n:1714551780");
   COARSEN(minute, automatic, number, "1714551825.9", "n:1714551780");
   COARSEN(minute, automatic, number, "1.714551825e9", "n:1714551780");
-  COARSEN(minute, automatic, number, "0", "n:0");
-  COARSEN(minute, automatic, number, "-1", "n:-60");  // the start of the minute, before 1970 too
-  COARSEN(minute, automatic, number, "-61", "n:-120");
-  // Explicit seconds are seconds whatever their size.
-  COARSEN(minute, epoch_seconds, number, "1714551825123", "n:1714551825120");
 }
 
-TEST(field_action, coarsen_epoch_milliseconds) {
+TEST(field_action, coarsen_epoch_milli_micro_and_nanoseconds_keep_their_unit) {
   COARSEN(minute, automatic, number, "1714551825123", "n:1714551780000");
   COARSEN(hour, automatic, number, "1714551825123", "n:1714550400000");
   COARSEN(minute, epoch_millis, number, "1714551825123", "n:1714551780000");
-  COARSEN(minute, epoch_millis, number, "60001", "n:60000");  // explicit millis, however small
+  COARSEN(minute, automatic, number, "1714551825123456", "n:1714551780000000");
+  COARSEN(day, epoch_micros, number, "1714551825123456", "n:1714521600000000");
+  COARSEN(minute, automatic, number, "1714551825123456789", "n:1714551780000000000");
+  COARSEN(hour, epoch_nanos, number, "1714551825123456789", "n:1714550400000000000");
+  COARSEN(minute, automatic, number, "1714551825123.9", "n:1714551780000");
 }
 
-TEST(field_action, coarsen_auto_detects_milliseconds_from_1e11) {
-  COARSEN(minute, automatic, number, "99999999999", "n:99999999960");
-  COARSEN(minute, automatic, number, "100000000000", "n:99999960000");
-  COARSEN(minute, automatic, number, "-100000000001", "n:-100000020000");
+TEST(field_action, coarsen_takes_epoch_times_from_2000_to_2100_only) {
+  // unit        first accepted           first refused above
+  // s           946684800                4102444800
+  // ms          946684800000             4102444800000
+  // µs          946684800000000          4102444800000000
+  // ns          946684800000000000       4102444800000000000
+  COARSEN(day, automatic, number, "946684800", "n:946684800");
+  COARSEN(day, automatic, number, "946684799", kImplausible);
+  COARSEN(day, automatic, number, "4102444799", "n:4102358400");
+  COARSEN(day, automatic, number, "4102444800", kImplausible);
+  COARSEN(day, automatic, number, "946684800000", "n:946684800000");
+  COARSEN(day, automatic, number, "946684799999", kImplausible);
+  COARSEN(day, automatic, number, "4102444799999", "n:4102358400000");
+  COARSEN(day, automatic, number, "4102444800000", kImplausible);
+  COARSEN(day, automatic, number, "946684800000000", "n:946684800000000");
+  COARSEN(day, automatic, number, "946684799999999", kImplausible);
+  COARSEN(day, automatic, number, "4102444799999999", "n:4102358400000000");
+  COARSEN(day, automatic, number, "4102444800000000", kImplausible);
+  COARSEN(day, automatic, number, "946684800000000000", "n:946684800000000000");
+  COARSEN(day, automatic, number, "946684799999999999", kImplausible);
+  COARSEN(day, automatic, number, "4102444799999999999", "n:4102358400000000000");
+  COARSEN(day, automatic, number, "4102444800000000000", kImplausible);
+  COARSEN(minute, automatic, number, "946684799.5", kImplausible);  // 1999-12-31T23:59:59.5Z
+  // Zero (no clock), small, negative and huge numbers.
+  COARSEN(minute, automatic, number, "0", kImplausible);
+  COARSEN(minute, automatic, number, "-0", kImplausible);
+  COARSEN(minute, automatic, number, "0.5", kImplausible);
+  COARSEN(minute, automatic, number, "86400", kImplausible);
+  COARSEN(minute, automatic, number, "-1", kImplausible);
+  COARSEN(minute, automatic, number, "-1714551825", kImplausible);
+  COARSEN(minute, automatic, number, "-1714551825123456789", kImplausible);
+  COARSEN(minute, automatic, number, "9223372036854775807", kImplausible);
+  COARSEN(minute, automatic, number, "-9223372036854775808", kImplausible);
+  COARSEN(minute, automatic, number, "99999999999999999999999", kImplausible);
+  COARSEN(minute, automatic, number, "1e20", kImplausible);
+  COARSEN(minute, automatic, number, "-1e20", kImplausible);
+  COARSEN(minute, automatic, number, "1e400", kImplausible);
+  COARSEN(minute, automatic, number, "1e-400", kImplausible);
 }
 
-TEST(field_action, coarsen_rejects_numbers_that_are_no_time) {
-  COARSEN(minute, automatic, number, "1e20", kMismatch);
-  COARSEN(minute, automatic, number, "-1e20", kMismatch);
-  COARSEN(minute, automatic, number, "-9223372036854775808", kMismatch);  // no start of its minute
-  // The largest integers still have a minute (in milliseconds), computed without overflow.
-  COARSEN(minute, automatic, number, "9223372036854775807", "n:9223372036854720000");
+TEST(field_action, coarsen_auto_refuses_magnitudes_between_units) {
+  // 17145518251 is the year 2513 in seconds and 1970 in milliseconds: neither is plausible.
+  COARSEN(minute, automatic, number, "17145518251", kImplausible);
+  COARSEN(minute, automatic, number, "17145518251234", kImplausible);
+  COARSEN(minute, automatic, number, "17145518251234567", kImplausible);
+}
+
+TEST(field_action, coarsen_declared_units_refuse_other_magnitudes) {
+  COARSEN(minute, epoch_seconds, number, "1714551825123", kImplausible);
+  COARSEN(minute, epoch_seconds, number, "1714551825123456789", kImplausible);
+  COARSEN(minute, epoch_millis, number, "1714551825", kImplausible);
+  COARSEN(minute, epoch_millis, number, "60001", kImplausible);
+  COARSEN(minute, epoch_millis, number, "1714551825123456", kImplausible);
+  COARSEN(minute, epoch_micros, number, "1714551825123", kImplausible);
+  COARSEN(minute, epoch_micros, number, "1714551825123456789", kImplausible);
+  COARSEN(minute, epoch_nanos, number, "1714551825123456", kImplausible);
+  COARSEN(minute, epoch_nanos, number, "1714551825", kImplausible);
+}
+
+TEST(field_action, coarsen_rejects_values_that_are_no_time) {
   COARSEN(minute, automatic, number, "abc", kMismatch);
   COARSEN(minute, iso8601, number, "1714551825", kMismatch);
   COARSEN(minute, automatic, boolean, "true", kMismatch);
   COARSEN(minute, automatic, null, "null", kMismatch);
+  COARSEN(minute, epoch_micros, string, "1714551825123456", kMismatch);
 }
 
 TEST(field_action, coarsen_iso8601_keeps_its_notation) {
@@ -298,6 +349,20 @@ TEST(field_action, coarsen_rejects_strings_that_are_no_iso8601_time) {
   COARSEN(minute, automatic, string, "2024-05-01junk", kMismatch);
   COARSEN(minute, epoch_seconds, string, "2024-05-01T10:23:45Z", kMismatch);
   COARSEN(minute, epoch_millis, string, "2024-05-01T10:23:45Z", kMismatch);
+}
+
+TEST(field_action, coarsen_takes_iso8601_dates_from_2000_to_2099_only) {
+  COARSEN(hour, automatic, string, "2000-01-01T00:00:00Z", "s:2000-01-01T00:00:00Z");
+  COARSEN(hour, automatic, string, "2000-01-01", "s:2000-01-01");
+  COARSEN(hour, automatic, string, "2099-12-31T23:59:59.999-12:00", "s:2099-12-31T23:00:00-12:00");
+  COARSEN(hour, automatic, string, "1999-12-31T23:59:59Z", kImplausible);
+  COARSEN(hour, automatic, string, "1970-01-01T00:00:12", kImplausible);  // a clock never set
+  COARSEN(hour, iso8601, string, "2100-01-01T00:00:00Z", kImplausible);
+  COARSEN(hour, iso8601, string, "2100-01-01", kImplausible);
+  COARSEN(hour, iso8601, string, "0000-01-01", kImplausible);
+  // What is no date stays a mismatch, whatever its year.
+  COARSEN(hour, automatic, string, "1999-02-30", kMismatch);
+  COARSEN(hour, automatic, string, "1970-01-01T25:00:00Z", kMismatch);
 }
 
 TEST(field_action, truncate_counts_unicode_characters) {

@@ -387,6 +387,27 @@ TEST(policy_compiler, action_parameters) {
          "test.textproto:6:57: device_class[0].field[0].rule[0].round.step: round step must be at "
          "most 1e+12, got inf");
   ERRORS(action_policy("round { step: 1e12 }"));
+  // A step finer than the 9 decimals a release prints rounds nothing.
+  ERRORS(action_policy("round { step: 1e-300 }"),
+         "test.textproto:6:57: device_class[0].field[0].rule[0].round.step: round step must be at "
+         "least 1e-09 (a release prints at most 9 decimals), got 1e-300");
+  ERRORS(action_policy("round { step: 9.9e-10 }"),
+         "test.textproto:6:57: device_class[0].field[0].rule[0].round.step: round step must be at "
+         "least 1e-09 (a release prints at most 9 decimals), got 9.9e-10");
+  ERRORS(action_policy("round { step: nan }"),
+         "test.textproto:6:57: device_class[0].field[0].rule[0].round.step: round step must be "
+         "greater than 0, got nan");
+  ERRORS(action_policy("round { step: -inf }"),
+         "test.textproto:6:57: device_class[0].field[0].rule[0].round.step: round step must be "
+         "greater than 0, got -inf");
+  ERRORS(action_policy("round { step: 1e-9 }"));
+  ERRORS(action_policy("keep { max_length: 65537 }"),
+         "test.textproto:6:56: device_class[0].field[0].rule[0].keep.max_length: keep max_length "
+         "must be 1 to 65536 characters, got 65537");
+  ERRORS(action_policy("keep { max_length: 65536 type: STRING }"));
+  ERRORS(action_policy("keep { type: NUMBER }"));
+  ERRORS(action_policy("keep { type: BOOL max_length: 1 }"));
+  ERRORS(action_policy("keep { max_length: 0 }"));  // no limit, as without max_length
   ERRORS(action_policy("truncate { length: 0 }"),
          "test.textproto:6:60: device_class[0].field[0].rule[0].truncate.length: truncate length "
          "must be 1 to 1024 characters, got 0");

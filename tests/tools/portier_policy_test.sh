@@ -206,6 +206,55 @@ expect_status "run with bad input lines" 1 &&
 {"line":5,"error":"expected {\"topic\": \"...\", \"payload\": <JSON value>}"}
 {"topic":"stat/tasmota_1A2B3C/POWER","releases":[{"purpose":"service","topic":"portier/gw-test/service/tasmota-power/meuxptsza2qur3ks","payload":"ON"}],"dropped":[]}'
 
+# A payload given as a JSON value is the wire payload byte for byte, judged as the gateway judges
+# those bytes: numbers keep their text, however long; a number beyond a double's range is
+# malformed JSON to the gateway, so it is dropped, not refused as a bad input line.
+big='{"topic":"zigbee2mqtt/Anna bedroom sensor","payload":{"battery":12345678901234567890123}}'
+huge='{"topic":"zigbee2mqtt/Anna bedroom sensor","payload": {"battery" : 1e400} }'
+broken='{"topic":"zigbee2mqtt/Anna bedroom sensor","payload":{"battery":,"x":"]"}}'
+printf '%s\n%s\n%s\n' "$big" "$huge" "$broken" >"$tmp/stdin"
+run_tool run "$defaults"
+expect_status "run reads payloads as the gateway does" 0 &&
+  expect_file "run reads payloads as the gateway does" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":12345678901234567890123}}],"dropped":[{"reason":"consent_refused","count":2}]}
+{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[],"dropped":[{"reason":"invalid_json","count":1},{"reason":"consent_refused","count":2}]}
+{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[],"dropped":[{"reason":"invalid_json","count":1},{"reason":"consent_refused","count":2}]}'
+printf '%s\n' "$big" >"$tmp/stdin"
+run_tool run "$defaults" --human
+expect_status "run --human shows the payload as given" 0 &&
+  expect_in "run --human shows the payload as given" out 'device sent     {"battery":12345678901234567890123}'
+printf '%s\n' "$huge" >"$tmp/stdin"
+run_tool run "$defaults" --human
+expect_status "run --human shows a malformed payload as given" 0 &&
+  expect_in "run --human shows a malformed payload as given" out 'device sent     {"battery" : 1e400}' &&
+  expect_in "run --human shows a malformed payload as given" out 'the whole message is dropped: invalid_json'
+printf '%s\n' '{"topic":"a/b","payload":1,"payload":2}' '{"topic":"a/b","topic":"c/d","payload":1}' \
+  '{"topic":"a/b","payload":1,}' '{"topic":"a/b","payload":{"x":1}' '{"topic":"a/b","payload":1} x' \
+  '{"topic":"a/b","payload":}' >"$tmp/stdin"
+run_tool run "$defaults"
+expect_status "run refuses lines with two payloads or topics, or broken" 1 &&
+  expect_file "run refuses lines with two payloads or topics, or broken" out "$(for n in 1 2 3 4 5 6; do
+    printf '{"line":%d,"error":"expected {\\"topic\\": \\"...\\", \\"payload\\": <JSON value>}"}\n' $n; done)"
+
+# --human shows what devices chose (topics, payloads) with control characters escaped: a device
+# must not drive the terminal of the person reading.
+printf '%s\n%s\n' '{"topic":"zigbee2mqtt/a\u001b]0;owned\u0007b","payload":{"battery":97}}' \
+  '{"topic":"stat/tasmota_1A2B3C/POWER","payload":"O\u001b[2JN\u009b"}' >"$tmp/stdin"
+run_tool run "$defaults" --human
+expect_status "run --human escapes control characters" 0 &&
+  expect_in "run --human escapes the topic" out '── zigbee2mqtt/a\x1b]0;owned\x07b' &&
+  expect_in "run --human escapes a bare payload" out 'device sent     O\x1b[2JN\u009b' &&
+  expect_in "run --human escapes a release" out 'service         portier/gw-test/service/tasmota-power/meuxptsza2qur3ks  O\x1b[2JN\u009b'
+cases=$((cases + 1))
+if ! python3 -c '
+import sys
+text = open(sys.argv[1], "rb").read().decode("utf-8")
+bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f]
+if bad:
+    sys.exit("control characters in the output: %r" % bad)
+' "$tmp/out"; then
+  fail "run --human prints no control character" "see above"
+fi
+
 # The shipped samples: every output line is JSON, the last three release nothing.
 cp "$defaults/samples.jsonl" "$tmp/stdin"
 run_tool run "$defaults" --grant-all

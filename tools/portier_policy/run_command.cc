@@ -10,6 +10,7 @@
 
 #include "policies/evaluator.h"
 #include "tools/portier_policy/commands.h"
+#include "tools/portierctl/format.h"
 
 namespace portier::tools {
 
@@ -38,19 +39,125 @@ bool parse_hex(const std::string& hex, std::vector<std::uint8_t>& out) {
 
 using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-// --human: what the device said beside what each purpose receives, for people.
+// One input line, {"topic": "...", "payload": <JSON value>}, read as the gateway would read the
+// same bytes: a string payload is its content (a non-JSON wire payload); any other payload is the
+// value's own text, byte for byte, for the engine to judge as it judges a device's payload (so
+// numbers keep their text, and what the gateway finds malformed is dropped, not refused here).
+// The line is split into members without reading their values: strings end at their closing
+// quote, objects and arrays at their matching bracket, other values at ',', '}', ']' or a space.
+class input_line {
+ public:
+  static constexpr auto npos = std::string_view::npos;
+
+  // False unless the line is an object with "topic" (a string) and "payload", once each.
+  bool read(std::string_view line, std::string& topic, std::string& payload) {
+    line_ = line;
+    bool has_topic = false, has_payload = false;
+    std::size_t i = skip_space(0);
+    if (i >= line_.size() || line_[i] != '{') return false;
+    for (i = skip_space(i + 1);; i = skip_space(i + 1)) {  // each member, after '{' or ','
+      if (i >= line_.size() || line_[i] != '"') return false;
+      const std::size_t key_end = string_end(i);
+      std::size_t v = skip_space(key_end);
+      if (v >= line_.size() || line_[v] != ':' || !decode(line_.substr(i, key_end - i), key_))
+        return false;
+      v = skip_space(v + 1);
+      const std::size_t v_end = value_end(v);
+      if (v_end == npos) return false;
+      const std::string_view value = line_.substr(v, v_end - v);
+      if (key_ == "topic") {
+        if (has_topic || value.front() != '"' || !decode(value, topic)) return false;
+        has_topic = true;
+      } else if (key_ == "payload") {
+        if (has_payload) return false;
+        if (value.front() != '"') {
+          payload.assign(value);
+        } else if (!decode(value, payload)) {
+          return false;
+        }
+        has_payload = true;
+      }
+      i = skip_space(v_end);
+      if (i >= line_.size() || line_[i] != ',') break;
+    }
+    return i < line_.size() && line_[i] == '}' && skip_space(i + 1) == line_.size() && has_topic &&
+           has_payload;
+  }
+
+ private:
+  std::size_t skip_space(std::size_t i) const {
+    if (i == npos) return npos;
+    while (i < line_.size() &&
+           (line_[i] == ' ' || line_[i] == '\t' || line_[i] == '\r' || line_[i] == '\n'))
+      ++i;
+    return i;
+  }
+
+  // Just after the string that opens at line_[i], or npos.
+  std::size_t string_end(std::size_t i) const {
+    for (++i; i < line_.size(); ++i) {
+      if (line_[i] == '\\') {
+        ++i;
+      } else if (line_[i] == '"') {
+        return i + 1;
+      }
+    }
+    return npos;
+  }
+
+  // Just after the value that starts at line_[i], or npos.
+  std::size_t value_end(std::size_t i) const {
+    if (i >= line_.size()) return npos;
+    if (line_[i] == '"') return string_end(i);
+    if (line_[i] == '{' || line_[i] == '[') {
+      std::size_t depth = 0;
+      for (; i < line_.size(); ++i) {
+        const char c = line_[i];
+        if (c == '"') {
+          i = string_end(i);
+          if (i == npos) return npos;
+          --i;
+        } else if (c == '{' || c == '[') {
+          ++depth;
+        } else if ((c == '}' || c == ']') && --depth == 0) {
+          return i + 1;
+        }
+      }
+      return npos;
+    }
+    const std::size_t end = line_.find_first_of(",}] \t\r\n", i);
+    return end == i ? npos : end == npos ? line_.size() : end;
+  }
+
+  // The content of a JSON string (its escapes decoded), as RapidJSON reads it.
+  static bool decode(std::string_view quoted, std::string& out) {
+    rapidjson::Document doc;
+    doc.Parse(quoted.data(), quoted.size());
+    if (doc.HasParseError() || !doc.IsString()) return false;
+    out.assign(doc.GetString(), doc.GetStringLength());
+    return true;
+  }
+
+  std::string_view line_;
+  std::string key_;
+};
+
+// --human: what the device said beside what each purpose receives, for people. Every text a
+// device, the policy or the command line chose passes through safe_text(): a topic holding
+// "\e]0;..." must not drive the reader's terminal.
 void write_human(const std::string& topic, const std::string& payload, const policies::decision& d,
                  policies::evaluator& ev, const policies::consent_snapshot& consent) {
+  using ctl::safe_text;
   const auto& policy = ev.policy();
-  std::cout << "── " << topic << "\n";
-  std::cout << "   device sent     " << payload << "\n";
+  std::cout << "── " << safe_text(topic) << "\n";
+  std::cout << "   device sent     " << safe_text(payload) << "\n";
   // Reasons that stop the whole message come first in drop_reason, up to duplicate_key.
   std::string whole;
   for (std::size_t i = 0; i <= static_cast<std::size_t>(policies::drop_reason::duplicate_key); ++i) {
     if (d.drops()[i] > 0) whole = policies::drop_reason_name(static_cast<policies::drop_reason>(i));
   }
   if (const policies::compiled_class* c = d.device_class()) {
-    std::cout << "   class           " << c->id << " (" << c->title << ")\n";
+    std::cout << "   class           " << c->id << " (" << safe_text(c->title) << ")\n";
   }
   if (!whole.empty()) {
     std::cout << "   nothing leaves  the whole message is dropped: " << whole << "\n";
@@ -64,7 +171,8 @@ void write_human(const std::string& topic, const std::string& payload, const pol
         if (rel.purpose == p) r = &rel;
       }
       if (r != nullptr) {
-        std::cout << "   " << label << " " << r->topic << "  " << r->payload << "\n";
+        std::cout << "   " << label << " " << safe_text(r->topic) << "  " << safe_text(r->payload)
+                  << "\n";
       } else if (purpose.suspended) {
         std::cout << "   " << label << " nothing: suspended by the operator\n";
       } else if (!ev.granted(consent, p, d.device_id(), c->id)) {
@@ -174,27 +282,15 @@ int run_command(const std::vector<std::string>& args) {
   int status = 0;
   std::string line;
   std::size_t line_no = 0;
-  std::string payload;
+  std::string topic, payload;
+  input_line reader;
   while (std::getline(std::cin, line)) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseFullPrecisionFlag>(line.c_str(), line.size());
-    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("topic") || !doc["topic"].IsString() ||
-        !doc.HasMember("payload")) {
+    if (!reader.read(line, topic, payload)) {
       write_error(line_no, "expected {\"topic\": \"...\", \"payload\": <JSON value>}");
       status = 1;
       continue;
-    }
-    const std::string topic(doc["topic"].GetString(), doc["topic"].GetStringLength());
-    const rapidjson::Value& pv = doc["payload"];
-    if (pv.IsString()) {
-      payload.assign(pv.GetString(), pv.GetStringLength());
-    } else {
-      rapidjson::StringBuffer pb;
-      json_writer pw(pb);
-      pv.Accept(pw);
-      payload.assign(pb.GetString(), pb.GetSize());
     }
     const policies::decision& d = ev->evaluate(topic, payload, consent, 0);
     if (human) {

@@ -291,6 +291,7 @@ std::string drop_reason_text(std::string_view reason) {
       {"policy_drop", "fields the policy keeps at home"},
       {"type_mismatch", "values of an unexpected type"},
       {"incomplete_location", "incomplete locations"},
+      {"implausible_time", "times that cannot be right"},
       {"device_churn", "from too many new devices at once"},
   };
   const auto it = words.find(reason);
