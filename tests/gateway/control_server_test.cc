@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gateway/control_protocol.h"
 
@@ -83,6 +84,10 @@ class fake_service : public control_service {
         break;
       case control::Request::kExplain:
         if (request.explain().device() == "boom") throw std::runtime_error("the service broke");
+        if (request.explain().device() == "big") {  // more than a socket buffer holds
+          r.mutable_explain()->set_device_id(std::string(3 << 20, 'x'));
+          break;
+        }
         r.mutable_explain()->set_device_id(request.explain().device());
         break;
       case control::Request::kErase:
@@ -456,6 +461,118 @@ TEST(control_server, a_silent_client_times_out_and_others_are_served_after) {
   CHECK_TRUE(closed.ok());
   CHECK(closed->what == platform::frame_read::kind::closed);
   LONGS_EQUAL(1, count(control_event::timed_out));
+}
+
+// Waits for `done` (polled) up to `limit`; true when it came.
+template <typename Pred>
+bool eventually(Pred done, std::chrono::milliseconds limit = 5s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+TEST(control_server, a_client_is_answered_at_once_while_many_others_sit_idle) {
+  // Idle connections (more than the listen backlog of 16) that never send: each holds its own
+  // connection only, for receive_timeout, and nobody else waits behind them.
+  control_server_options o;
+  o.receive_timeout = 10s;
+  start(o);
+  std::vector<platform::unix_socket> idle;
+  for (int i = 0; i < 30; ++i) idle.push_back(connect_to(path));
+  const auto begin = std::chrono::steady_clock::now();
+  auto s = connect_to(path);
+  CHECK_EQUAL(control::Response::OK, round_trip(s, status_request()).code());
+  CHECK_TRUE(std::chrono::steady_clock::now() - begin < 1s);
+  LONGS_EQUAL(0, count(control_event::busy));
+  LONGS_EQUAL(0, count(control_event::timed_out));
+}
+
+TEST(control_server, idle_clients_time_out_each_on_its_own) {
+  control_server_options o;
+  o.receive_timeout = 300ms;
+  start(o);
+  const auto begin = std::chrono::steady_clock::now();
+  std::vector<platform::unix_socket> idle;
+  for (int i = 0; i < 6; ++i) idle.push_back(connect_to(path));
+  for (auto& s : idle) {
+    auto closed = platform::read_frame(s, 1024, 3s);
+    CHECK_TRUE_TEXT(closed.ok(), closed.ok() ? "" : closed.error_message().c_str());
+    CHECK(closed->what == platform::frame_read::kind::closed);
+  }
+  // One after another they would have taken 6 x 300 ms.
+  const auto took = std::chrono::steady_clock::now() - begin;
+  CHECK_TRUE(took >= 300ms);
+  CHECK_TRUE_TEXT(
+      took < 1s,
+      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()).c_str());
+  LONGS_EQUAL(6, count(control_event::timed_out));
+}
+
+TEST(control_server, the_connection_cap_is_counted_and_refused_cleanly) {
+  control_server_options o;
+  o.max_connections = 4;
+  o.receive_timeout = 10s;
+  start(o);
+  std::vector<platform::unix_socket> idle;
+  for (int i = 0; i < 4; ++i) idle.push_back(connect_to(path));
+  auto extra = connect_to(path);
+  auto refused = platform::read_frame(extra, kMaxControlResponseBytes, 2s);  // without asking
+  CHECK_TRUE_TEXT(refused.ok(), refused.ok() ? "" : refused.error_message().c_str());
+  CHECK(refused->what == platform::frame_read::kind::frame);
+  control::Response r;
+  CHECK_TRUE(r.ParseFromString(refused->body));
+  CHECK_EQUAL(control::Response::UNAVAILABLE, r.code());
+  STRCMP_EQUAL("portierd is serving 4 control connections already; try again in a few seconds.",
+               r.message().c_str());
+  auto after = platform::read_frame(extra, 1024, 2s);
+  CHECK_TRUE(!after.ok() || after->what == platform::frame_read::kind::closed);
+  LONGS_EQUAL(1, count(control_event::busy));
+  LONGS_EQUAL(0, service.calls.load());
+
+  idle.pop_back();  // one leaves: there is room again
+  CHECK_TRUE(
+      eventually([&] { return call(path, status_request()).code() == control::Response::OK; }));
+  LONGS_EQUAL(1, service.calls.load());
+  for (auto& s : idle) CHECK_EQUAL(control::Response::OK, round_trip(s, status_request()).code());
+}
+
+TEST(control_server, a_client_that_does_not_read_its_answer_holds_no_one_else) {
+  control_server_options o;
+  o.send_timeout = 300ms;
+  start(o);
+  auto slow = connect_to(path);
+  CHECK_TRUE(platform::write_frame(slow, explain("big").SerializeAsString(), 2s).ok());
+  CHECK_TRUE(eventually([&] { return service.calls.load() == 1; }));
+  const auto begin = std::chrono::steady_clock::now();
+  CHECK_EQUAL(control::Response::OK, call(path, status_request()).code());
+  CHECK_TRUE(std::chrono::steady_clock::now() - begin < 1s);
+  // The answer it does not take is given up after send_timeout, and the connection closed.
+  CHECK_TRUE(eventually([&] { return count(control_event::failed) == 1; }));
+}
+
+TEST(control_server, answers_waiting_for_slow_readers_are_bounded) {
+  control_server_options o;
+  o.max_pending_answer_bytes = 1 << 20;
+  start(o);
+  auto slow = connect_to(path);
+  CHECK_TRUE(platform::write_frame(slow, explain("big").SerializeAsString(), 2s).ok());
+  CHECK_TRUE(eventually([&] { return service.calls.load() == 1; }));
+  auto busy = call(path, status_request());
+  CHECK_EQUAL(control::Response::UNAVAILABLE, busy.code());
+  CHECK_TRUE(contains(busy.message(), "try again"));
+  LONGS_EQUAL(1, count(control_event::busy));
+  LONGS_EQUAL(1, service.calls.load());
+  // The slow reader gets its whole answer, and then there is room again.
+  auto f = platform::read_frame(slow, kMaxControlResponseBytes, 5s);
+  CHECK_TRUE_TEXT(f.ok(), f.ok() ? "" : f.error_message().c_str());
+  control::Response big;
+  CHECK_TRUE(big.ParseFromString(f->body));
+  LONGS_EQUAL(3 << 20, big.explain().device_id().size());
+  CHECK_TRUE(
+      eventually([&] { return call(path, status_request()).code() == control::Response::OK; }));
 }
 
 TEST(control_server, a_client_that_drops_mid_frame_does_not_stop_the_server) {
