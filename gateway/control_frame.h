@@ -3,7 +3,7 @@
 // that the control server can read from many connections at once and a fuzzer can feed it bytes.
 //
 // The owner asks how many bytes the current frame still needs (wanted()), reads at most that
-// many and feed()s them. It never takes a byte of the next frame: what a client sends after a
+// many and feed()s them. feed() never takes a byte of the next frame: what a client sends after a
 // request stays in the kernel until that request is answered, and the buffer holds at most one
 // frame. The length alone decides a frame too large, before any of its body is buffered, so a
 // hostile peer cannot make the reader allocate more than max_body_bytes. After too_large the
@@ -30,9 +30,11 @@ class control_frame_reader {
   };
   state current() const { return state_; }
 
-  // Bytes the current frame still needs; 0 unless partial.
+  // Bytes the current frame still needs as far as known (its length's 4 bytes, then the rest of
+  // its body); 0 unless partial.
   std::size_t wanted() const;
-  // Takes up to wanted() bytes from the front of `bytes`; returns how many it took.
+  // Takes bytes from the front of `bytes` up to the end of the current frame, never beyond it
+  // (nor beyond a length that makes it too large); returns how many it took.
   std::size_t feed(std::string_view bytes);
   // Some bytes of a frame were received but not the whole of it (an end of stream now is a
   // client that went away mid-request, not between requests).

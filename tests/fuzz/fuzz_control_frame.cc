@@ -8,10 +8,11 @@
 //
 // Checked against an independent model of the stream (4-byte big-endian length, then the body):
 // every frame handed over is the frame at that position, a length over the limit ends the stream
-// as too_large before any of its body is taken, the reader never takes more than it asked for
-// (so nothing of the next frame), and what it says is left mid-frame matches. A request that
+// as too_large before any of its body is taken, the reader never takes a byte of the next frame,
+// and what it says is left mid-frame matches. A request that
 // passes parse_request passes validate_request and has a command; one that fails gets
 // INVALID_REQUEST with a message and no result.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -42,9 +43,11 @@ void require(bool ok, const char* what) {
 
 struct model {
   std::vector<std::string_view> frames;
+  std::vector<std::size_t> ends;  // offset just after each frame
   bool too_large = false;
   std::uint32_t too_large_length = 0;
-  std::size_t left = 0;  // bytes of an unfinished frame at the end (not after too_large)
+  std::size_t too_large_at = 0;  // offset just after the length that is too large
+  std::size_t left = 0;          // bytes of an unfinished frame at the end (not after too_large)
 };
 
 model frames_of(std::string_view s, std::size_t max) {
@@ -58,11 +61,13 @@ model frames_of(std::string_view s, std::size_t max) {
     if (len > max) {
       m.too_large = true;
       m.too_large_length = len;
+      m.too_large_at = pos + 4;
       return m;
     }
     if (s.size() - pos - 4 < len) break;
     m.frames.push_back(s.substr(pos + 4, len));
     pos += 4 + len;
+    m.ends.push_back(pos);
   }
   m.left = s.size() - pos;
   return m;
@@ -114,12 +119,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const std::size_t wanted = reader.wanted();
       require(wanted > 0, "partial but wants nothing");
       const std::size_t took = reader.feed(piece);
-      require(took <= wanted && took <= piece.size(), "took more than it wanted");
-      require(took > 0, "took nothing");
+      require(took > 0 && took <= piece.size(), "took nothing, or more than given");
       piece.remove_prefix(took);
       pos += took;
+      if (reader.current() == control_frame_reader::state::partial) {
+        require(piece.empty(), "stopped taking in the middle of a frame");
+        require(reader.wanted() > 0, "partial but wants nothing");
+      }
       if (reader.current() == control_frame_reader::state::too_large) {
         require(m.too_large && next_frame == m.frames.size(), "too_large where the model has none");
+        require(pos == m.too_large_at, "too_large not right after its length");
         require(reader.length() == m.too_large_length && reader.length() > max, "too_large length");
         require(reader.wanted() == 0, "too_large wants more");
         stopped = true;
@@ -127,6 +136,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       if (reader.current() == control_frame_reader::state::frame) {
         require(next_frame < m.frames.size(), "a frame the model does not have");
+        require(pos == m.ends[next_frame], "took bytes of the next frame");
         require(reader.wanted() == 0, "a whole frame wants more");
         const std::string body = reader.take();
         require(body == m.frames[next_frame], "frame differs from the model");
