@@ -457,6 +457,7 @@ void control_server::run() {
 
 bool control_server::accept_pending() {
   // A bounded batch, so that a flood of connections cannot starve those already open.
+  std::size_t fresh = 0;
   for (int i = 0; i < 64; ++i) {
     int error_number = 0;
     auto socket = platform::accept_unix(listener_, &error_number);
@@ -466,12 +467,12 @@ bool control_server::accept_pending() {
       return error_number != EMFILE && error_number != ENFILE && error_number != ENOBUFS &&
              error_number != ENOMEM;
     }
-    admit(std::move(*socket));
+    admit(std::move(*socket), fresh);
   }
   return true;
 }
 
-void control_server::admit(platform::unix_socket socket) {
+void control_server::admit(platform::unix_socket socket, std::size_t& fresh) {
   auto peer = platform::peer_credentials_of(socket);
   if (!peer || !control_peer_allowed(*peer, group_, options_.in_group)) {
     emit(control_event::refused);
@@ -491,7 +492,7 @@ void control_server::admit(platform::unix_socket socket) {
     send_and_forget(socket, control_error(control::Response::PERMISSION_DENIED, what));
     return;
   }
-  if (connections_.size() >= options_.max_connections) {
+  if (connections_.size() >= options_.max_connections && !evict_idle(fresh)) {
     emit(control_event::busy);
     platform::log_warning("control: refused uid ", peer->uid, ": ", options_.max_connections,
                           " control connections are open already");
@@ -510,6 +511,28 @@ void control_server::admit(platform::unix_socket socket) {
   auto c = std::make_unique<connection>(std::move(socket), peer->uid, options_.max_request_bytes);
   c->deadline = clock::now() + options_.receive_timeout;
   connections_.push_back(std::move(c));
+  ++fresh;
+}
+
+bool control_server::evict_idle(std::size_t fresh) {
+  // Waiting for a request: nothing to send and nothing of a frame received. The earliest
+  // deadline is the longest wait. Connections of this round have had no chance to send yet.
+  std::size_t oldest = connections_.size();
+  for (std::size_t i = 0; i + fresh < connections_.size(); ++i) {
+    const connection& c = *connections_[i];
+    if (!c.out.empty() || c.reader.inside_frame()) continue;
+    if (oldest == connections_.size() || c.deadline < connections_[oldest]->deadline) oldest = i;
+  }
+  if (oldest == connections_.size()) return false;
+  emit(control_event::busy);
+  platform::log_debug("control: uid ", connections_[oldest]->uid,
+                      ": an idle connection closed to make room for another");
+  send_and_forget(connections_[oldest]->socket,
+                  control_error(control::Response::UNAVAILABLE,
+                                "portierd closed this idle connection to serve another; connect "
+                                "again when you have a request."));
+  connections_.erase(connections_.begin() + static_cast<std::ptrdiff_t>(oldest));
+  return true;
 }
 
 bool control_server::receive(connection& c) {

@@ -6,8 +6,10 @@
 //   1. the kernel's peer credentials (SO_PEERCRED) decide: root, a process whose group is the
 //      control group, or a user the user database lists in it may proceed; anyone else gets
 //      PERMISSION_DENIED, is counted, and the connection is closed without reading anything;
-//   2. with max_connections authorised connections open already, the newcomer gets UNAVAILABLE,
-//      is counted (busy), and is closed without reading anything;
+//   2. with max_connections authorised connections open already, the one that has waited longest
+//      for a request (sent nothing since connecting or since its last answer, and was open before
+//      this round of accepts) gets UNAVAILABLE and is closed to make room; with none such, the
+//      newcomer gets UNAVAILABLE and is closed without reading anything; either is counted (busy);
 //   3. one frame is read (at most max_request_bytes, within receive_timeout); an oversized frame
 //      gets INVALID_REQUEST and the connection is closed (what follows cannot be trusted to be
 //      a frame boundary); a frame that does not parse, or carries fields this daemon does not
@@ -22,7 +24,8 @@
 // Threading: one thread multiplexes the listening socket and every connection with poll():
 // reads and writes never block, each connection has its own buffer and its own deadline, so a
 // client that connects and sends nothing (or reads nothing) holds only its own connection, for
-// at most receive_timeout (send_timeout), and never delays another. The service is called on
+// at most receive_timeout (send_timeout), and never delays another; when connections run out,
+// the idle ones make room (step 2). The service is called on
 // that thread, one request at a time, so it is never called concurrently by this server (it may
 // be by others, e.g. the daemon's own threads); a slow service call delays every client. A
 // connection reads only the request it serves: what a client sends before its answer waits in
@@ -85,7 +88,7 @@ struct control_server_options {
   // answer), and to take an answer.
   std::chrono::milliseconds receive_timeout{5000};
   std::chrono::milliseconds send_timeout{5000};
-  // Authorised connections open at once; one more is answered UNAVAILABLE and closed.
+  // Authorised connections open at once; beyond it, an idle one or the newcomer is closed.
   std::size_t max_connections = 32;
   // Bytes of answers waiting for slow readers beyond which requests get UNAVAILABLE.
   std::size_t max_pending_answer_bytes = 64 * 1024 * 1024;
@@ -150,7 +153,10 @@ class control_server {
   void run();
   // Accepts what is pending; false when accepting must pause (out of descriptors).
   bool accept_pending();
-  void admit(platform::unix_socket socket);
+  // `fresh`: connections accepted in this round (the last ones of connections_), never evicted.
+  void admit(platform::unix_socket socket, std::size_t& fresh);
+  // Closes the connection that has waited longest for a request, if there is one; false if not.
+  bool evict_idle(std::size_t fresh);
   // Each returns false when the connection must be closed.
   bool receive(connection& c);
   bool answer(connection& c);

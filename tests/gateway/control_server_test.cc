@@ -476,18 +476,18 @@ bool eventually(Pred done, std::chrono::milliseconds limit = 5s) {
 }
 
 TEST(control_server, a_client_is_answered_at_once_while_many_others_sit_idle) {
-  // Idle connections (more than the listen backlog of 16) that never send: each holds its own
-  // connection only, for receive_timeout, and nobody else waits behind them.
+  // Idle connections that never send, more than the listen backlog (16) and than the cap (32):
+  // each holds only its own connection, nobody waits behind them, and the longest idle make room.
   control_server_options o;
   o.receive_timeout = 10s;
   start(o);
   std::vector<platform::unix_socket> idle;
-  for (int i = 0; i < 30; ++i) idle.push_back(connect_to(path));
+  for (int i = 0; i < 40; ++i) idle.push_back(connect_to(path));
   const auto begin = std::chrono::steady_clock::now();
   auto s = connect_to(path);
   CHECK_EQUAL(control::Response::OK, round_trip(s, status_request()).code());
   CHECK_TRUE(std::chrono::steady_clock::now() - begin < 1s);
-  LONGS_EQUAL(0, count(control_event::busy));
+  LONGS_EQUAL(9, count(control_event::busy));  // 8 idle ones beyond the cap, then for this one
   LONGS_EQUAL(0, count(control_event::timed_out));
 }
 
@@ -512,32 +512,65 @@ TEST(control_server, idle_clients_time_out_each_on_its_own) {
   LONGS_EQUAL(6, count(control_event::timed_out));
 }
 
-TEST(control_server, the_connection_cap_is_counted_and_refused_cleanly) {
+control::Response next_answer(const platform::unix_socket& s) {
+  auto f = platform::read_frame(s, kMaxControlResponseBytes, 5s);
+  CHECK_TRUE_TEXT(f.ok(), f.ok() ? "" : f.error_message().c_str());
+  CHECK(f->what == platform::frame_read::kind::frame);
+  control::Response r;
+  CHECK_TRUE(r.ParseFromString(f->body));
+  return r;
+}
+
+bool closed_by_server(const platform::unix_socket& s) {
+  auto after = platform::read_frame(s, kMaxControlResponseBytes, 2s);
+  return !after.ok() || after->what == platform::frame_read::kind::closed;
+}
+
+TEST(control_server, at_the_cap_the_longest_idle_connection_makes_room) {
   control_server_options o;
   o.max_connections = 4;
   o.receive_timeout = 10s;
   start(o);
-  std::vector<platform::unix_socket> idle;
-  for (int i = 0; i < 4; ++i) idle.push_back(connect_to(path));
+  std::vector<platform::unix_socket> open;
+  for (int i = 0; i < 4; ++i) {
+    open.push_back(connect_to(path));
+    CHECK_EQUAL(control::Response::OK, round_trip(open.back(), status_request()).code());
+  }
+  auto newcomer = connect_to(path);
+  CHECK_EQUAL(control::Response::OK, round_trip(newcomer, status_request()).code());
+  // The first one waited longest: it is told why and closed; the others go on.
+  auto told = next_answer(open[0]);
+  CHECK_EQUAL(control::Response::UNAVAILABLE, told.code());
+  STRCMP_EQUAL(
+      "portierd closed this idle connection to serve another; connect again when you have a "
+      "request.",
+      told.message().c_str());
+  CHECK_TRUE(closed_by_server(open[0]));
+  for (int i = 1; i < 4; ++i)
+    CHECK_EQUAL(control::Response::OK, round_trip(open[i], status_request()).code());
+  LONGS_EQUAL(1, count(control_event::busy));
+}
+
+TEST(control_server, at_the_cap_with_no_idle_connection_the_newcomer_is_refused_and_counted) {
+  control_server_options o;
+  o.max_connections = 4;
+  start(o);
+  // Four clients whose answers wait for them to read: none is idle.
+  std::vector<platform::unix_socket> busy;
+  for (int i = 0; i < 4; ++i) {
+    busy.push_back(connect_to(path));
+    CHECK_TRUE(platform::write_frame(busy.back(), explain("big").SerializeAsString(), 2s).ok());
+  }
+  CHECK_TRUE(eventually([&] { return service.calls.load() == 4; }));
   auto extra = connect_to(path);
-  auto refused = platform::read_frame(extra, kMaxControlResponseBytes, 2s);  // without asking
-  CHECK_TRUE_TEXT(refused.ok(), refused.ok() ? "" : refused.error_message().c_str());
-  CHECK(refused->what == platform::frame_read::kind::frame);
-  control::Response r;
-  CHECK_TRUE(r.ParseFromString(refused->body));
+  auto r = next_answer(extra);  // without asking
   CHECK_EQUAL(control::Response::UNAVAILABLE, r.code());
   STRCMP_EQUAL("portierd is serving 4 control connections already; try again in a few seconds.",
                r.message().c_str());
-  auto after = platform::read_frame(extra, 1024, 2s);
-  CHECK_TRUE(!after.ok() || after->what == platform::frame_read::kind::closed);
+  CHECK_TRUE(closed_by_server(extra));
   LONGS_EQUAL(1, count(control_event::busy));
-  LONGS_EQUAL(0, service.calls.load());
-
-  idle.pop_back();  // one leaves: there is room again
-  CHECK_TRUE(
-      eventually([&] { return call(path, status_request()).code() == control::Response::OK; }));
-  LONGS_EQUAL(1, service.calls.load());
-  for (auto& s : idle) CHECK_EQUAL(control::Response::OK, round_trip(s, status_request()).code());
+  LONGS_EQUAL(4, service.calls.load());
+  for (auto& s : busy) LONGS_EQUAL(3 << 20, next_answer(s).explain().device_id().size());
 }
 
 TEST(control_server, a_client_that_does_not_read_its_answer_holds_no_one_else) {
