@@ -456,9 +456,10 @@ void control_server::run() {
 }
 
 bool control_server::accept_pending() {
-  // A bounded batch, so that a flood of connections cannot starve those already open.
+  // A small batch, so that a flood of connections cannot starve those already open, and a round
+  // cannot fill the cap with connections that have had no chance to send their request yet.
   std::size_t fresh = 0;
-  for (int i = 0; i < 64; ++i) {
+  for (int i = 0; i < 8; ++i) {
     int error_number = 0;
     auto socket = platform::accept_unix(listener_, &error_number);
     if (!socket) {
