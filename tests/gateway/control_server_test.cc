@@ -562,13 +562,15 @@ TEST(control_server, at_the_cap_with_no_idle_connection_the_newcomer_is_refused_
     CHECK_TRUE(platform::write_frame(busy.back(), explain("big").SerializeAsString(), 2s).ok());
   }
   CHECK_TRUE(eventually([&] { return service.calls.load() == 4; }));
+  auto asking = connect_to(path);  // as portierctl does: sends, then reads
+  CHECK_EQUAL(control::Response::UNAVAILABLE, round_trip(asking, status_request()).code());
   auto extra = connect_to(path);
   auto r = next_answer(extra);  // without asking
   CHECK_EQUAL(control::Response::UNAVAILABLE, r.code());
   STRCMP_EQUAL("portierd is serving 4 control connections already; try again in a few seconds.",
                r.message().c_str());
   CHECK_TRUE(closed_by_server(extra));
-  LONGS_EQUAL(1, count(control_event::busy));
+  LONGS_EQUAL(2, count(control_event::busy));
   LONGS_EQUAL(4, service.calls.load());
   for (auto& s : busy) LONGS_EQUAL(3 << 20, next_answer(s).explain().device_id().size());
 }
