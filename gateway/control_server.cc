@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,12 +10,14 @@
 #include <cstring>
 #include <exception>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/unknown_field_set.h>
 
+#include "gateway/control_frame.h"
 #include "gateway/control_protocol.h"
 #include "platform/log.h"
 #include "policies/json_text.h"
@@ -121,8 +124,40 @@ std::string to_valid_utf8(std::string_view s) {
   return out;
 }
 
-bool timed_out(const std::string& error) {
-  return error.rfind("timed out", 0) == 0;
+// The frame of `response` as sent: the rules of step 5 of the contract applied.
+std::string answer_frame(control::Response response) {
+  if (response.code() != control::Response::OK) response.clear_result();
+  make_strings_utf8(response);
+  std::string bytes;
+  if (!response.SerializeToString(&bytes) || bytes.size() > kMaxControlResponseBytes) {
+    platform::log_error("control: the answer (", bytes.size(), " bytes) cannot be sent");
+    bytes.clear();
+    control_error(control::Response::INTERNAL,
+                  "portierd's answer is too large to send; report the problem with the output of "
+                  "`journalctl -u portierd`.")
+        .SerializeToString(&bytes);
+  }
+  const auto n = static_cast<std::uint32_t>(bytes.size());
+  std::string frame = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                       static_cast<char>(n >> 8), static_cast<char>(n)};
+  frame += bytes;
+  return frame;
+}
+
+// Sends a short answer on a connection that is closed right after (refusals): one attempt that
+// never blocks. A new connection's send buffer is empty, so the frame fits.
+void send_and_forget(const platform::unix_socket& socket, control::Response response) {
+  const std::string frame = answer_frame(std::move(response));
+  const ssize_t n = ::send(socket.fd(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n != static_cast<ssize_t>(frame.size())) {
+    platform::log_debug("control: a refusal could not be sent whole");
+  }
+}
+
+int poll_timeout_ms(std::chrono::steady_clock::duration left) {
+  if (left <= std::chrono::steady_clock::duration::zero()) return 0;
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+  return ms > 60'000 ? 60'000 : static_cast<int>(ms);
 }
 
 }  // namespace
@@ -139,6 +174,8 @@ std::string_view control_event_name(control_event e) {
       return "timed_out";
     case control_event::failed:
       return "failed";
+    case control_event::busy:
+      return "busy";
   }
   return "unknown";
 }
@@ -231,6 +268,23 @@ std::optional<control::Response> validate_request(const control::Request& reques
   return std::nullopt;
 }
 
+parsed_request parse_request(std::string_view body, std::int64_t now_ms) {
+  parsed_request out;
+  bool parsed;
+  {
+    google::protobuf::LogSilencer quiet;  // a hostile frame must not fill the log
+    parsed = out.request.ParseFromArray(body.data(), static_cast<int>(body.size()));
+  }
+  if (!parsed) {
+    out.error = control_error(control::Response::INVALID_REQUEST,
+                              "The request is not a valid control message; make sure portierctl "
+                              "and portierd are the same version.");
+  } else {
+    out.error = validate_request(out.request, now_ms);
+  }
+  return out;
+}
+
 void make_strings_utf8(Message& message) {
   const Reflection* r = message.GetReflection();
   std::vector<const FieldDescriptor*> fields;
@@ -263,6 +317,9 @@ platform::result<std::unique_ptr<control_server>> control_server::start(
   if (options.path.empty()) return platform::error{"the control socket path is empty"};
   if (options.max_request_bytes == 0 || options.max_request_bytes > kMaxControlResponseBytes) {
     return platform::error{"the control request limit must be 1 byte to 64 MiB"};
+  }
+  if (options.max_connections == 0) {
+    return platform::error{"the control server must allow at least one connection"};
   }
   if (!options.now_ms) {
     options.now_ms = [] {
@@ -334,35 +391,90 @@ void control_server::stop() {
   wake_read_ = wake_write_ = -1;
 }
 
+struct control_server::connection {
+  connection(platform::unix_socket s, uid_t u, std::size_t max_request_bytes)
+      : socket(std::move(s)), uid(u), reader(max_request_bytes) {}
+  platform::unix_socket socket;
+  uid_t uid;
+  control_frame_reader reader;
+  std::string out;       // the answer's frame being sent; empty while reading a request
+  std::size_t sent = 0;  // bytes of `out` sent
+  bool close_after = false;
+  clock::time_point deadline;  // for the request being read, or the answer being sent
+};
+
 void control_server::emit(control_event e) {
   if (sink_) sink_(e);
 }
 
 void control_server::run() {
+  std::vector<pollfd> fds;
+  clock::time_point accept_paused_until{};
   for (;;) {
-    pollfd fds[2] = {{listener_.fd(), POLLIN, 0}, {wake_read_, POLLIN, 0}};
-    const int n = ::poll(fds, 2, -1);
+    const auto now = clock::now();
+    auto wake_at = clock::time_point::max();
+    for (auto& c : connections_) {
+      if (now >= c->deadline) {
+        expire(*c);
+        c.reset();
+      } else if (c->deadline < wake_at) {
+        wake_at = c->deadline;
+      }
+    }
+    std::erase(connections_, nullptr);
+    const bool accepting = now >= accept_paused_until;
+    if (!accepting && accept_paused_until < wake_at) wake_at = accept_paused_until;
+
+    fds.clear();
+    fds.push_back({wake_read_, POLLIN, 0});
+    fds.push_back({listener_.fd(), static_cast<short>(accepting ? POLLIN : 0), 0});
+    for (const auto& c : connections_) {
+      fds.push_back({c->socket.fd(), static_cast<short>(c->out.empty() ? POLLIN : POLLOUT), 0});
+    }
+    const int n = ::poll(fds.data(), fds.size(),
+                         wake_at == clock::time_point::max() ? -1 : poll_timeout_ms(wake_at - now));
     if (n < 0 && errno != EINTR) {
       platform::log_error("control: poll failed: ", std::strerror(errno));
-      return;
+      break;
     }
-    if ((fds[1].revents & POLLIN) != 0) return;
-    if ((fds[0].revents & POLLIN) == 0) continue;
-    auto connection = platform::accept_unix(listener_);
-    if (!connection) {
-      // The client gave up already, or we are out of descriptors: in the second case the listener
-      // stays readable, so pause rather than spin.
-      platform::log_debug("control: ", connection.error_message());
-      pollfd wake{wake_read_, POLLIN, 0};
-      ::poll(&wake, 1, 50);
-      continue;
+    if (n <= 0) continue;
+    if ((fds[0].revents & POLLIN) != 0) break;
+    // Connections first: accepting appends to connections_, whose order fds follows.
+    for (std::size_t i = 2; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      auto& c = connections_[i - 2];
+      const bool keep = c->out.empty() ? receive(*c) : send_pending(*c);
+      if (!keep) c.reset();
     }
-    serve(std::move(*connection));
+    std::erase(connections_, nullptr);
+    if ((fds[1].revents & POLLIN) != 0 && !accept_pending()) {
+      // Out of descriptors: the listener stays readable, so pause rather than spin.
+      accept_paused_until = clock::now() + std::chrono::milliseconds(50);
+    }
   }
+  connections_.clear();
 }
 
-void control_server::serve(platform::unix_socket connection) {
-  auto peer = platform::peer_credentials_of(connection);
+bool control_server::accept_pending() {
+  // A small batch, so that a flood of connections cannot starve those already open, and a round
+  // cannot fill the cap with connections that have had no chance to send their request yet.
+  std::size_t fresh = 0;
+  for (int i = 0; i < 8; ++i) {
+    int error_number = 0;
+    auto socket = platform::accept_unix(listener_, &error_number);
+    if (!socket) {
+      if (error_number == EAGAIN || error_number == EWOULDBLOCK) return true;
+      platform::log_debug("control: ", socket.error_message());
+      return error_number != EMFILE && error_number != ENFILE && error_number != ENOBUFS &&
+             error_number != ENOMEM;
+    }
+    admit(std::move(*socket), fresh);
+  }
+  return true;
+}
+
+void control_server::admit(platform::unix_socket socket, std::size_t& fresh) {
+  auto peer = platform::peer_credentials_of(socket);
   if (!peer || !control_peer_allowed(*peer, group_, options_.in_group)) {
     emit(control_event::refused);
     if (peer) {
@@ -378,109 +490,178 @@ void control_server::serve(platform::unix_socket connection) {
                   options_.group + " group (adduser YOUR-NAME " + options_.group +
                   "), then log in again."
             : std::string("Only root may control portierd; run the command with sudo.");
-    reply(connection, control_error(control::Response::PERMISSION_DENIED, what));
+    send_and_forget(socket, control_error(control::Response::PERMISSION_DENIED, what));
     return;
   }
+  if (connections_.size() >= options_.max_connections && !evict_idle(fresh)) {
+    emit(control_event::busy);
+    platform::log_warning("control: refused uid ", peer->uid, ": ", options_.max_connections,
+                          " control connections are open already");
+    send_and_forget(
+        socket, control_error(control::Response::UNAVAILABLE,
+                              "portierd is serving " + std::to_string(options_.max_connections) +
+                                  " control connections already; try again in a few "
+                                  "seconds."));
+    return;
+  }
+  const int flags = ::fcntl(socket.fd(), F_GETFL);
+  if (flags < 0 || ::fcntl(socket.fd(), F_SETFL, flags | O_NONBLOCK) != 0) {
+    platform::log_error("control: cannot make a connection non-blocking: ", std::strerror(errno));
+    return;
+  }
+  auto c = std::make_unique<connection>(std::move(socket), peer->uid, options_.max_request_bytes);
+  c->deadline = clock::now() + options_.receive_timeout;
+  connections_.push_back(std::move(c));
+  ++fresh;
+}
 
+bool control_server::evict_idle(std::size_t fresh) {
+  // Waiting for a request: nothing to send and nothing of a frame received. The earliest
+  // deadline is the longest wait. Connections of this round have had no chance to send yet.
+  std::size_t oldest = connections_.size();
+  for (std::size_t i = 0; i + fresh < connections_.size(); ++i) {
+    const connection& c = *connections_[i];
+    if (!c.out.empty() || c.reader.inside_frame()) continue;
+    if (oldest == connections_.size() || c.deadline < connections_[oldest]->deadline) oldest = i;
+  }
+  if (oldest == connections_.size()) return false;
+  emit(control_event::busy);
+  platform::log_debug("control: uid ", connections_[oldest]->uid,
+                      ": an idle connection closed to make room for another");
+  send_and_forget(connections_[oldest]->socket,
+                  control_error(control::Response::UNAVAILABLE,
+                                "portierd closed this idle connection to serve another; connect "
+                                "again when you have a request."));
+  connections_.erase(connections_.begin() + static_cast<std::ptrdiff_t>(oldest));
+  return true;
+}
+
+bool control_server::receive(connection& c) {
+  char buf[4096];
   for (;;) {
-    auto frame = platform::read_frame(connection, options_.max_request_bytes,
-                                      options_.receive_timeout, wake_read_);
-    if (!frame) {
-      if (timed_out(frame.error_message())) {
-        emit(control_event::timed_out);
-        platform::log_debug("control: uid ", peer->uid, ": ", frame.error_message());
-      } else if (frame.error_message() != "cancelled") {
-        platform::log_debug("control: uid ", peer->uid, ": ", frame.error_message());
+    const std::size_t want = c.reader.wanted();
+    const ssize_t n = ::read(c.socket.fd(), buf, want < sizeof buf ? want : sizeof buf);
+    if (n > 0) {
+      c.reader.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+      if (c.reader.current() != control_frame_reader::state::partial) return answer(c);
+      continue;
+    }
+    if (n == 0) {
+      if (c.reader.inside_frame()) {
+        platform::log_debug("control: uid ", c.uid,
+                            ": the connection closed in the middle of a frame");
       }
-      return;
+      return false;
     }
-    if (frame->what == platform::frame_read::kind::closed) return;
-    if (frame->what == platform::frame_read::kind::too_large) {
-      emit(control_event::invalid);
-      reply(connection,
-            control_error(
-                control::Response::INVALID_REQUEST,
-                "The request is " + std::to_string(frame->length) + " bytes, more than the " +
-                    std::to_string(options_.max_request_bytes) +
-                    " this portierd accepts; make sure portierctl and portierd are the same "
-                    "version."));
-      return;  // what follows the length cannot be trusted to start a frame
-    }
-
-    control::Request request;
-    bool parsed;
-    {
-      google::protobuf::LogSilencer quiet;  // a hostile frame must not fill the log
-      parsed = request.ParseFromString(frame->body);
-    }
-    std::optional<control::Response> response;
-    if (!parsed) {
-      response = control_error(
-          control::Response::INVALID_REQUEST,
-          "The request is not a valid control message; make sure portierctl and portierd "
-          "are the same version.");
-    } else {
-      response = validate_request(request, options_.now_ms());
-    }
-    if (response) {
-      emit(control_event::invalid);
-    } else {
-      try {
-        response = service_.handle(request);
-        if (response->code() == control::Response::OK &&
-            static_cast<int>(response->result_case()) != static_cast<int>(request.command_case())) {
-          platform::log_error("control: the service answered command ",
-                              static_cast<int>(request.command_case()), " with result ",
-                              static_cast<int>(response->result_case()));
-          response = control_error(
-              control::Response::INTERNAL,
-              "portierd gave an answer that does not fit the question; please report this "
-              "bug with the output of `journalctl -u portierd`.");
-          emit(control_event::failed);
-        } else {
-          emit(control_event::served);
-        }
-      } catch (const std::exception& e) {
-        platform::log_error("control: command ", static_cast<int>(request.command_case()),
-                            " failed: ", e.what());
-        response = control_error(
-            control::Response::INTERNAL,
-            "portierd failed while handling the request; check `portierctl status`, and "
-            "report the problem with the output of `journalctl -u portierd`.");
-        emit(control_event::failed);
-      } catch (...) {
-        platform::log_error("control: command ", static_cast<int>(request.command_case()),
-                            " failed");
-        response = control_error(
-            control::Response::INTERNAL,
-            "portierd failed while handling the request; check `portierctl status`, and "
-            "report the problem with the output of `journalctl -u portierd`.");
-        emit(control_event::failed);
-      }
-    }
-    if (!reply(connection, std::move(*response))) return;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+    platform::log_debug("control: uid ", c.uid, ": read failed: ", std::strerror(errno));
+    return false;
   }
 }
 
-bool control_server::reply(const platform::unix_socket& connection, control::Response response) {
-  if (response.code() != control::Response::OK) response.clear_result();
-  make_strings_utf8(response);
-  std::string bytes;
-  if (!response.SerializeToString(&bytes) || bytes.size() > kMaxControlResponseBytes) {
-    platform::log_error("control: the answer (", bytes.size(), " bytes) cannot be sent");
-    bytes.clear();
-    control_error(control::Response::INTERNAL,
-                  "portierd's answer is too large to send; report the problem with the output of "
-                  "`journalctl -u portierd`.")
-        .SerializeToString(&bytes);
+bool control_server::answer(connection& c) {
+  if (c.reader.current() == control_frame_reader::state::too_large) {
+    emit(control_event::invalid);
+    c.close_after = true;  // what follows the length cannot be trusted to start a frame
+    queue(c,
+          control_error(control::Response::INVALID_REQUEST,
+                        "The request is " + std::to_string(c.reader.length()) +
+                            " bytes, more than the " + std::to_string(options_.max_request_bytes) +
+                            " this portierd accepts; make sure portierctl and portierd are the "
+                            "same version."));
+    return send_pending(c);
   }
-  auto written = platform::write_frame(connection, bytes, options_.send_timeout);
-  if (!written) {
+  const std::string body = c.reader.take();
+  parsed_request parsed = parse_request(body, options_.now_ms());
+  if (parsed.error) {
+    emit(control_event::invalid);
+    queue(c, std::move(*parsed.error));
+  } else if (pending_answer_bytes() >= options_.max_pending_answer_bytes) {
+    emit(control_event::busy);
+    platform::log_warning("control: uid ", c.uid,
+                          ": request refused while large answers wait for other clients");
+    queue(c, control_error(control::Response::UNAVAILABLE,
+                           "portierd is still sending large answers to other clients; try again "
+                           "in a few seconds."));
+  } else {
+    queue(c, call_service(parsed.request));
+  }
+  return send_pending(c);
+}
+
+control::Response control_server::call_service(const control::Request& request) {
+  try {
+    control::Response response = service_.handle(request);
+    if (response.code() == control::Response::OK &&
+        static_cast<int>(response.result_case()) != static_cast<int>(request.command_case())) {
+      platform::log_error("control: the service answered command ",
+                          static_cast<int>(request.command_case()), " with result ",
+                          static_cast<int>(response.result_case()));
+      emit(control_event::failed);
+      return control_error(control::Response::INTERNAL,
+                           "portierd gave an answer that does not fit the question; please report "
+                           "this bug with the output of `journalctl -u portierd`.");
+    }
+    emit(control_event::served);
+    return response;
+  } catch (const std::exception& e) {
+    platform::log_error("control: command ", static_cast<int>(request.command_case()),
+                        " failed: ", e.what());
+  } catch (...) {
+    platform::log_error("control: command ", static_cast<int>(request.command_case()), " failed");
+  }
+  emit(control_event::failed);
+  return control_error(control::Response::INTERNAL,
+                       "portierd failed while handling the request; check `portierctl status`, "
+                       "and report the problem with the output of `journalctl -u portierd`.");
+}
+
+void control_server::queue(connection& c, control::Response response) {
+  c.out = answer_frame(std::move(response));
+  c.sent = 0;
+  c.deadline = clock::now() + options_.send_timeout;
+}
+
+std::size_t control_server::pending_answer_bytes() const {
+  std::size_t total = 0;
+  for (const auto& c : connections_) {
+    if (c) total += c->out.size() - c->sent;
+  }
+  return total;
+}
+
+bool control_server::send_pending(connection& c) {
+  while (c.sent < c.out.size()) {
+    const ssize_t n = ::send(c.socket.fd(), c.out.data() + c.sent, c.out.size() - c.sent,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      c.sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
     emit(control_event::failed);
-    platform::log_debug("control: ", written.error_message());
+    platform::log_debug("control: uid ", c.uid, ": write failed: ", std::strerror(errno));
     return false;
   }
+  std::string().swap(c.out);  // an export's memory goes back now, not at the next answer
+  c.sent = 0;
+  if (c.close_after) return false;
+  c.deadline = clock::now() + options_.receive_timeout;
   return true;
+}
+
+void control_server::expire(connection& c) {
+  if (c.out.empty()) {
+    emit(control_event::timed_out);
+    platform::log_debug("control: uid ", c.uid, ": timed out after ",
+                        options_.receive_timeout.count(), " ms reading a request");
+  } else {
+    emit(control_event::failed);
+    platform::log_debug("control: uid ", c.uid, ": timed out after ", options_.send_timeout.count(),
+                        " ms writing an answer");
+  }
 }
 
 }  // namespace portier::gateway

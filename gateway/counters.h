@@ -42,6 +42,7 @@ namespace portier::gateway {
   X(control_refused, "control API connections refused: neither root nor in the group")        \
   X(control_invalid, "control API requests rejected as malformed, oversized or invalid")      \
   X(control_failed, "control API requests that timed out or failed inside the daemon")        \
+  X(control_busy, "control API connections and requests refused: too many at once")           \
   X(updates_applied, "remote policy bundles applied")                                         \
   X(updates_rejected, "remote policy bundles and key lists rejected (reason in the status)")   \
   X(devices_evicted, "devices forgotten to stay within devices.max_devices (they count as new again)") \

@@ -347,6 +347,9 @@ int run_daemon(const std::string& config_path) {
         case control_event::failed:
           ++stats.control_failed;
           break;
+        case control_event::busy:
+          ++stats.control_busy;
+          break;
       }
     });
     if (!started_control) {

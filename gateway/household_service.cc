@@ -1,6 +1,8 @@
 #include "gateway/household_service.h"
 
 #include <chrono>
+#include <map>
+#include <string_view>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -149,6 +151,13 @@ control::Response household_service::devices() {
   auto& ev = explainer();
   const auto consent = ctx_.consent->snapshot();
   const auto decisions = ctx_.consent->decisions();
+  // Who made each decision is in its receipt.
+  const auto receipts = ctx_.consent->receipts();
+  std::map<std::string_view, const consent_receipt*> receipt_by_id;
+  for (const auto& e : decisions) receipt_by_id.emplace(e.receipt_id, nullptr);
+  for (const auto& rc : receipts) {
+    if (auto it = receipt_by_id.find(rc.id); it != receipt_by_id.end()) it->second = &rc;
+  }
   out->set_paused(consent->paused());
   for (const auto& d : ctx_.devices->list()) {
     auto* dev = out->add_device();
@@ -193,6 +202,13 @@ control::Response household_service::purposes() {
   auto running = policy();
   const auto consent = ctx_.consent->snapshot();
   const auto decisions = ctx_.consent->decisions();
+  // Who made each decision is in its receipt.
+  const auto receipts = ctx_.consent->receipts();
+  std::map<std::string_view, const consent_receipt*> receipt_by_id;
+  for (const auto& e : decisions) receipt_by_id.emplace(e.receipt_id, nullptr);
+  for (const auto& rc : receipts) {
+    if (auto it = receipt_by_id.find(rc.id); it != receipt_by_id.end()) it->second = &rc;
+  }
   out->set_paused(consent->paused());
   out->set_policy_name(running->name());
   out->set_policy_version(running->version());
@@ -219,6 +235,11 @@ control::Response household_service::purposes() {
       d->set_granted(e.granted);
       d->set_decided_at_ms(e.decided_at_ms);
       d->set_receipt_id(e.receipt_id);
+      if (const consent_receipt* rc = receipt_by_id[e.receipt_id]) {
+        d->set_method(rc->method);
+        d->set_policy_name(rc->shown.policy_name);
+        d->set_policy_version(rc->shown.policy_version);
+      }
       if (e.scope == consent_scope::household) household = e.granted;
     }
     info->set_household_granted(household);

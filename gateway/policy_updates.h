@@ -7,8 +7,15 @@
 // An accepted bundle's files are written to state_dir/policy-bundle/ (a new directory swapped in
 // by rename), which from then on is the policy the daemon loads, also after a restart; the
 // caller swaps the returned compiled policy in and then calls committed(), which raises and
-// persists the applied sequence. A rejected update changes nothing. A retained update delivered
-// again on reconnect is recognised and reported quietly ("already in force").
+// persists the applied sequence. A rejected update changes nothing.
+//
+// A retained update delivered again on reconnect is recognised and reported quietly ("already
+// in force"), but only when it is byte for byte the key list (bundle) in force: their SHA-256
+// are kept in state_dir/in-force (written before trust.pb, so a power cut between the two leaves
+// an update that is simply accepted again). A different key list with the version in force, or a
+// different bundle with the applied sequence, is rejected as `rollback`, with a detail that says
+// so. A state directory from before in-force existed has no digest for what is in force: the
+// first copy seen after the upgrade is taken as the one in force.
 //
 // Not thread-safe: the daemon calls it from its update worker only.
 #pragma once
@@ -72,14 +79,30 @@ class policy_updates {
         fleet_(std::move(fleet)),
         max_bytes_(max_bytes),
         state_(std::move(state)) {}
+  // SHA-256 (hex) of the exact bytes of the key list and bundle in force, with their numbers.
+  struct in_force {
+    std::uint64_t key_list_version = 0;
+    std::string key_list_sha256;
+    std::uint64_t bundle_sequence = 0;
+    std::string bundle_sha256;
+  };
+
   platform::result<bool> persist() const;
+  platform::result<bool> persist_in_force(const in_force& f) const;
   platform::result<bool> write_bundle_files(const bundle::PolicyBundle& b) const;
+  // For a `rollback` at the number in force (`number`, never 0): true when `payload` is the
+  // key list (bundle) in force, or none is recorded for that number (adopted then); otherwise
+  // false, and `out.detail` says it is a different one.
+  bool same_as_in_force(std::uint64_t number, std::string_view payload, bool key_list,
+                        update_outcome& out);
 
   std::string state_dir_;
   std::string gateway_id_;
   std::string fleet_;
   std::size_t max_bytes_;
   policies::trust_state state_;
+  in_force in_force_;
+  std::string accepted_bundle_sha256_;  // between handle() and committed()
 };
 
 }  // namespace portier::gateway

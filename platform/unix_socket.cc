@@ -164,12 +164,15 @@ result<unix_socket> listen_unix(const std::string& path, const listen_options& o
   return sock;
 }
 
-result<unix_socket> accept_unix(const unix_socket& listener) {
+result<unix_socket> accept_unix(const unix_socket& listener, int* error_number) {
+  if (error_number != nullptr) *error_number = 0;
   for (;;) {
     const int fd = ::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC);
     if (fd >= 0) return unix_socket(fd);
     if (errno == EINTR || errno == ECONNABORTED) continue;
-    return error{"accept failed: " + errno_text(errno)};
+    const int e = errno;
+    if (error_number != nullptr) *error_number = e;
+    return error{"accept failed: " + errno_text(e)};
   }
 }
 

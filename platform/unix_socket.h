@@ -59,8 +59,9 @@ struct listen_options {
 result<unix_socket> listen_unix(const std::string& path, const listen_options& options);
 
 // Accepts one pending connection (blocking, close-on-exec). With nothing pending — the client
-// gave up between poll() and accept() — an error.
-result<unix_socket> accept_unix(const unix_socket& listener);
+// gave up between poll() and accept() — an error. On failure, `*error_number` (if given) is the
+// errno: EAGAIN (nothing pending), EMFILE or ENFILE (out of descriptors), ….
+result<unix_socket> accept_unix(const unix_socket& listener, int* error_number = nullptr);
 
 // Connects to `path`. On failure, `*error_number` (if given) is the errno: ENOENT (no socket
 // there), ECONNREFUSED (nobody listening), EACCES (no permission on the file or directory), ….

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gateway/control_protocol.h"
 
@@ -83,6 +84,10 @@ class fake_service : public control_service {
         break;
       case control::Request::kExplain:
         if (request.explain().device() == "boom") throw std::runtime_error("the service broke");
+        if (request.explain().device() == "big") {  // more than a socket buffer holds
+          r.mutable_explain()->set_device_id(std::string(3 << 20, 'x'));
+          break;
+        }
         r.mutable_explain()->set_device_id(request.explain().device());
         break;
       case control::Request::kErase:
@@ -452,10 +457,158 @@ TEST(control_server, a_silent_client_times_out_and_others_are_served_after) {
   const auto begin = std::chrono::steady_clock::now();
   CHECK_EQUAL(control::Response::OK, round_trip(other, status_request()).code());
   CHECK_TRUE(std::chrono::steady_clock::now() - begin < 2s);
+  other.close();  // done: a clean end, not a time-out
   auto closed = platform::read_frame(silent, 1024, 2s);
   CHECK_TRUE(closed.ok());
   CHECK(closed->what == platform::frame_read::kind::closed);
   LONGS_EQUAL(1, count(control_event::timed_out));
+}
+
+// Waits for `done` (polled) up to `limit`; true when it came.
+template <typename Pred>
+bool eventually(Pred done, std::chrono::milliseconds limit = 5s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+TEST(control_server, a_client_is_answered_at_once_while_many_others_sit_idle) {
+  // Idle connections that never send, more than the listen backlog (16) and than the cap (32):
+  // each holds only its own connection, nobody waits behind them, and the longest idle make room.
+  control_server_options o;
+  o.receive_timeout = 10s;
+  start(o);
+  std::vector<platform::unix_socket> idle;
+  for (int i = 0; i < 40; ++i) idle.push_back(connect_to(path));
+  const auto begin = std::chrono::steady_clock::now();
+  auto s = connect_to(path);
+  CHECK_EQUAL(control::Response::OK, round_trip(s, status_request()).code());
+  CHECK_TRUE(std::chrono::steady_clock::now() - begin < 1s);
+  LONGS_EQUAL(9, count(control_event::busy));  // 8 idle ones beyond the cap, then for this one
+  LONGS_EQUAL(0, count(control_event::timed_out));
+}
+
+TEST(control_server, idle_clients_time_out_each_on_its_own) {
+  control_server_options o;
+  o.receive_timeout = 300ms;
+  start(o);
+  const auto begin = std::chrono::steady_clock::now();
+  std::vector<platform::unix_socket> idle;
+  for (int i = 0; i < 6; ++i) idle.push_back(connect_to(path));
+  for (auto& s : idle) {
+    auto closed = platform::read_frame(s, 1024, 3s);
+    CHECK_TRUE_TEXT(closed.ok(), closed.ok() ? "" : closed.error_message().c_str());
+    CHECK(closed->what == platform::frame_read::kind::closed);
+  }
+  // One after another they would have taken 6 x 300 ms.
+  const auto took = std::chrono::steady_clock::now() - begin;
+  CHECK_TRUE(took >= 300ms);
+  CHECK_TRUE_TEXT(
+      took < 1s,
+      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()).c_str());
+  LONGS_EQUAL(6, count(control_event::timed_out));
+}
+
+control::Response next_answer(const platform::unix_socket& s) {
+  auto f = platform::read_frame(s, kMaxControlResponseBytes, 5s);
+  CHECK_TRUE_TEXT(f.ok(), f.ok() ? "" : f.error_message().c_str());
+  CHECK(f->what == platform::frame_read::kind::frame);
+  control::Response r;
+  CHECK_TRUE(r.ParseFromString(f->body));
+  return r;
+}
+
+bool closed_by_server(const platform::unix_socket& s) {
+  auto after = platform::read_frame(s, kMaxControlResponseBytes, 2s);
+  return !after.ok() || after->what == platform::frame_read::kind::closed;
+}
+
+TEST(control_server, at_the_cap_the_longest_idle_connection_makes_room) {
+  control_server_options o;
+  o.max_connections = 4;
+  o.receive_timeout = 10s;
+  start(o);
+  std::vector<platform::unix_socket> open;
+  for (int i = 0; i < 4; ++i) {
+    open.push_back(connect_to(path));
+    CHECK_EQUAL(control::Response::OK, round_trip(open.back(), status_request()).code());
+  }
+  auto newcomer = connect_to(path);
+  CHECK_EQUAL(control::Response::OK, round_trip(newcomer, status_request()).code());
+  // The first one waited longest: it is told why and closed; the others go on.
+  auto told = next_answer(open[0]);
+  CHECK_EQUAL(control::Response::UNAVAILABLE, told.code());
+  STRCMP_EQUAL(
+      "portierd closed this idle connection to serve another; connect again when you have a "
+      "request.",
+      told.message().c_str());
+  CHECK_TRUE(closed_by_server(open[0]));
+  for (int i = 1; i < 4; ++i)
+    CHECK_EQUAL(control::Response::OK, round_trip(open[i], status_request()).code());
+  LONGS_EQUAL(1, count(control_event::busy));
+}
+
+TEST(control_server, at_the_cap_with_no_idle_connection_the_newcomer_is_refused_and_counted) {
+  control_server_options o;
+  o.max_connections = 4;
+  start(o);
+  // Four clients whose answers wait for them to read: none is idle.
+  std::vector<platform::unix_socket> busy;
+  for (int i = 0; i < 4; ++i) {
+    busy.push_back(connect_to(path));
+    CHECK_TRUE(platform::write_frame(busy.back(), explain("big").SerializeAsString(), 2s).ok());
+  }
+  CHECK_TRUE(eventually([&] { return service.calls.load() == 4; }));
+  auto asking = connect_to(path);  // as portierctl does: sends, then reads
+  CHECK_EQUAL(control::Response::UNAVAILABLE, round_trip(asking, status_request()).code());
+  auto extra = connect_to(path);
+  auto r = next_answer(extra);  // without asking
+  CHECK_EQUAL(control::Response::UNAVAILABLE, r.code());
+  STRCMP_EQUAL("portierd is serving 4 control connections already; try again in a few seconds.",
+               r.message().c_str());
+  CHECK_TRUE(closed_by_server(extra));
+  LONGS_EQUAL(2, count(control_event::busy));
+  LONGS_EQUAL(4, service.calls.load());
+  for (auto& s : busy) LONGS_EQUAL(3 << 20, next_answer(s).explain().device_id().size());
+}
+
+TEST(control_server, a_client_that_does_not_read_its_answer_holds_no_one_else) {
+  control_server_options o;
+  o.send_timeout = 2s;
+  start(o);
+  auto slow = connect_to(path);
+  CHECK_TRUE(platform::write_frame(slow, explain("big").SerializeAsString(), 2s).ok());
+  CHECK_TRUE(eventually([&] { return service.calls.load() == 1; }));
+  const auto begin = std::chrono::steady_clock::now();
+  CHECK_EQUAL(control::Response::OK, call(path, status_request()).code());
+  CHECK_TRUE(std::chrono::steady_clock::now() - begin < 1s);
+  // The answer it does not take is given up after send_timeout, and the connection closed.
+  CHECK_TRUE(eventually([&] { return count(control_event::failed) == 1; }));
+}
+
+TEST(control_server, answers_waiting_for_slow_readers_are_bounded) {
+  control_server_options o;
+  o.max_pending_answer_bytes = 1 << 20;
+  start(o);
+  auto slow = connect_to(path);
+  CHECK_TRUE(platform::write_frame(slow, explain("big").SerializeAsString(), 2s).ok());
+  CHECK_TRUE(eventually([&] { return service.calls.load() == 1; }));
+  auto busy = call(path, status_request());
+  CHECK_EQUAL(control::Response::UNAVAILABLE, busy.code());
+  CHECK_TRUE(contains(busy.message(), "try again"));
+  LONGS_EQUAL(1, count(control_event::busy));
+  LONGS_EQUAL(1, service.calls.load());
+  // The slow reader gets its whole answer, and then there is room again.
+  auto f = platform::read_frame(slow, kMaxControlResponseBytes, 5s);
+  CHECK_TRUE_TEXT(f.ok(), f.ok() ? "" : f.error_message().c_str());
+  control::Response big;
+  CHECK_TRUE(big.ParseFromString(f->body));
+  LONGS_EQUAL(3 << 20, big.explain().device_id().size());
+  CHECK_TRUE(
+      eventually([&] { return call(path, status_request()).code() == control::Response::OK; }));
 }
 
 TEST(control_server, a_client_that_drops_mid_frame_does_not_stop_the_server) {

@@ -55,23 +55,23 @@ TEST_GROUP(policy_updates) {
     CHECK_TEXT(u.ok(), u.ok() ? "" : u.error_message().c_str());
     return std::move(u).value();
   }
-  std::string key_list(std::uint64_t version) {
+  std::string key_list(std::uint64_t version, std::int64_t days = 365) {
     pb::KeyList list;
     list.set_version(version);
     list.set_issued_at(kNow);
-    list.set_expires_at(kNow + 86400 * 365);
+    list.set_expires_at(kNow + 86400 * days);
     auto* k = list.add_key();
     k->set_key_id(op.public_key().key_id());
     k->set_public_key(op.public_key().der());
     return policies::sign_key_list(list, root).value();
   }
-  std::string bundle(std::uint64_t sequence) {
+  std::string bundle(std::uint64_t sequence, const char* note = "round power") {
     pb::PolicyBundle b;
     b.set_sequence(sequence);
     b.set_issued_at(kNow - 60);
     b.set_expires_at(kNow + 86400);
     b.mutable_target()->mutable_fleet();
-    b.set_note("round power");
+    b.set_note(note);
     auto* f = b.add_file();
     f->set_name("policy.textproto");
     f->set_content(kPolicyV2);
@@ -91,7 +91,8 @@ TEST(policy_updates, subscribes_to_its_own_and_its_fleets_topics) {
 TEST(policy_updates, accepted_bundle_is_stored_and_its_sequence_survives_a_restart) {
   auto u = open();
   CHECK(u->handle("portier/fleet/home/keys", key_list(1), *running, kNow).accepted);
-  auto out = u->handle("portier/fleet/home/policy", bundle(7), *running, kNow);
+  const std::string seven = bundle(7);
+  auto out = u->handle("portier/fleet/home/policy", seven, *running, kNow);
   CHECK_TEXT(out.accepted, out.detail.c_str());
   CHECK(out.policy != nullptr);
   STRCMP_EQUAL("remote", out.policy->name().c_str());
@@ -103,7 +104,7 @@ TEST(policy_updates, accepted_bundle_is_stored_and_its_sequence_survives_a_resta
   auto again = open();  // restart
   LONGS_EQUAL(7, again->applied_sequence());
   LONGS_EQUAL(1, again->key_list_version());
-  auto replay = again->handle("portier/fleet/home/policy", bundle(7), *running, kNow);
+  auto replay = again->handle("portier/fleet/home/policy", seven, *running, kNow);
   CHECK_FALSE(replay.accepted);
   STRCMP_EQUAL("rollback", replay.reason.c_str());
   CHECK(replay.already_in_force);
@@ -127,4 +128,61 @@ TEST(policy_updates, a_rejected_bundle_changes_nothing) {
 TEST(policy_updates, a_bundle_before_any_key_list_is_from_an_unknown_key) {
   auto u = open();
   STRCMP_EQUAL("unknown-key", u->handle("portier/gw-1/policy", bundle(1), *running, kNow).reason.c_str());
+}
+
+TEST(policy_updates, only_the_exact_key_list_in_force_is_already_in_force) {
+  const std::string list = key_list(3);
+  const std::string other = key_list(3, 30);  // same version, another expiry
+  {
+    auto u = open();
+    CHECK(u->handle("portier/fleet/home/keys", list, *running, kNow).accepted);
+    auto again = u->handle("portier/fleet/home/keys", list, *running, kNow);
+    CHECK_FALSE(again.accepted);
+    CHECK(again.already_in_force);
+    auto different = u->handle("portier/gw-1/keys", other, *running, kNow);
+    CHECK_FALSE(different.accepted);
+    CHECK_FALSE(different.already_in_force);
+    STRCMP_EQUAL("rollback", different.reason.c_str());
+    STRCMP_EQUAL("a different key list with version 3 is in force; sign the new list with a higher version",
+                 different.detail.c_str());
+    LONGS_EQUAL(3, u->key_list_version());
+  }
+  auto restarted = open();
+  CHECK(restarted->handle("portier/fleet/home/keys", list, *running, kNow).already_in_force);
+  CHECK_FALSE(restarted->handle("portier/gw-1/keys", other, *running, kNow).already_in_force);
+}
+
+TEST(policy_updates, only_the_exact_bundle_in_force_is_already_in_force) {
+  const std::string applied = bundle(5);
+  const std::string other = bundle(5, "another policy, same sequence");
+  {
+    auto u = open();
+    CHECK(u->handle("portier/fleet/home/keys", key_list(1), *running, kNow).accepted);
+    auto out = u->handle("portier/fleet/home/policy", applied, *running, kNow);
+    CHECK_TEXT(out.accepted, out.detail.c_str());
+    CHECK(u->committed(out).ok());
+    CHECK(u->handle("portier/fleet/home/policy", applied, *running, kNow).already_in_force);
+    auto different = u->handle("portier/gw-1/policy", other, *running, kNow);
+    CHECK_FALSE(different.accepted);
+    CHECK_FALSE(different.already_in_force);
+    STRCMP_EQUAL("rollback", different.reason.c_str());
+    STRCMP_EQUAL("a different bundle with sequence 5 is in force; sign the new bundle with a higher sequence",
+                 different.detail.c_str());
+  }
+  auto restarted = open();
+  CHECK(restarted->handle("portier/fleet/home/policy", applied, *running, kNow).already_in_force);
+  CHECK_FALSE(restarted->handle("portier/gw-1/policy", other, *running, kNow).already_in_force);
+  LONGS_EQUAL(5, restarted->applied_sequence());
+}
+
+TEST(policy_updates, a_state_from_before_in_force_was_recorded_takes_the_first_copy_seen) {
+  const std::string list = key_list(2);
+  {
+    auto u = open();
+    CHECK(u->handle("portier/fleet/home/keys", list, *running, kNow).accepted);
+  }
+  CHECK(std::filesystem::remove(dir + "/in-force"));  // as an older portierd left it
+  auto u = open();
+  CHECK(u->handle("portier/fleet/home/keys", list, *running, kNow).already_in_force);
+  CHECK_FALSE(u->handle("portier/fleet/home/keys", key_list(2, 30), *running, kNow).already_in_force);
 }

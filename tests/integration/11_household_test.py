@@ -211,6 +211,8 @@ class Household(ControlGatewayTest):
         first = self.send()
         self.expect_release("alpha", first)
         self.expect_release("beta", first)
+        preset = {p["id"]: p for p in self.daemon.ctl_ok("purposes")["purpose"]}["beta"]
+        self.assertEqual([d["method"] for d in preset["decision"]], ["config"])
 
         out = self.daemon.ctl_ok("refuse", "beta")
         self.assertEqual(out["receipt"]["decision"], "RECEIPT_REFUSED")
@@ -225,6 +227,8 @@ class Household(ControlGatewayTest):
         purposes = {p["id"]: p for p in self.daemon.ctl_ok("purposes")["purpose"]}
         self.assertFalse(purposes["beta"]["household_granted"])
         self.assertTrue(purposes["alpha"]["household_granted"])
+        # Who decided comes from the receipt: the household with portierctl, not the preset.
+        self.assertEqual([d["method"] for d in purposes["beta"]["decision"]], ["cli"])
 
     def test_refusal_purges_what_waits_for_that_purpose_only(self):
         self.start_world(stoppable_upstream=True, grant=["beta"])

@@ -83,17 +83,20 @@ inline control::PurposesResult purposes_fixture() {
   h->set_granted(true);
   h->set_decided_at_ms(kNowMs - kDay);
   h->set_receipt_id("r1");
+  h->set_method("cli");
   auto* dev = a->add_decision();
   dev->set_scope(consent::SCOPE_DEVICE);
   dev->set_value("Anna bedroom");
   dev->set_granted(false);
   dev->set_decided_at_ms(kNowMs - kDay + 30 * kMinute);
+  dev->set_method("web");
   auto* cls = a->add_decision();
   cls->set_scope(consent::SCOPE_DEVICE_CLASS);
   cls->set_value("tasmota-plug");
   cls->set_title("Tasmota plug");
   cls->set_granted(false);
   cls->set_decided_at_ms(kNowMs - kDay + 60 * kMinute);
+  cls->set_method("cli");
 
   auto* l = r.add_purpose();
   l->set_id("location");
@@ -101,6 +104,13 @@ inline control::PurposesResult purposes_fixture() {
   l->set_description("Tells the operator roughly where the home's trackers are.");
   l->set_legal_basis(policy::Purpose::LEGITIMATE_INTEREST);
   l->set_special_category(policy::Purpose::LOCATION);
+  auto* kept = l->add_decision();  // a policy update would have let it run: kept refused
+  kept->set_scope(consent::SCOPE_HOUSEHOLD);
+  kept->set_granted(false);
+  kept->set_decided_at_ms(kNowMs - kDay + 90 * kMinute);
+  kept->set_method("policy-update");
+  kept->set_policy_name("operator-defaults");
+  kept->set_policy_version(7);
 
   auto* s = r.add_purpose();
   s->set_id("service");

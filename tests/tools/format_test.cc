@@ -129,15 +129,16 @@ TEST(format_results, purposes) {
       "  Improves the heating service by learning how your rooms warm up.\n"
       "  Legal basis: your consent; it receives nothing unless you grant it.\n"
       "  Granted for the whole home (your decision of 2024-04-30 10:00).\n"
-      "  Refused for device \"Anna bedroom\" (2024-04-30 10:30).\n"
-      "  Refused for the class Tasmota plug (tasmota-plug) (2024-04-30 11:00).\n"
+      "  Refused for device \"Anna bedroom\" (your decision of 2024-04-30 10:30).\n"
+      "  Refused for the class Tasmota plug (tasmota-plug) (your decision of 2024-04-30 11:00).\n"
       "  What it may receive waits at most 1 day to be sent, then is deleted.\n"
       "\n"
       "Location (location)\n"
       "  Tells the operator roughly where the home's trackers are.\n"
       "  Legal basis: the operator's legitimate interest.\n"
       "  Sensitive (where people are): it receives nothing unless you grant it.\n"
-      "  Not granted for the whole home; `portierctl grant location` allows it.\n"
+      "  Refused for the whole home (kept so by Portier on 2024-04-30 11:30: the update to policy "
+      "\"operator-defaults\" version 7 would have let it run without your decision).\n"
       "\n"
       "Service (service)\n"
       "  Keeps your devices working: the operator sees when one loses its connection.\n"
@@ -145,6 +146,30 @@ TEST(format_results, purposes) {
       "  Suspended by the operator: it receives nothing for now, whatever you decide.\n"
       "  Granted for the whole home by default; `portierctl refuse service` stops it.\n",
       format_purposes(purposes_fixture()).c_str());
+}
+
+TEST(format_results, purposes_say_who_decided) {
+  control::PurposesResult r;
+  auto* p = r.add_purpose();
+  p->set_id("service");
+  p->set_legal_basis(policy::Purpose::CONTRACT);
+  auto* preset = p->add_decision();
+  preset->set_scope(consent::SCOPE_HOUSEHOLD);
+  preset->set_decided_at_ms(kNowMs - kDay);
+  preset->set_method("config");
+  auto* forgotten = p->add_decision();  // its receipt was dropped: who is unknown
+  forgotten->set_scope(consent::SCOPE_DEVICE_CLASS);
+  forgotten->set_value("plug");
+  forgotten->set_granted(true);
+  forgotten->set_decided_at_ms(kNowMs - kDay);
+  const std::string text = format_purposes(r);
+  CHECK_TEXT(text.find("  Refused for the whole home (by the configuration preset, 2024-04-30 "
+                       "10:00).\n") != std::string::npos,
+             text.c_str());
+  CHECK_TEXT(
+      text.find("  Granted for the class plug (decided 2024-04-30 10:00).\n") != std::string::npos,
+      text.c_str());
+  CHECK_TEXT(text.find("your decision") == std::string::npos, text.c_str());
 }
 
 TEST(format_results, set_consent) {

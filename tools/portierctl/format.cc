@@ -398,6 +398,19 @@ std::string format_devices(const control::DevicesResult& r, std::int64_t now_ms)
   return o.str();
 }
 
+// Who made a recorded decision, and when: the method of its receipt says who.
+std::string decided_by(const control::ScopedDecision& d) {
+  const std::string when = format_time(d.decided_at_ms());
+  if (d.method() == "config") return "by the configuration preset, " + when;
+  if (d.method() == "policy-update") {
+    return "kept so by Portier on " + when + ": the update to policy " + quoted(d.policy_name()) +
+           " version " + std::to_string(d.policy_version()) +
+           " would have let it run without your decision";
+  }
+  if (d.method().empty()) return "decided " + when;  // its receipt is no longer kept
+  return "your decision of " + when;
+}
+
 std::string format_purposes(const control::PurposesResult& r) {
   std::ostringstream o;
   if (r.purpose_size() == 0) {
@@ -425,9 +438,8 @@ std::string format_purposes(const control::PurposesResult& r) {
     }
     const std::string id = safe_text(p.id());
     if (household != nullptr) {
-      o << "  " << (household->granted() ? "Granted" : "Refused")
-        << " for the whole home (your decision of " << format_time(household->decided_at_ms())
-        << ").\n";
+      o << "  " << (household->granted() ? "Granted" : "Refused") << " for the whole home ("
+        << decided_by(*household) << ").\n";
     } else if (p.household_granted()) {
       o << "  Granted for the whole home by default; `portierctl refuse " << id << "` stops it.\n";
     } else {
@@ -436,8 +448,7 @@ std::string format_purposes(const control::PurposesResult& r) {
     for (const auto& d : p.decision()) {
       if (d.scope() == consent::SCOPE_HOUSEHOLD) continue;
       o << "  " << (d.granted() ? "Granted" : "Refused") << " for "
-        << scope_phrase(d.scope(), d.value(), d.title()) << " (" << format_time(d.decided_at_ms())
-        << ").\n";
+        << scope_phrase(d.scope(), d.value(), d.title()) << " (" << decided_by(d) << ").\n";
     }
     if (p.retention_seconds() > 0) {
       o << "  What it may receive waits at most " << format_span(p.retention_seconds())
