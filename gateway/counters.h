@@ -9,7 +9,7 @@
 #include <mutex>
 #include <string>
 
-#include "gateway/tls_diagnosis.h"
+#include "gateway/mqtt/tls_diagnosis.h"
 #include "policies/drop_reason.h"
 
 namespace portier::gateway {

@@ -2,31 +2,28 @@
 
 #include <signal.h>
 
-#include <condition_variable>
-#include <deque>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <mutex>
 #include <thread>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
-#include "gateway/consent_store.h"
-#include "gateway/control_server.h"
 #include "gateway/counters.h"
 #include "gateway/device_registry.h"
 #include "gateway/gateway_config.h"
-#include "gateway/household_service.h"
-#include "gateway/ledger.h"
-#include "gateway/local_ingress.h"
+#include "gateway/household/consent_store.h"
+#include "gateway/household/control_server.h"
+#include "gateway/household/household_service.h"
+#include "gateway/mqtt/local_ingress.h"
+#include "gateway/mqtt/upstream_egress.h"
 #include "gateway/pipeline.h"
-#include "gateway/policy_updates.h"
-#include "gateway/spool.h"
+#include "gateway/policy_installer.h"
 #include "gateway/startup_checks.h"
 #include "gateway/status_report.h"
-#include "gateway/upstream_egress.h"
+#include "gateway/store/ledger.h"
+#include "gateway/store/spool.h"
+#include "gateway/updates/policy_updates.h"
+#include "gateway/updates/update_worker.h"
 #include "platform/key_directory.h"
 #include "platform/key_store.h"
 #include "platform/log.h"
@@ -68,13 +65,6 @@ std::shared_ptr<const policies::compiled_policy> load_policy(const gateway_confi
   return compiled.policy;
 }
 
-policies::engine_limits limits_from(const gateway_config& cfg) {
-  policies::engine_limits l;
-  l.max_payload_bytes = cfg.proto.limits().max_payload_bytes();
-  l.max_depth = cfg.proto.limits().max_depth();
-  return l;
-}
-
 platform::log_level level_from(const gateway_config& cfg) {
   switch (cfg.proto.logging().level()) {
     case config::Logging::DEBUG:
@@ -96,46 +86,10 @@ bool same_connections(const gateway_config& a, const gateway_config& b) {
          a.proto.spool().SerializeAsString() == b.proto.spool().SerializeAsString() &&
          a.proto.control().SerializeAsString() == b.proto.control().SerializeAsString() &&
          a.proto.ledger().SerializeAsString() == b.proto.ledger().SerializeAsString() &&
+         a.proto.devices().SerializeAsString() == b.proto.devices().SerializeAsString() &&
          a.proto.updates().SerializeAsString() == b.proto.updates().SerializeAsString() &&
          a.password_local == b.password_local && a.password_upstream == b.password_upstream;
 }
-
-// Remote updates arrive on Paho's thread; they are handled on a worker of their own, newest kept
-// when several wait (a bounded mailbox: an update is a whole policy, older ones are superseded).
-class update_mailbox {
- public:
-  void post(std::string topic, std::string payload) {
-    std::lock_guard lock(mu_);
-    if (items_.size() >= 8) items_.pop_front();
-    items_.emplace_back(std::move(topic), std::move(payload));
-    cv_.notify_all();
-  }
-  std::optional<std::pair<std::string, std::string>> take(std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, timeout, [&] { return !items_.empty() || closed_; }) ||
-        items_.empty()) {
-      return std::nullopt;
-    }
-    auto item = std::move(items_.front());
-    items_.pop_front();
-    return item;
-  }
-  void close() {
-    std::lock_guard lock(mu_);
-    closed_ = true;
-    cv_.notify_all();
-  }
-  bool closed() const {
-    std::lock_guard lock(mu_);
-    return closed_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<std::string, std::string>> items_;
-  bool closed_ = false;
-};
 
 // Logs what check_startup() finds; false if the start must not go on.
 bool passes_startup_checks(const gateway_config& cfg, const policies::compiled_policy& policy) {
@@ -146,6 +100,142 @@ bool passes_startup_checks(const gateway_config& cfg, const policies::compiled_p
   log_error("cannot start: ", checked.errors.size(),
             checked.errors.size() == 1 ? " problem" : " problems", " in the configuration (",
             cfg.path, "); nothing was changed");
+  return false;
+}
+
+// ---- the parts' settings, from the configuration --------------------------------------------
+
+ledger_options ledger_options_from(const gateway_config& cfg, counters& stats) {
+  ledger_options lo;
+  lo.dir = cfg.proto.state_dir() + "/ledger";
+  lo.max_bytes = cfg.proto.ledger().max_bytes();
+  lo.segment_bytes =
+      std::max<std::uint64_t>(4096, std::min<std::uint64_t>(1ull << 20, lo.max_bytes / 8));
+  lo.max_devices = cfg.proto.devices().max_devices();
+  lo.evicted_counter = &stats.ledger_keys_evicted;
+  return lo;
+}
+
+spool_options spool_options_from(const gateway_config& cfg) {
+  spool_options so;
+  so.dir = cfg.proto.state_dir() + "/spool";
+  so.max_bytes = cfg.proto.spool().max_bytes();
+  so.drop_oldest = cfg.proto.spool().when_full() == config::Spool::DROP_OLDEST;
+  so.sync = cfg.proto.spool().durability() == config::Spool::FSYNC_EACH
+                ? spool_options::durability::each
+            : cfg.proto.spool().durability() == config::Spool::NO_FSYNC
+                ? spool_options::durability::none
+                : spool_options::durability::batch;
+  so.batch_interval = std::chrono::milliseconds(cfg.proto.spool().batch_ms());
+  return so;
+}
+
+device_registry_options registry_options_from(const gateway_config& cfg, counters& stats) {
+  device_registry_options o;
+  o.max_devices = cfg.proto.devices().max_devices();
+  o.max_new_per_minute = cfg.proto.devices().max_new_per_minute();
+  o.evicted_counter = &stats.devices_evicted;
+  return o;
+}
+
+control_server_options control_options_from(const gateway_config& cfg) {
+  control_server_options co;
+  co.path = cfg.proto.control().socket();
+  co.group = cfg.proto.control().group() == "root" ? "" : cfg.proto.control().group();
+  return co;
+}
+
+void count_control_event(counters& stats, control_event e) {
+  switch (e) {
+    case control_event::served:
+      ++stats.control_served;
+      break;
+    case control_event::refused:
+      ++stats.control_refused;
+      break;
+    case control_event::invalid:
+      ++stats.control_invalid;
+      break;
+    case control_event::timed_out:
+    case control_event::failed:
+      ++stats.control_failed;
+      break;
+    case control_event::busy:
+      ++stats.control_busy;
+      break;
+  }
+}
+
+// What the household is shown of a purpose (for consent receipts).
+consent_shown shown_of(const policies::compiled_policy& policy, std::string_view purpose) {
+  consent_shown s;
+  s.policy_name = policy.name();
+  s.policy_version = policy.version();
+  if (const int i = policy.purpose_index(purpose); i >= 0) {
+    s.purpose_title = policy.purposes()[static_cast<std::size_t>(i)].title;
+    s.purpose_description = policy.purposes()[static_cast<std::size_t>(i)].description;
+  }
+  return s;
+}
+
+// The one-time consent preset of the configuration (and its `paused`), recorded in the ledger and
+// put in force. Called only once every other start-up step has succeeded, so that a start that
+// fails does not use the preset up.
+bool seed_consent(const gateway_config& cfg, const policies::compiled_policy& policy,
+                  consent_store& consent, ledger& record, pipeline& pipe) {
+  const auto shown = [&](std::string_view purpose) { return shown_of(policy, purpose); };
+  const std::vector<std::string> grants(cfg.proto.grant().begin(), cfg.proto.grant().end());
+  const std::vector<std::string> refusals(cfg.proto.refuse().begin(), cfg.proto.refuse().end());
+  auto seeded = consent.seed(grants, refusals, shown, wall_ms());
+  if (!seeded) {
+    log_error("cannot start: consent preset in the configuration: ", seeded.error_message());
+    return false;
+  }
+  if (!seeded->empty())
+    log_info("consent: first start, ", seeded->size(), " decisions preset by the configuration");
+  if (cfg.proto.paused() && !consent.paused()) (void)consent.pause("config", shown(""), wall_ms());
+  for (const auto& r : *seeded) record.record_consent(r);
+  pipe.set_consent(consent.snapshot());
+  return true;
+}
+
+// SIGHUP: a new configuration and policy, or (any error) the running ones stay.
+void reload(const std::string& config_path, const gateway_config& running, counters& stats,
+            ledger& record, policy_installer& installer, upstream_egress& up) {
+  log_info("SIGHUP: reloading ", config_path);
+  auto next = load_gateway_config(config_path);
+  if (!next) {
+    ++stats.reload_failures;
+    log_error("reload rejected, the running configuration stays: ", next.error_message());
+    return;
+  }
+  std::vector<std::string> errors;
+  std::string source;
+  auto next_policy = load_policy(*next, errors, &source);
+  for (const auto& e : errors) log_error("policy: ", e);
+  if (!next_policy) {
+    ++stats.reload_failures;
+    record.record_policy("", 0, source, false, "invalid-policy", wall_ms());
+    log_error("reload rejected, the running policy stays");
+    return;
+  }
+  if (!same_connections(running, *next)) {
+    log_warning(
+        "changes to gateway_id, state_dir, local, upstream, spool, control, ledger, devices or "
+        "updates take effect "
+        "after a restart");
+  }
+  installer.install(next_policy, *next, "reload of " + source);
+  ++stats.reloads;
+  log_info("reloaded: policy \"", next_policy->name(), "\" version ", next_policy->version());
+  up.publish_status();
+}
+
+// Prints `what` failed and says the start stops; for result-returning openers.
+template <typename T>
+bool opened(const platform::result<T>& r, std::string_view what = "") {
+  if (r) return true;
+  log_error("cannot start: ", what, r.error_message());
   return false;
 }
 
@@ -176,14 +266,12 @@ int check_config(const std::string& config_path) {
 int run_daemon(const std::string& config_path) {
   platform::signal_waiter signals;  // before any thread starts
   auto loaded = load_gateway_config(config_path);
-  if (!loaded) {
-    log_error("cannot start: ", loaded.error_message());
-    return 1;
-  }
+  if (!opened(loaded)) return 1;
   gateway_config cfg = std::move(*loaded);
   platform::log_init(level_from(cfg), cfg.proto.logging().syslog(), "portierd");
   const std::string& state = cfg.proto.state_dir();
 
+  // 1. What can be checked without touching anything.
   std::vector<std::string> errors;
   std::string policy_source;
   auto policy = load_policy(cfg, errors, &policy_source);
@@ -194,6 +282,8 @@ int run_daemon(const std::string& config_path) {
     return 1;
   }
   if (!passes_startup_checks(cfg, *policy)) return 1;
+
+  // 2. State on disk: secret, keys, consent, ledger, spool, trust.
   std::error_code ec;
   std::filesystem::create_directories(state, ec);
   if (ec) {
@@ -203,119 +293,77 @@ int run_daemon(const std::string& config_path) {
   std::filesystem::permissions(state, std::filesystem::perms::owner_all,
                                std::filesystem::perm_options::replace, ec);
   auto secret = platform::load_or_create_secret(state + "/secret.key");
-  if (!secret) {
-    log_error("cannot start: ", secret.error_message());
-    return 1;
-  }
+  if (!opened(secret)) return 1;
   const policies::engine_identity identity{cfg.proto.gateway_id(), *secret};
-
   counters stats;
   auto keys = platform::key_directory::open(state + "/keys");
-  if (!keys) {
-    log_error("cannot start: ", keys.error_message());
-    return 1;
-  }
+  if (!opened(keys)) return 1;
   // The household's consent: refuses to start without it rather than run on defaults.
   auto consent = consent_store::open({state + "/consent.pb"});
-  if (!consent) {
-    log_error("cannot start: ", consent.error_message());
-    return 1;
-  }
-  ledger_options lo;
-  lo.dir = state + "/ledger";
-  lo.max_bytes = cfg.proto.ledger().max_bytes();
-  lo.segment_bytes =
-      std::max<std::uint64_t>(4096, std::min<std::uint64_t>(1ull << 20, lo.max_bytes / 8));
-  lo.max_devices = cfg.proto.devices().max_devices();
-  lo.evicted_counter = &stats.ledger_keys_evicted;
-  auto record = ledger::open(lo, **keys, *secret);
-  if (!record) {
-    log_error("cannot start: ", record.error_message());
-    return 1;
-  }
-
-  spool_options so;
-  so.dir = state + "/spool";
-  so.max_bytes = cfg.proto.spool().max_bytes();
-  so.drop_oldest = cfg.proto.spool().when_full() == config::Spool::DROP_OLDEST;
-  so.sync = cfg.proto.spool().durability() == config::Spool::FSYNC_EACH
-                ? spool_options::durability::each
-            : cfg.proto.spool().durability() == config::Spool::NO_FSYNC
-                ? spool_options::durability::none
-                : spool_options::durability::batch;
-  so.batch_interval = std::chrono::milliseconds(cfg.proto.spool().batch_ms());
+  if (!opened(consent)) return 1;
+  auto record = ledger::open(ledger_options_from(cfg, stats), **keys, *secret);
+  if (!opened(record)) return 1;
   const auto spool_opened = std::chrono::steady_clock::now();
-  auto opened = spool::open(so, **keys, *secret, stats);
-  if (!opened) {
-    log_error("cannot start: ", opened.error_message());
-    return 1;
-  }
-  std::unique_ptr<spool> store = std::move(*opened);
-  log_info("spool: ", store->pending(), " releases waiting, ", store->bytes(),
+  auto store = spool::open(spool_options_from(cfg), **keys, *secret, stats);
+  if (!opened(store)) return 1;
+  log_info("spool: ", (*store)->pending(), " releases waiting, ", (*store)->bytes(),
            " bytes, recovered in ",
            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                  spool_opened)
                .count(),
            " ms");
-
   std::unique_ptr<policy_updates> updates;
   if (!cfg.proto.updates().root_key_file().empty()) {
     auto u =
         policy_updates::open(state, cfg.proto.updates().root_key_file(), cfg.proto.gateway_id(),
                              cfg.proto.updates().fleet(), cfg.proto.updates().max_bundle_bytes());
-    if (!u) {
-      log_error("cannot start: remote updates: ", u.error_message());
-      return 1;
-    }
+    if (!opened(u, "remote updates: ")) return 1;
     updates = std::move(*u);
   }
 
-  device_registry_options dro;
-  dro.max_devices = cfg.proto.devices().max_devices();
-  dro.max_new_per_minute = cfg.proto.devices().max_new_per_minute();
-  dro.evicted_counter = &stats.devices_evicted;
-  device_registry devices(dro);
+  // 3. The message path: registry (admission), pipeline, upstream, ingress.
+  device_registry devices(registry_options_from(cfg, stats));
   pipeline pipe(stats);
   pipe.set_admission([&devices](std::string_view id, std::string_view cls, std::int64_t now) {
     return devices.admit(id, cls, now);
   });
-  try {
-    pipe.install(std::make_shared<policies::evaluator>(policy, identity, limits_from(cfg)),
-                 (*consent)->snapshot());
-  } catch (const std::exception& e) {
-    log_error("cannot start: ", e.what());
-    return 1;
-  }
   const auto started = std::chrono::steady_clock::now();
-  std::mutex update_report_mu;
-  std::string update_report;  // the last remote update's outcome, as a JSON object
-  update_mailbox mailbox;
+  std::unique_ptr<update_worker> worker;
   std::unique_ptr<upstream_egress> up;
   std::unique_ptr<local_ingress> in;
   try {
-    up = std::make_unique<upstream_egress>(cfg, *store, stats, [&] {
-      std::lock_guard lock(update_report_mu);
-      return online_status(cfg.proto.gateway_id(), started, stats, pipe, *store,
-                           (*consent)->paused(), update_report);
+    pipe.install(std::make_shared<policies::evaluator>(policy, identity, limits_from(cfg)),
+                 (*consent)->snapshot());
+    up = std::make_unique<upstream_egress>(cfg, **store, stats, [&] {
+      return online_status(cfg.proto.gateway_id(), started, stats, pipe, **store,
+                           (*consent)->paused(), worker ? worker->report() : std::string());
     });
     up->set_hold([&] { return (*consent)->paused(); });
-    if (updates) {
-      up->set_updates(updates->topics(), [&](std::string topic, std::string payload) {
-        mailbox.post(std::move(topic), std::move(payload));
-      });
-    }
-    in = std::make_unique<local_ingress>(cfg, pipe, *store, stats, devices, record->get());
+    in = std::make_unique<local_ingress>(cfg, pipe, **store, stats, devices, record->get());
     in->set_sender([&up] { up->pump(); });
-  } catch (const mqtt::exception& e) {
+  } catch (const std::exception& e) {  // Paho's exceptions stop here
     log_error("cannot start: ", e.what());
     return 1;
   }
+  policy_installer installer(pipe, **consent, **store, *in, **record, identity);
+  if (updates) {
+    worker = std::make_unique<update_worker>(
+        *updates, pipe, stats, **record,
+        [&](std::shared_ptr<const policies::compiled_policy> next, const std::string& source) {
+          installer.install(std::move(next), cfg, source);
+        },
+        [&] { up->publish_status(); });
+    up->set_updates(updates->topics(), [&](std::string topic, std::string payload) {
+      worker->post(std::move(topic), std::move(payload));
+    });
+  }
 
+  // 4. The household's door.
   household_context hc;
   hc.config = &cfg;
   hc.stats = &stats;
   hc.pipe = &pipe;
-  hc.store = store.get();
+  hc.store = store->get();
   hc.consent = consent->get();
   hc.record = record->get();
   hc.devices = &devices;
@@ -329,151 +377,17 @@ int run_daemon(const std::string& config_path) {
   household_service service(std::move(hc));
   std::unique_ptr<control_server> control;
   if (!cfg.proto.control().disabled()) {
-    control_server_options co;
-    co.path = cfg.proto.control().socket();
-    co.group = cfg.proto.control().group() == "root" ? "" : cfg.proto.control().group();
-    auto started_control = control_server::start(co, service, [&](control_event e) {
-      switch (e) {
-        case control_event::served:
-          ++stats.control_served;
-          break;
-        case control_event::refused:
-          ++stats.control_refused;
-          break;
-        case control_event::invalid:
-          ++stats.control_invalid;
-          break;
-        case control_event::timed_out:
-        case control_event::failed:
-          ++stats.control_failed;
-          break;
-        case control_event::busy:
-          ++stats.control_busy;
-          break;
-      }
-    });
-    if (!started_control) {
-      log_error("cannot start: control socket: ", started_control.error_message());
-      return 1;
-    }
-    control = std::move(*started_control);
+    auto c = control_server::start(control_options_from(cfg), service,
+                                   [&](control_event e) { count_control_event(stats, e); });
+    if (!opened(c, "control socket: ")) return 1;
+    control = std::move(*c);
   }
 
-  // Every other start-up step has succeeded: only now is the one-time preset used up.
-  const auto shown = [&](std::string_view purpose) {
-    consent_shown s;
-    s.policy_name = policy->name();
-    s.policy_version = policy->version();
-    if (const int i = policy->purpose_index(purpose); i >= 0) {
-      s.purpose_title = policy->purposes()[static_cast<std::size_t>(i)].title;
-      s.purpose_description = policy->purposes()[static_cast<std::size_t>(i)].description;
-    }
-    return s;
-  };
-  const std::vector<std::string> grants(cfg.proto.grant().begin(), cfg.proto.grant().end());
-  const std::vector<std::string> refusals(cfg.proto.refuse().begin(), cfg.proto.refuse().end());
-  auto seeded = (*consent)->seed(grants, refusals, shown, wall_ms());
-  if (!seeded) {
-    log_error("cannot start: consent preset in the configuration: ", seeded.error_message());
-    return 1;
-  }
-  if (!seeded->empty())
-    log_info("consent: first start, ", seeded->size(), " decisions preset by the configuration");
-  if (cfg.proto.paused() && !(*consent)->paused())
-    (void)(*consent)->pause("config", shown(""), wall_ms());
-  for (const auto& r : *seeded) (*record)->record_consent(r);
-  pipe.set_consent((*consent)->snapshot());
+  // 5. Every other start-up step has succeeded: only now is the one-time preset used up.
+  if (!seed_consent(cfg, *policy, **consent, **record, pipe)) return 1;
 
-  // Applies a new policy: swap, subscriptions, and what a bundle must not do (widen consent)
-  // or asks for (suspend a purpose).
-  auto apply_policy = [&](std::shared_ptr<const policies::compiled_policy> next,
-                          const gateway_config& c, std::string_view source) {
-    auto running = pipe.policy();
-    for (const auto& purpose : policies::widened_defaults(*running, *next)) {
-      // The household never decided, and the old policy kept it refused: keep it so.
-      bool decided = false;
-      for (const auto& d : (*consent)->decisions()) {
-        decided = decided || (d.purpose == purpose && d.scope == consent_scope::household);
-      }
-      if (!decided) {
-        consent_shown s;
-        s.policy_name = next->name();
-        s.policy_version = next->version();
-        (void)(*consent)->decide(consent_scope::household, "", purpose, consent_choice::refuse,
-                                 "policy-update", s, wall_ms());
-        log_warning("policy update would grant purpose ", purpose,
-                    " without consent: kept refused");
-      }
-    }
-    pipe.install(std::make_shared<policies::evaluator>(next, identity, limits_from(c)),
-                 (*consent)->snapshot());
-    for (const auto& p : next->purposes()) {
-      if (p.suspended) store->purge(p.id, spool::scope::household, "");
-    }
-    in->resubscribe();
-    (*record)->record_policy(next->name(), next->version(), source, true, "", wall_ms());
-  };
-
-  std::thread update_worker;
-  if (updates) {
-    update_worker = std::thread([&] {
-      while (!mailbox.closed()) {
-        auto item = mailbox.take(std::chrono::milliseconds(500));
-        if (!item) continue;
-        const auto& [topic, payload] = *item;
-        if (payload.empty()) continue;  // a cleared retained message
-        const std::int64_t now_s = wall_ms() / 1000;
-        update_outcome out = updates->handle(topic, payload, *pipe.policy(), now_s);
-        if (out.accepted && out.policy) {
-          apply_policy(out.policy, cfg, "bundle " + std::to_string(out.number));
-          if (auto c = updates->committed(out); !c) log_error("remote update: ", c.error_message());
-          ++stats.updates_applied;
-          log_info("remote update: bundle ", out.number, " applied: policy \"", out.policy->name(),
-                   "\" version ", out.policy->version(),
-                   out.note.empty() ? "" : " (" + out.note + ")");
-        } else if (out.accepted) {
-          log_info("remote update: key list version ", out.number, " accepted");
-        } else if (out.already_in_force) {
-          platform::log_debug("remote update: ", topic, " already in force");
-          continue;
-        } else {
-          ++stats.updates_rejected;
-          log_warning("remote update rejected: ", out.reason, ": ", out.detail);
-          for (const auto& e : out.errors) log_warning("remote update: ", e);
-          if (out.what == update_outcome::kind::bundle) {
-            (*record)->record_policy("", out.number, "bundle " + std::to_string(out.number), false,
-                                     out.reason, wall_ms());
-          }
-        }
-        rapidjson::StringBuffer buf;
-        rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-        w.StartObject();
-        w.Key("kind");
-        w.String(out.what == update_outcome::kind::bundle ? "bundle" : "key_list");
-        w.Key(out.what == update_outcome::kind::bundle ? "sequence" : "version");
-        w.Uint64(out.number);
-        w.Key("outcome");
-        w.String(out.accepted ? "applied" : "rejected");
-        if (!out.accepted) {
-          w.Key("reason");
-          w.String(out.reason.c_str());
-          w.Key("detail");
-          w.String(out.detail.c_str());
-        }
-        w.Key("applied_sequence");
-        w.Uint64(updates->applied_sequence());
-        w.Key("at_ms");
-        w.Int64(wall_ms());
-        w.EndObject();
-        {
-          std::lock_guard lock(update_report_mu);
-          update_report = buf.GetString();
-        }
-        up->publish_status();
-      }
-    });
-  }
-
+  // 6. Run until SIGTERM.
+  if (worker) worker->start();
   up->start();
   in->start();
   log_info("started: gateway ", cfg.proto.gateway_id(), ", policy \"", policy->name(),
@@ -481,57 +395,28 @@ int run_daemon(const std::string& config_path) {
            policy->subscriptions().size(), " subscriptions",
            control ? ", control socket " + cfg.proto.control().socket()
                    : std::string(", no control socket"));
-
   while (true) {
     const int sig = signals.wait(std::chrono::milliseconds(1000));
-    (*record)->flush(wall_ms());
-    if (sig == SIGHUP) {
-      log_info("SIGHUP: reloading ", config_path);
-      auto next = load_gateway_config(config_path);
-      if (!next) {
-        ++stats.reload_failures;
-        log_error("reload rejected, the running configuration stays: ", next.error_message());
-        continue;
-      }
-      std::vector<std::string> reload_errors;
-      std::string source;
-      auto next_policy = load_policy(*next, reload_errors, &source);
-      for (const auto& e : reload_errors) log_error("policy: ", e);
-      if (!next_policy) {
-        ++stats.reload_failures;
-        (*record)->record_policy("", 0, source, false, "invalid-policy", wall_ms());
-        log_error("reload rejected, the running policy stays");
-        continue;
-      }
-      if (!same_connections(cfg, *next)) {
-        log_warning(
-            "changes to gateway_id, state_dir, local, upstream, spool, control, ledger or updates "
-            "take effect "
-            "after a restart");
-      }
-      apply_policy(next_policy, *next, "reload of " + source);
-      ++stats.reloads;
-      log_info("reloaded: policy \"", next_policy->name(), "\" version ", next_policy->version());
-      up->publish_status();
-    } else if (sig == SIGTERM || sig == SIGINT) {
-      break;
-    }
+    (*record)->flush(
+        wall_ms());  // the ledger's finished minutes: written here, never on the message path
+    if (sig == SIGHUP) reload(config_path, cfg, stats, **record, installer, *up);
+    if (sig == SIGTERM || sig == SIGINT) break;
   }
 
-  log_info("stopping: taking no new messages, sending the ", store->pending(),
+  // 7. Drain and stop.
+  log_info("stopping: taking no new messages, sending the ", (*store)->pending(),
            " releases in the spool");
-  mailbox.close();
-  if (update_worker.joinable()) update_worker.join();
+  if (worker) worker->stop();
   if (control) control->stop();
   in->stop();
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.proto.drain_timeout_ms());
   if (!up->drain(deadline)) {
-    log_warning("drain deadline passed: ", store->pending(),
+    log_warning("drain deadline passed: ", (*store)->pending(),
                 " releases stay in the spool for the next start");
   }
   up->stop();
-  store->close();
+  (*store)->close();
   (*record)->flush_all(wall_ms());
   log_info("stopped: ", stats.received.load(), " received, ", stats.released.load(), " released, ",
            stats.acknowledged.load(), " acknowledged upstream");

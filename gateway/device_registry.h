@@ -27,7 +27,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/segmented_lru.h"
+#include "gateway/store/segmented_lru.h"
 
 namespace portier::gateway {
 

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <initializer_list>
 
-#include "gateway/control_protocol.h"
-#include "gateway/mqtt_subscriber.h"
+#include "gateway/household/control_protocol.h"
+#include "gateway/mqtt/mqtt_subscriber.h"
 #include "platform/file.h"
 #include "platform/proto_text.h"
 

@@ -7,7 +7,7 @@
 
 #include "gateway/counters.h"
 #include "gateway/pipeline.h"
-#include "gateway/spool.h"
+#include "gateway/store/spool.h"
 
 namespace portier::gateway {
 

@@ -20,9 +20,9 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/control_frame.h"
-#include "gateway/control_protocol.h"
-#include "gateway/control_server.h"
+#include "gateway/household/control_frame.h"
+#include "gateway/household/control_protocol.h"
+#include "gateway/household/control_server.h"
 #include "policies/json_text.h"
 
 namespace {

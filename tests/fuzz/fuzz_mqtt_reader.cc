@@ -20,8 +20,8 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/mqtt_reader.h"
-#include "gateway/mqtt_wire.h"
+#include "gateway/mqtt/mqtt_reader.h"
+#include "gateway/mqtt/mqtt_wire.h"
 
 namespace {
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "gateway/counters.h"
-#include "gateway/spool.h"
+#include "gateway/store/spool.h"
 #include "platform/key_directory.h"
 
 namespace {

@@ -1,5 +1,5 @@
 """13 acknowledgement order: the fact that "nothing lost" rests on, checked against a real broker
-with portierd's own ingress client (gateway/mqtt_subscriber.h; docs/ARCHITECTURE.md, "Across a
+with portierd's own ingress client (gateway/mqtt/mqtt_subscriber.h; docs/ARCHITECTURE.md, "Across a
 crash").
 
 ingress-ack-probe (tests/integration/ingress_ack_probe.cc) is that client with the ingress's

@@ -456,7 +456,7 @@ class Portierd:
                     return int(line.split()[1])
         return 0
 
-    # The spool on disk (state_dir/spool/*.seg), read by the test: see gateway/spool.h for the
+    # The spool on disk (state_dir/spool/*.seg), read by the test: see gateway/store/spool.h for the
     # frame format. Records are sealed; only the framing and the associated data are readable.
     @property
     def spool_dir(self):

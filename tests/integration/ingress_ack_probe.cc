@@ -1,5 +1,5 @@
 // ingress-ack-probe: checks, against a real broker, the fact portierd's "nothing lost" guarantee
-// rests on: its ingress client (gateway/mqtt_subscriber.h) acknowledges a message (PUBACK at
+// rests on: its ingress client (gateway/mqtt/mqtt_subscriber.h) acknowledges a message (PUBACK at
 // QoS 1, PUBREC at QoS 2) only after the handler returned, that is after the message's releases
 // are in the spool (docs/ARCHITECTURE.md, "Across a crash").
 //
@@ -18,7 +18,7 @@
 #include <string>
 #include <thread>
 
-#include "gateway/mqtt_subscriber.h"
+#include "gateway/mqtt/mqtt_subscriber.h"
 
 namespace {
 

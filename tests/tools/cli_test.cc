@@ -13,7 +13,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
-#include "gateway/control_server.h"
+#include "gateway/household/control_server.h"
 #include "platform/unix_socket.h"
 #include "tests/tools/control_fixtures.h"
 #include "tools/portierctl/format.h"

@@ -5,7 +5,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "control.pb.h"
-#include "gateway/control_server.h"
+#include "gateway/household/control_server.h"
 #include "platform/log.h"
 #include "tests/tools/control_fixtures.h"
 #include "tools/portierctl/format.h"

@@ -8,7 +8,7 @@
 #include <ostream>
 #include <vector>
 
-#include "gateway/control_protocol.h"
+#include "gateway/household/control_protocol.h"
 #include "platform/file.h"
 #include "platform/unix_socket.h"
 #include "tools/portierctl/format.h"

@@ -1,0 +1,73 @@
+// The household's side of the control API: what portierctl (and a LAN page) can ask the daemon.
+// It reads the running policy, the consent store, the ledger, the device registry and the spool,
+// and changes consent: a change is stored (with its receipt) before it takes effect, takes
+// effect before the next message is evaluated, and a withdrawal then purges what waits in the
+// spool for that purpose and scope. Erasure purges the spool and the ledger for a device and
+// asks upstream to erase it too.
+//
+// Threading: the control server calls handle() from its one thread. Explanations use an
+// evaluator of their own (the ingress's is not shared), rebuilt when the policy changes.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "control.pb.h"
+#include "gateway/counters.h"
+#include "gateway/device_registry.h"
+#include "gateway/gateway_config.h"
+#include "gateway/household/consent_store.h"
+#include "gateway/household/control_server.h"
+#include "gateway/pipeline.h"
+#include "gateway/store/ledger.h"
+#include "gateway/store/spool.h"
+#include "policies/evaluator.h"
+
+namespace portier::gateway {
+
+struct household_context {
+  const gateway_config* config = nullptr;
+  counters* stats = nullptr;
+  pipeline* pipe = nullptr;
+  spool* store = nullptr;
+  consent_store* consent = nullptr;
+  ledger* record = nullptr;
+  device_registry* devices = nullptr;
+  policies::engine_identity identity;
+  std::chrono::steady_clock::time_point started;
+  std::function<bool()> local_connected;
+  std::function<bool()> upstream_connected;
+  // Publishes at QoS 1 upstream and waits for the PUBACK (bounded); false if not acknowledged.
+  std::function<bool(const std::string& topic, const std::string& payload)> publish;
+};
+
+class household_service : public control_service {
+ public:
+  explicit household_service(household_context ctx) : ctx_(std::move(ctx)) {}
+  control::Response handle(const control::Request& request) override;
+
+ private:
+  control::Response status();
+  control::Response devices();
+  control::Response purposes();
+  control::Response set_consent(const control::SetConsentRequest& r, const std::string& method);
+  control::Response pause(bool on, const std::string& method);
+  control::Response report(const control::ReportRequest& r);
+  control::Response explain(const control::ExplainRequest& r);
+  control::Response export_ledger();
+  control::Response erase(const control::EraseRequest& r);
+  control::Response verify_ledger();
+
+  // The running policy, and an evaluator over it for this thread.
+  std::shared_ptr<const policies::compiled_policy> policy();
+  policies::evaluator& explainer();
+  consent_shown shown(const policies::compiled_purpose* p) const;
+
+  household_context ctx_;
+  std::shared_ptr<const policies::compiled_policy> policy_;
+  std::unique_ptr<policies::evaluator> explainer_;
+};
+
+}  // namespace portier::gateway

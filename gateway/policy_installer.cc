@@ -1,0 +1,55 @@
+#include "gateway/policy_installer.h"
+
+#include <chrono>
+
+#include "platform/log.h"
+#include "policies/bundle_verifier.h"
+
+namespace portier::gateway {
+
+namespace {
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+policies::engine_limits limits_from(const gateway_config& config) {
+  policies::engine_limits l;
+  l.max_payload_bytes = config.proto.limits().max_payload_bytes();
+  l.max_depth = config.proto.limits().max_depth();
+  return l;
+}
+
+void policy_installer::install(std::shared_ptr<const policies::compiled_policy> next,
+                               const gateway_config& config, std::string_view source) {
+  std::lock_guard lock(mu_);
+  const auto running = pipe_.policy();
+  for (const auto& purpose : policies::widened_defaults(*running, *next)) {
+    // The household never decided, and the old policy kept it refused: keep it so.
+    bool decided = false;
+    for (const auto& d : consent_.decisions()) {
+      decided = decided || (d.purpose == purpose && d.scope == consent_scope::household);
+    }
+    if (decided) continue;
+    consent_shown s;
+    s.policy_name = next->name();
+    s.policy_version = next->version();
+    (void)consent_.decide(consent_scope::household, "", purpose, consent_choice::refuse,
+                          "policy-update", s, wall_ms());
+    platform::log_warning("policy update would grant purpose ", purpose,
+                          " without consent: kept refused");
+  }
+  pipe_.install(std::make_shared<policies::evaluator>(next, identity_, limits_from(config)),
+                consent_.snapshot());
+  for (const auto& p : next->purposes()) {
+    if (p.suspended) store_.purge(p.id, spool::scope::household, "");
+  }
+  ingress_.resubscribe();
+  record_.record_policy(next->name(), next->version(), source, true, "", wall_ms());
+}
+
+}  // namespace portier::gateway

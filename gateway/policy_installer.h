@@ -1,0 +1,58 @@
+// Puts a new policy in force (SIGHUP reload, or an accepted remote bundle), with what that takes
+// beyond the swap:
+//  - a purpose the new policy would run by default, which the old one kept refused and the
+//    household never decided on, stays refused: a consent decision "policy-update" is recorded
+//    (an operator can restrict, never widen, what the household allowed);
+//  - the evaluator is swapped (pipeline::install: the next message is evaluated wholly by it);
+//  - what waits in the spool for a purpose the policy suspends is crypto-shredded;
+//  - the local subscriptions follow the new topic filters;
+//  - the change is recorded in the ledger.
+// Called from one thread at a time (the main loop and the update worker take turns through the
+// pipeline's and consent store's own locks; each call is whole).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "gateway/gateway_config.h"
+#include "gateway/household/consent_store.h"
+#include "gateway/mqtt/local_ingress.h"
+#include "gateway/pipeline.h"
+#include "gateway/store/ledger.h"
+#include "gateway/store/spool.h"
+#include "policies/evaluator.h"
+
+namespace portier::gateway {
+
+class policy_installer {
+ public:
+  // Every reference must outlive the installer.
+  policy_installer(pipeline& pipe, consent_store& consent, spool& store, local_ingress& ingress,
+                   ledger& record, policies::engine_identity identity)
+      : pipe_(pipe),
+        consent_(consent),
+        store_(store),
+        ingress_(ingress),
+        record_(record),
+        identity_(identity) {}
+
+  // `config` gives the engine limits; `source` names where the policy came from, for the ledger.
+  void install(std::shared_ptr<const policies::compiled_policy> next, const gateway_config& config,
+               std::string_view source);
+
+ private:
+  pipeline& pipe_;
+  consent_store& consent_;
+  spool& store_;
+  local_ingress& ingress_;
+  ledger& record_;
+  const policies::engine_identity identity_;
+  std::mutex mu_;  // one install at a time: reload and remote update may coincide
+};
+
+// The engine limits of a configuration.
+policies::engine_limits limits_from(const gateway_config& config);
+
+}  // namespace portier::gateway
