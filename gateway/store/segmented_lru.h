@@ -6,12 +6,13 @@
 // (made-up device ids) therefore evicts other one-shot keys, not the devices a household owns.
 // Times are the caller's (injected clock); a clock stepped back never demotes anything.
 //
-// Not thread-safe: the owner locks. Lookups by string_view build a std::string (no heterogeneous
-// lookup in std::unordered_map before C++20's transparent hashing; fine at per-message rates).
+// Not thread-safe: the owner locks. Lookups by string_view allocate nothing (transparent hash):
+// the admission check runs for every message.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <string>
 #include <string_view>
@@ -38,17 +39,17 @@ class segmented_lru {
   std::size_t capacity() const { return capacity_; }
 
   entry* find(std::string_view key) {
-    auto it = index_.find(std::string(key));
+    auto it = index_.find(key);
     return it == index_.end() ? nullptr : &*it->second.it;
   }
   const entry* find(std::string_view key) const {
-    auto it = index_.find(std::string(key));
+    auto it = index_.find(key);
     return it == index_.end() ? nullptr : &*it->second.it;
   }
 
   // Finds the entry and makes it the most recently seen of its segment (promoting it when due).
   entry* touch(std::string_view key, std::int64_t now_ms) {
-    auto it = index_.find(std::string(key));
+    auto it = index_.find(key);
     if (it == index_.end()) return nullptr;
     slot& s = it->second;
     entry& e = *s.it;
@@ -81,14 +82,14 @@ class segmented_lru {
   // Puts back an entry as saved (read in eviction order: each one becomes the most recent of its
   // segment). Ignored when the key is present or the map is full.
   void restore(entry e) {
-    if (index_.size() >= capacity_ || index_.count(e.key) != 0) return;
+    if (index_.size() >= capacity_ || index_.find(e.key) != index_.end()) return;
     std::list<entry>& to = e.established ? established_ : probation_;
     to.push_front(std::move(e));
     index_.emplace(to.front().key, slot{&to, to.begin()});
   }
 
   bool erase(std::string_view key) {
-    auto it = index_.find(std::string(key));
+    auto it = index_.find(key);
     if (it == index_.end()) return false;
     it->second.in->erase(it->second.it);
     index_.erase(it);
@@ -116,7 +117,11 @@ class segmented_lru {
   const std::int64_t establish_after_ms_;
   std::list<entry> probation_;    // front: most recently seen
   std::list<entry> established_;  // front: most recently seen
-  std::unordered_map<std::string, slot> index_;
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, slot, string_hash, std::equal_to<>> index_;
 };
 
 }  // namespace portier::gateway
