@@ -151,13 +151,6 @@ control::Response household_service::devices() {
   auto& ev = explainer();
   const auto consent = ctx_.consent->snapshot();
   const auto decisions = ctx_.consent->decisions();
-  // Who made each decision is in its receipt.
-  const auto receipts = ctx_.consent->receipts();
-  std::map<std::string_view, const consent_receipt*> receipt_by_id;
-  for (const auto& e : decisions) receipt_by_id.emplace(e.receipt_id, nullptr);
-  for (const auto& rc : receipts) {
-    if (auto it = receipt_by_id.find(rc.id); it != receipt_by_id.end()) it->second = &rc;
-  }
   out->set_paused(consent->paused());
   for (const auto& d : ctx_.devices->list()) {
     auto* dev = out->add_device();
