@@ -28,21 +28,18 @@
 #include "platform/key_store.h"
 #include "platform/log.h"
 #include "platform/signals.h"
+#include "platform/wall_clock.h"
 #include "policies/policy_compiler.h"
 
 namespace portier::gateway {
+
+using platform::wall_ms;
 
 namespace {
 
 using platform::log_error;
 using platform::log_info;
 using platform::log_warning;
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The policy in force: the last accepted remote bundle if there is one (state_dir/policy-bundle),
 // else the configured policy_dir. Null (errors reported) if it does not compile.

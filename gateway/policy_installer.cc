@@ -1,21 +1,12 @@
 #include "gateway/policy_installer.h"
 
-#include <chrono>
-
 #include "platform/log.h"
+#include "platform/wall_clock.h"
 #include "policies/bundle_verifier.h"
 
 namespace portier::gateway {
 
-namespace {
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
+using platform::wall_ms;
 
 policies::engine_limits limits_from(const gateway_config& config) {
   policies::engine_limits l;

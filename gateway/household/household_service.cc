@@ -9,19 +9,17 @@
 
 #include "gateway/status_report.h"
 #include "platform/log.h"
+#include "platform/wall_clock.h"
 #include "policies/explain.h"
 #include "policies/json_text.h"
 
 namespace portier::gateway {
 
+using platform::wall_ms;
+
 namespace {
 
 using control::Response;
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Response failure(Response::Code code, std::string message) {
   Response r;

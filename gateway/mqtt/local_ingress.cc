@@ -6,8 +6,11 @@
 #include <filesystem>
 
 #include "platform/log.h"
+#include "platform/wall_clock.h"
 
 namespace portier::gateway {
+
+using platform::wall_ms;
 
 namespace {
 
@@ -28,12 +31,6 @@ mqtt_subscriber::settings ingress_settings(const gateway_config& config) {
 }
 
 constexpr auto kRetryAfterWriteError = std::chrono::seconds(5);
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 

@@ -2,8 +2,11 @@
 
 #include "gateway/status_report.h"
 #include "platform/log.h"
+#include "platform/wall_clock.h"
 
 namespace portier::gateway {
+
+using platform::wall_ms;
 
 namespace {
 
@@ -54,12 +57,6 @@ tls_probe_settings probe_settings(const gateway_config& config) {
   p.client_cert_file = up.client_cert_file();
   p.client_key_file = up.client_key_file();
   return p;
-}
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace

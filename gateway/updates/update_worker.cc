@@ -6,18 +6,15 @@
 #include <rapidjson/writer.h>
 
 #include "platform/log.h"
+#include "platform/wall_clock.h"
 
 namespace portier::gateway {
+
+using platform::wall_ms;
 
 namespace {
 
 constexpr std::size_t kMailbox = 8;
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string outcome_json(const update_outcome& out, std::uint64_t applied_sequence) {
   rapidjson::StringBuffer buf;
