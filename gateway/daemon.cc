@@ -110,6 +110,7 @@ ledger_options ledger_options_from(const gateway_config& cfg, counters& stats) {
       std::max<std::uint64_t>(4096, std::min<std::uint64_t>(1ull << 20, lo.max_bytes / 8));
   lo.max_devices = cfg.proto.devices().max_devices();
   lo.evicted_counter = &stats.ledger_keys_evicted;
+  lo.dropped_counter = &stats.ledger_minutes_dropped;
   return lo;
 }
 

@@ -522,6 +522,7 @@ void ledger::queue_open_agg_locked() {
     queued_keys_ -= queued_.front().open.size();
     queued_.pop_front();
     ++batches_dropped_;
+    if (options_.dropped_counter != nullptr) ++*options_.dropped_counter;
   }
 }
 

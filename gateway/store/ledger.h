@@ -76,6 +76,7 @@ struct ledger_options {
   std::size_t max_open_keys = 10'000;        // (device, purpose) pairs aggregated in memory
   std::size_t max_devices = 4096;            // device keys (also bounded by max_bytes / 4)
   std::atomic<std::uint64_t>* evicted_counter = nullptr;  // if set, counts device keys evicted
+  std::atomic<std::uint64_t>* dropped_counter = nullptr;  // if set, counts minutes dropped unwritten
 };
 
 enum class ledger_problem : std::uint8_t {

@@ -574,11 +574,15 @@ TEST(ledger, device_keys_are_bounded_in_one_file_and_one_shot_devices_are_forgot
 }
 
 TEST(ledger, a_flush_that_falls_behind_drops_the_oldest_minutes_and_counts_them) {
-  open_ledger();
+  std::atomic<std::uint64_t> dropped{0};
+  ledger_options o;
+  o.dropped_counter = &dropped;
+  open_ledger(o);
   for (int minute = 0; minute < 12; ++minute)
     release("dev", "analytics", {"t"}, 1, kT0 + minute * kMin);
   lg->flush_all(kT0 + 12 * kMin);
   LONGS_EQUAL(3, lg->batches_dropped());  // eleven finished minutes queued, eight kept
+  LONGS_EQUAL(3, dropped.load());
   LONGS_EQUAL(8 + 1, lg->last_seq());
 }
 
