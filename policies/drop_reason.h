@@ -32,9 +32,11 @@ enum class drop_reason : std::uint8_t {
   implausible_time,   // coarsen_time: a time outside 2000..2100, or not in the declared unit
   // Whole message (counted by the gateway, not the engine):
   device_churn,       // a device id the gateway did not know, beyond devices.max_new_per_minute
+  // Whole message (engine):
+  ignored_topic,      // the policy's `ignore` names the topic: known, and stays home
 };
 
-inline constexpr std::size_t kDropReasonCount = 18;
+inline constexpr std::size_t kDropReasonCount = 19;
 
 constexpr std::string_view drop_reason_name(drop_reason r) {
   constexpr std::array<std::string_view, kDropReasonCount> names = {
@@ -44,6 +46,7 @@ constexpr std::string_view drop_reason_name(drop_reason r) {
       "unlisted_field",  "policy_drop",        "type_mismatch",   "incomplete_location",
       "implausible_time",
       "device_churn",
+      "ignored_topic",
   };
   return names[static_cast<std::size_t>(r)];
 }
