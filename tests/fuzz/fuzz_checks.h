@@ -48,13 +48,83 @@ inline std::uint32_t sum(const drop_counts& d, drop_reason first, drop_reason la
   return n;
 }
 
-// The route the evaluator took for `c`: the first route of that class whose filter matches.
-inline const topic_filter* matched_filter(const compiled_policy& policy, const compiled_class& c, std::string_view topic,
-                                          std::span<std::string_view> captures) {
-  for (const auto& r : policy.routes()) {
-    if (r.device_class == &c && r.filter->match(topic, captures)) return r.filter;
+// What a filter does with each level of `topic`, from the left: 0 literal, 1 "+" or "{name}",
+// 2 "{name...}", 3 "#" (once for a "#" that matches nothing). The most specific filter has the
+// lexicographically smallest sequence (docs/POLICY.md): an oracle for topic_router, computed
+// from topic_filter::match() alone.
+inline std::vector<int> level_ranks(const topic_filter& f, std::string_view topic,
+                                    std::span<const std::string_view> captures) {
+  std::size_t topic_levels = 1;
+  for (char ch : topic) topic_levels += ch == '/';
+  std::vector<int> out;
+  std::size_t capture = 0;
+  for (const auto& lv : f.levels()) {
+    switch (lv.kind) {
+      case topic_filter::level_kind::literal:
+        out.push_back(0);
+        break;
+      case topic_filter::level_kind::single:
+        out.push_back(1);
+        break;
+      case topic_filter::level_kind::capture:
+        out.push_back(1);
+        ++capture;
+        break;
+      case topic_filter::level_kind::multi_capture: {
+        std::size_t n = 1;
+        for (char ch : captures[capture]) n += ch == '/';
+        out.insert(out.end(), n, 2);
+        ++capture;
+        break;
+      }
+      case topic_filter::level_kind::multi:
+        out.insert(out.end(), topic_levels > out.size() ? topic_levels - out.size() : 1, 3);
+        break;
+    }
   }
-  return nullptr;
+  return out;
+}
+
+// The filter the evaluator took: of the taker's filters (class `c`, or else every ignore) that
+// match, the most specific. Checks that every more specific filter that matches belongs to a
+// class whose `when` predicate must then have failed. With `c` and `ignored` both unset (an
+// unmatched topic), checks that every filter that matches has such a predicate.
+inline const topic_filter* matched_filter(const compiled_policy& policy, const compiled_class* c,
+                                          bool ignored, std::string_view topic,
+                                          std::span<std::string_view> captures) {
+  struct candidate {
+    const topic_filter* filter;
+    const compiled_class* owner;  // null for an ignore
+    std::vector<int> ranks;
+  };
+  std::vector<candidate> all;
+  std::array<std::string_view, topic_filter::kMaxCaptures> caps{};
+  auto consider = [&](const topic_filter& f, const compiled_class* owner) {
+    if (f.match(topic, caps)) all.push_back({&f, owner, level_ranks(f, topic, caps)});
+  };
+  for (const auto& k : policy.classes()) {
+    for (const auto& f : k->topics) consider(f, k.get());
+  }
+  for (const auto& g : policy.ignores()) {
+    for (const auto& f : g.topics) consider(f, nullptr);
+  }
+  const candidate* taker = nullptr;
+  for (const auto& a : all) {
+    const bool mine = c != nullptr ? a.owner == c : ignored && a.owner == nullptr;
+    if (mine && (taker == nullptr || a.ranks < taker->ranks)) taker = &a;
+  }
+  if (taker == nullptr && (c != nullptr || ignored)) return nullptr;
+  for (const auto& a : all) {
+    if (taker != nullptr && !(a.ranks < taker->ranks)) continue;
+    if (a.owner == nullptr || !a.owner->when) {
+      violated("the topic went to " +
+                   (taker ? "\"" + taker->filter->text() + "\"" : std::string("no filter")) +
+                   " although \"" + a.filter->text() + "\" (no predicate) is more specific",
+               topic);
+    }
+  }
+  if (taker != nullptr) taker->filter->match(topic, captures);
+  return taker != nullptr ? taker->filter : nullptr;
 }
 
 struct json_walk {
@@ -128,7 +198,9 @@ inline void check_decision(evaluator& ev, const decision& d, std::string_view to
                            std::int64_t now_ms) {
   const compiled_policy& policy = ev.policy();
   const drop_counts& drops = d.drops();
-  const std::uint32_t message_drops = sum(drops, drop_reason::paused, drop_reason::no_purpose_granted);
+  const std::uint32_t message_drops =
+      sum(drops, drop_reason::paused, drop_reason::no_purpose_granted) +
+      drops[static_cast<std::size_t>(drop_reason::ignored_topic)];
   const std::uint32_t purpose_drops = sum(drops, drop_reason::consent_refused, drop_reason::nothing_permitted);
   const std::uint32_t field_drops =
       sum(drops, drop_reason::unlisted_field, drop_reason::incomplete_location) +
@@ -143,6 +215,14 @@ inline void check_decision(evaluator& ev, const decision& d, std::string_view to
     violated("consent_refused counted although every purpose is granted", topic);
   }
   if (message_drops == 1) {
+    std::array<std::string_view, topic_filter::kMaxCaptures> ignored_captures{};
+    if (drops[static_cast<std::size_t>(drop_reason::ignored_topic)] == 1 &&
+        matched_filter(policy, nullptr, true, topic, ignored_captures) == nullptr) {
+      violated("ignored_topic but no ignore filter matches", topic);
+    }
+    if (drops[static_cast<std::size_t>(drop_reason::unmatched_topic)] == 1) {
+      matched_filter(policy, nullptr, false, topic, ignored_captures);
+    }
     if (!releases.empty()) violated("a dropped message has releases", topic);
     if (field_drops != 0) violated("a dropped message has field-level drops", topic);
     if (drops[static_cast<std::size_t>(drop_reason::no_purpose_granted)] == 1) {
@@ -177,7 +257,7 @@ inline void check_decision(evaluator& ev, const decision& d, std::string_view to
   }
 
   std::array<std::string_view, topic_filter::kMaxCaptures> captures{};
-  const topic_filter* f = matched_filter(policy, c, topic, captures);
+  const topic_filter* f = matched_filter(policy, &c, false, topic, captures);
   if (f == nullptr) violated("the matched class has no filter matching the topic", topic);
   const std::size_t ncap = f->capture_names().size();
   std::string device_id;
@@ -242,8 +322,11 @@ inline void check_decision(evaluator& ev, const decision& d, std::string_view to
     std::vector<std::string_view> raw(captures.begin(), captures.begin() + static_cast<std::ptrdiff_t>(ncap));
     if (identifying_id) raw.push_back(device_id);
     for (std::string_view name : raw) {
-      // A raw name may appear only where the template's own text (not a pseudonym) spells it.
-      if (r.topic.find(name) != std::string::npos && skeleton.find(name) == std::string::npos) {
+      // A raw name may appear only where the template's own text (not a pseudonym) spells it. A
+      // pseudonym is base32 text: a short name ("5", "ab") turns up in one by chance; from 8
+      // characters on, a match means the name itself went out (odds of chance: 9 in 32^8).
+      if (name.size() >= 8 && r.topic.find(name) != std::string::npos &&
+          skeleton.find(name) == std::string::npos) {
         violated("release topic \"" + r.topic + "\" contains the raw topic level \"" + std::string(name) + "\"",
                  topic);
       }
