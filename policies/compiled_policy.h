@@ -14,6 +14,7 @@
 #include "policies/field_action.h"
 #include "policies/field_path.h"
 #include "policies/topic_filter.h"
+#include "policies/topic_router.h"
 #include "policies/topic_template.h"
 
 namespace portier::policies {
@@ -68,6 +69,7 @@ struct compiled_field {
   std::string unit;
   std::vector<field_action> actions;  // indexed by purpose; kind none where no rule applies
   bool synthetic = false;             // added as a location partner, not listed by the policy
+  std::string why;                    // plain-language reason (Field.why), may be empty
 };
 
 struct compiled_predicate {
@@ -79,6 +81,7 @@ struct compiled_class {
   enum class payload_format : std::uint8_t { json, raw };
   std::string id;
   std::string title;
+  std::string ecosystem;  // may be empty
   std::vector<topic_filter> topics;
   topic_template device_id;  // over captures; only literal and capture parts
   payload_format format = payload_format::json;
@@ -88,23 +91,27 @@ struct compiled_class {
   std::vector<std::size_t> purposes;  // purposes with at least one rule in this class
 };
 
+// Known topics that stay home (Policy.ignore): dropped as ignored_topic.
+struct compiled_ignore {
+  std::vector<topic_filter> topics;
+  std::string why;
+  std::string ecosystem;  // may be empty
+};
+
 class compiled_policy {
  public:
-  struct route {
-    const topic_filter* filter;
-    const compiled_class* device_class;
-  };
-
   const std::string& name() const { return name_; }
   std::uint64_t version() const { return version_; }
   const std::vector<compiled_purpose>& purposes() const { return purposes_; }
   const std::vector<std::unique_ptr<compiled_class>>& classes() const { return classes_; }
-  // Every (filter, class), most specific first; with equal filters, classes with a predicate
-  // come first. The first route that matches topic and predicate decides.
-  const std::vector<route>& routes() const { return routes_; }
+  const std::vector<compiled_ignore>& ignores() const { return ignores_; }
+  // Every (filter, class or ignore): topic_router.h says which takes a topic. With equal filter
+  // shapes, classes with a predicate are offered first, then the class without, then an ignore.
+  const topic_router& router() const { return router_; }
   int purpose_index(std::string_view id) const;
   const compiled_class* find_class(std::string_view id) const;
-  // Every distinct topic filter (captures as "+"): what an MQTT client must subscribe to.
+  // What an MQTT client must subscribe to for the classes' filters (topic_filter::subscription),
+  // without filters another one already covers. Ignored topics need no subscription.
   std::vector<std::string> subscriptions() const;
 
  private:
@@ -113,7 +120,8 @@ class compiled_policy {
   std::uint64_t version_ = 0;
   std::vector<compiled_purpose> purposes_;
   std::vector<std::unique_ptr<compiled_class>> classes_;
-  std::vector<route> routes_;
+  std::vector<compiled_ignore> ignores_;
+  topic_router router_;
 };
 
 }  // namespace portier::policies

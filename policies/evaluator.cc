@@ -52,7 +52,7 @@ evaluator::evaluator(std::shared_ptr<const compiled_policy> policy, engine_ident
   limits_.max_depth = std::min(limits_.max_depth, kMaxJsonDepth);
   decision_.releases_.resize(policy_->purposes().size());
   outputs_.reserve(policy_->purposes().size());
-  tested_.reserve(policy_->routes().size());
+  tested_.reserve(policy_->router().size());
 }
 
 bool evaluator::granted(const consent_snapshot& consent, std::size_t purpose, std::string_view device,
@@ -74,20 +74,25 @@ std::string evaluator::device_pseudonym(std::size_t purpose, std::string_view de
 const compiled_class* evaluator::match(std::string_view topic, std::string_view payload,
                                        std::optional<drop_reason>& failure) {
   tested_.clear();
-  for (const auto& route : policy_->routes()) {
-    if (!route.filter->match(topic, captures_)) continue;
+  const compiled_class* found = nullptr;
+  policy_->router().route(topic, captures_, [&](const topic_route& route) {
+    if (route.ignore != nullptr) {
+      failure = drop_reason::ignored_topic;
+      return true;
+    }
     const compiled_class& c = *route.device_class;
     if (c.when) {
       tested_.push_back(&*c.when);
       bool matches = false;
       failure = rewriter_.test_predicate(*c.when, payload, limits_.max_depth, matches);
-      if (failure) return nullptr;
-      if (!matches) continue;
+      if (failure) return true;
+      if (!matches) return false;
     }
     matched_filter_ = route.filter;
-    return &c;
-  }
-  return nullptr;
+    found = &c;
+    return true;
+  });
+  return found;
 }
 
 bool evaluator::render_device_id(const compiled_class& c) {
@@ -127,10 +132,13 @@ void evaluator::render_topic(const compiled_class& c, std::size_t purpose, std::
 // Each predicate tested for the message took the first copy of its member. A second copy (or of a
 // member on the way) would make the choice of class ambiguous: duplicate_key. The rewrite reports
 // it for paths the class follows; other paths are read for it here, once each.
-bool evaluator::predicate_path_twice(const compiled_class& c, std::string_view payload) {
+bool evaluator::predicate_path_twice(const compiled_class* c, std::string_view payload) {
   for (std::size_t i = 0; i < tested_.size(); ++i) {
     const std::vector<path_step>& steps = tested_[i]->steps;
-    if (c.format == compiled_class::payload_format::json && follows(c.root, steps)) continue;
+    // The rewriter itself finds a listed member twice.
+    if (c != nullptr && c->format == compiled_class::payload_format::json &&
+        follows(c->root, steps))
+      continue;
     bool read = false;
     for (std::size_t j = 0; j < i && !read; ++j) read = tested_[j]->steps == steps;
     if (!read && rewriter_.predicate_path_twice(*tested_[i], payload, limits_.max_depth))
@@ -215,6 +223,10 @@ const decision& evaluator::evaluate(std::string_view topic, std::string_view pay
   }
   std::optional<drop_reason> failure;
   const compiled_class* c = match(topic, payload, failure);
+  if (failure == drop_reason::ignored_topic && !tested_.empty() &&
+      predicate_path_twice(nullptr, payload)) {
+    failure = drop_reason::duplicate_key;  // whether a class or the ignore applies is ambiguous
+  }
   if (failure) {
     drop(*failure);
     return d;
@@ -243,7 +255,7 @@ const decision& evaluator::evaluate(std::string_view topic, std::string_view pay
     drop(drop_reason::no_purpose_granted);
     return d;
   }
-  if (!tested_.empty() && predicate_path_twice(*c, payload)) {
+  if (!tested_.empty() && predicate_path_twice(c, payload)) {
     drop(drop_reason::duplicate_key);
     return d;
   }

@@ -61,7 +61,8 @@ class evaluator {
   const compiled_class* match(std::string_view topic, std::string_view payload, std::optional<drop_reason>& failure);
   bool render_device_id(const compiled_class& c);
   void render_topic(const compiled_class& c, std::size_t purpose, std::string& out);
-  bool predicate_path_twice(const compiled_class& c, std::string_view payload);
+  // A tested predicate's member (or one on its path) twice; `c` (may be null) is the class taken.
+  bool predicate_path_twice(const compiled_class* c, std::string_view payload);
   void raw_rewrite(const compiled_class& c, std::string_view payload, std::span<rewrite_output> outputs);
   void drop(drop_reason r) { ++decision_.drops_[static_cast<std::size_t>(r)]; }
 

@@ -46,11 +46,44 @@ const compiled_class* compiled_policy::find_class(std::string_view id) const {
   return nullptr;
 }
 
+namespace {
+
+// True if MQTT filter `a` receives every topic `b` receives.
+bool covers(std::string_view a, std::string_view b) {
+  while (true) {
+    const std::size_t sa = a.find('/');
+    const std::size_t sb = b.find('/');
+    const std::string_view la = a.substr(0, sa);
+    const std::string_view lb = b.substr(0, sb);
+    if (la == "#") return true;
+    if (lb == "#" || (la != "+" && la != lb) || (la == "+" && lb.starts_with('$'))) return false;
+    if (sa == std::string_view::npos || sb == std::string_view::npos) {
+      // "a/#" also receives "a": b ends here, a may go on only with "#".
+      return sa == sb || (sb == std::string_view::npos && a.substr(sa + 1) == "#");
+    }
+    a.remove_prefix(sa + 1);
+    b.remove_prefix(sb + 1);
+  }
+}
+
+}  // namespace
+
 std::vector<std::string> compiled_policy::subscriptions() const {
+  std::vector<std::string> all;
+  for (const auto& c : classes_) {
+    for (const auto& t : c->topics) {
+      std::string s = t.subscription();
+      if (std::find(all.begin(), all.end(), s) == all.end()) all.push_back(std::move(s));
+    }
+  }
+  // A broker delivers a message once per matching subscription: keep only filters no other
+  // filter covers, so a message arrives once.
   std::vector<std::string> out;
-  for (const auto& r : routes_) {
-    std::string s = r.filter->normalised();
-    if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(std::move(s));
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    bool covered = false;
+    for (std::size_t j = 0; j < all.size() && !covered; ++j)
+      covered = j != i && covers(all[j], all[i]);
+    if (!covered) out.push_back(all[i]);
   }
   return out;
 }
@@ -97,6 +130,9 @@ class policy_compiler {
     }
     for (std::size_t f = 0; f < sources_.size(); ++f) {
       for (int i = 0; i < sources_[f].policy.device_class_size(); ++i) device_class(f, i);
+    }
+    for (std::size_t f = 0; f < sources_.size(); ++f) {
+      for (int i = 0; i < sources_[f].policy.ignore_size(); ++i) ignore(f, i);
     }
     if (out_->purposes_.empty()) error_global("a policy needs at least one purpose");
     if (out_->classes_.empty()) error_global("a policy needs at least one device_class");
@@ -219,6 +255,8 @@ class policy_compiler {
     auto c = std::make_unique<compiled_class>();
     c->id = d.id();
     c->title = d.title().empty() ? d.id() : d.title();
+    c->ecosystem = d.ecosystem();
+    if (d.ecosystem().size() > 64) error(f, w + step{"ecosystem"}, "longer than 64 characters");
     if (!valid_id(d.id(), 48)) {
       error(f, w + step{"id"},
             "device class id " + quoted(d.id()) +
@@ -227,14 +265,7 @@ class policy_compiler {
       error(f, w + step{"id"}, "duplicate device class id " + quoted(d.id()) + ", first defined at " + it->second);
     }
     if (d.topic_size() == 0) error(f, w, "a device class needs at least one topic filter");
-    for (int t = 0; t < d.topic_size(); ++t) {
-      auto filter = topic_filter::parse(d.topic(t));
-      if (!filter) {
-        error(f, w + step{"topic", t}, filter.error_message());
-      } else {
-        c->topics.push_back(std::move(*filter));
-      }
-    }
+    topic_filters(f, w, d.topic(), c->topics);
     // device_id: a template over captures.
     const std::string id_text = d.device_id().empty() ? "{device}" : d.device_id();
     auto id_tmpl = topic_template::parse(id_text);
@@ -302,6 +333,8 @@ class policy_compiler {
     }
     cf.title = pf.title().empty() ? cf.path : pf.title();
     cf.unit = pf.unit();
+    cf.why = pf.why();
+    if (pf.why().size() > 512) error(f, w + step{"why"}, "longer than 512 characters");
     cf.actions.resize(out_->purposes_.size());
     std::vector<bool> seen(out_->purposes_.size());
     for (int r = 0; r < pf.rule_size(); ++r) {
@@ -586,35 +619,94 @@ class policy_compiler {
     }
   }
 
-  // ---- routes -----------------------------------------------------------------------------
-  void routes() {
-    auto& routes = out_->routes_;
-    std::vector<std::pair<std::size_t, std::size_t>> origin;  // class index, topic index
-    for (std::size_t ci = 0; ci < out_->classes_.size(); ++ci) {
-      for (const auto& t : out_->classes_[ci]->topics) routes.push_back({&t, out_->classes_[ci].get()});
+  void topic_filters(std::size_t f, const where& w, const google::protobuf::RepeatedPtrField<std::string>& texts,
+                     std::vector<topic_filter>& out) {
+    for (int t = 0; t < texts.size(); ++t) {
+      auto filter = topic_filter::parse(texts.Get(t));
+      if (!filter) {
+        error(f, w + step{"topic", t}, filter.error_message());
+      } else {
+        out.push_back(std::move(*filter));
+      }
     }
-    std::stable_sort(routes.begin(), routes.end(), [](const auto& a, const auto& b) {
-      const int s = a.filter->compare_specificity(*b.filter);
-      if (s != 0) return s < 0;
-      return a.device_class->when.has_value() && !b.device_class->when.has_value();
-    });
-    for (std::size_t i = 0; i + 1 < routes.size(); ++i) {
-      for (std::size_t j = i + 1; j < routes.size(); ++j) {
-        const auto& a = routes[i];
-        const auto& b = routes[j];
-        if (a.filter->normalised() != b.filter->normalised()) continue;
+  }
+
+  // ---- ignores ---------------------------------------------------------------------------
+  void ignore(std::size_t f, int i) {
+    const pb::Ignore& g = sources_[f].policy.ignore(i);
+    const where w{{"ignore", i}};
+    compiled_ignore out;
+    if (g.topic_size() == 0) error(f, w, "an ignore needs at least one topic filter");
+    topic_filters(f, w, g.topic(), out.topics);
+    if (g.why().empty())
+      error(f, w + step{"why"}, "say why these topics stay home: households and auditors read it");
+    if (g.why().size() > 512) error(f, w + step{"why"}, "longer than 512 characters");
+    if (g.ecosystem().size() > 64) error(f, w + step{"ecosystem"}, "longer than 64 characters");
+    out.why = g.why();
+    out.ecosystem = g.ecosystem();
+    out_->ignores_.push_back(std::move(out));
+    ignore_files_.emplace_back(f, i);
+  }
+
+  // ---- routes -----------------------------------------------------------------------------
+  // Classes with a predicate, then classes without, then ignores: topic_router offers routes of
+  // one filter shape in the order they were added.
+  void routes() {
+    std::vector<topic_route> all;
+    for (int with_predicate = 1; with_predicate >= 0; --with_predicate) {
+      for (const auto& c : out_->classes_) {
+        if (c->when.has_value() != (with_predicate == 1)) continue;
+        for (const auto& t : c->topics) all.push_back({&t, c.get(), nullptr});
+      }
+    }
+    for (const auto& g : out_->ignores_) {
+      for (const auto& t : g.topics) all.push_back({&t, nullptr, &g});
+    }
+    std::vector<std::string> shapes;
+    shapes.reserve(all.size());
+    for (const auto& r : all) shapes.push_back(r.filter->normalised());
+    for (std::size_t j = 1; j < all.size(); ++j) {
+      for (std::size_t i = 0; i < j; ++i) {
+        if (shapes[i] != shapes[j]) continue;
+        const auto& a = all[i];
+        const auto& b = all[j];
+        const auto* pa = a.device_class && a.device_class->when ? &*a.device_class->when : nullptr;
+        const auto* pb_ = b.device_class && b.device_class->when ? &*b.device_class->when : nullptr;
         const bool same_predicate =
-            a.device_class->when.has_value() == b.device_class->when.has_value() &&
-            (!a.device_class->when ||
-             (a.device_class->when->steps == b.device_class->when->steps && a.device_class->when->equals == b.device_class->when->equals));
+            (pa == nullptr) == (pb_ == nullptr) &&
+            (pa == nullptr || (pa->steps == pb_->steps && pa->equals == pb_->equals));
         if (!same_predicate) continue;
-        if (a.device_class == b.device_class) {
-          class_error(b.device_class, "topic filter " + quoted(b.filter->text()) + " is listed twice");
-        } else {
-          class_error(b.device_class, "topic filter " + quoted(b.filter->text()) + " is the same as " +
-                                          quoted(a.filter->text()) + " of device class " + quoted(a.device_class->id) +
-                                          " with the same predicate: which class applies would be ambiguous");
-        }
+        route_error(b, a);
+        break;
+      }
+    }
+    for (const auto& r : all) out_->router_.add(r);
+  }
+
+  // `b` has the same filter shape and predicate as `a`, added before it.
+  void route_error(const topic_route& b, const topic_route& a) {
+    const std::string what = "topic filter " + quoted(b.filter->text());
+    std::string other;
+    if (a.device_class == b.device_class && a.ignore == b.ignore) {
+      other = "is listed twice";
+    } else if (a.device_class != nullptr) {
+      other = "is the same as " + quoted(a.filter->text()) + " of device class " +
+              quoted(a.device_class->id) +
+              (b.device_class ? " with the same predicate: which class applies would be ambiguous"
+                              : ": whether it is ignored would be ambiguous (give the class a "
+                                "`when` predicate, or "
+                                "drop one of the two)");
+    } else {
+      other = "is the same as " + quoted(a.filter->text()) + " of another ignore";
+    }
+    if (b.device_class != nullptr) {
+      class_error(b.device_class, what + " " + other);
+      return;
+    }
+    for (std::size_t i = 0; i < out_->ignores_.size(); ++i) {
+      if (&out_->ignores_[i] == b.ignore) {
+        error(ignore_files_[i].first, {{"ignore", ignore_files_[i].second}}, what + " " + other);
+        return;
       }
     }
   }
@@ -635,6 +727,7 @@ class policy_compiler {
   std::map<std::string, std::string> class_sites_;
   std::vector<std::pair<std::size_t, int>> purpose_files_;
   std::vector<std::pair<std::size_t, int>> class_files_;
+  std::vector<std::pair<std::size_t, int>> ignore_files_;
   std::vector<where> field_sites_;
 };
 

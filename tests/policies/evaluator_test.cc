@@ -975,3 +975,63 @@ TEST(evaluator_routing, the_most_specific_filter_wins) {
   ROUTE("$SYS/status", R"({"x":1})", "(none)", "| unmatched_topic=1");
   STRCMP_EQUAL("hall-plug", std::string(e.eval("home/hall/plug", "{}").device_id()).c_str());
 }
+
+namespace {
+
+// Zigbee2MQTT-style naming: friendly names with '/', bridge topics, commands, and OwnTracks-style
+// predicates falling back to an ignore.
+const char* const kNamingPolicy = R"(
+purpose { id: "p" title: "P" legal_basis: CONTRACT retention_seconds: 60 }
+device_class { id: "z-device" topic: "z/{device...}"
+  field { path: "battery" rule { purpose: "p" keep {} } } }
+device_class { id: "z-availability" topic: "z/{device...}/availability"
+  field { path: "state" rule { purpose: "p" keep {} } } }
+device_class { id: "z-bridge" topic: "z/bridge/state" device_id: "bridge"
+  field { path: "state" rule { purpose: "p" keep {} } } }
+device_class { id: "o-location" topic: "o/{user}/{device}" device_id: "{user}/{device}"
+  when { path: "_type" equals: "location" }
+  field { path: "batt" rule { purpose: "p" keep {} } } }
+ignore { topic: ["z/{device...}/set", "z/{device...}/get", "z/bridge/#"] why: "commands and bridge internals" }
+ignore { topic: "o/{user}/{device}" why: "other OwnTracks messages" }
+)";
+
+}  // namespace
+
+TEST_GROUP(evaluator_naming) {
+  engine e{kNamingPolicy};
+};
+
+TEST(evaluator_naming, a_friendly_name_with_slashes_is_one_device_and_never_reaches_a_topic) {
+  const decision& d = e.eval("z/bedroom/climate sensor", R"({"battery":97})");
+  STRCMP_EQUAL("z-device", d.device_class()->id.c_str());
+  STRCMP_EQUAL("bedroom/climate sensor", std::string(d.device_id()).c_str());
+  STRCMP_EQUAL(
+      ("portier/gw-test/p/z-device/" + e.ev.device_pseudonym(0, "bedroom/climate sensor") + "\n")
+          .c_str(),
+      topics(d).c_str());
+  const decision& a = e.eval("z/bedroom/climate sensor/availability", R"({"state":"online"})");
+  STRCMP_EQUAL("z-availability", a.device_class()->id.c_str());
+  STRCMP_EQUAL("bedroom/climate sensor", std::string(a.device_id()).c_str());
+}
+
+TEST(evaluator_naming, bridge_topics_and_commands_are_never_taken_for_devices) {
+  STRCMP_EQUAL("p={\"state\":\"online\"} |",
+               e.run("z/bridge/state", R"({"state":"online"})").c_str());
+  STRCMP_EQUAL("z-bridge",
+               e.eval("z/bridge/state", R"({"state":"online"})").device_class()->id.c_str());
+  STRCMP_EQUAL("| ignored_topic=1",
+               e.run("z/bridge/devices", R"([{"ieee_address":"0x00158d0001a2b3c4"}])").c_str());
+  STRCMP_EQUAL("| ignored_topic=1", e.run("z/kitchen/lamp/set", R"({"battery":1})").c_str());
+  STRCMP_EQUAL("| ignored_topic=1", e.run("z/x/get", R"({"battery":""})").c_str());
+  STRCMP_EQUAL("| unmatched_topic=1", e.run("z", R"({"battery":1})").c_str());
+}
+
+TEST(evaluator_naming, a_predicate_that_does_not_hold_falls_back_to_an_ignore) {
+  STRCMP_EQUAL("p={\"batt\":80} | unlisted_field=1",
+               e.run("o/anna/phone", R"({"_type":"location","batt":80})").c_str());
+  STRCMP_EQUAL("| ignored_topic=1",
+               e.run("o/anna/phone", R"({"_type":"card","name":"Anna"})").c_str());
+  // Ignored or not, a predicate's member twice is ambiguous.
+  STRCMP_EQUAL("| duplicate_key=1",
+               e.run("o/anna/phone", R"({"_type":"card","_type":"location"})").c_str());
+}

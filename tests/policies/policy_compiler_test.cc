@@ -3,6 +3,7 @@
 // valid policy.
 #include "policies/policy_compiler.h"
 
+#include <array>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -552,6 +553,28 @@ TEST(policy_compiler, two_classes_may_not_take_the_same_topic) {
          "device_class { id: \"b\" topic: \"x/#\" device_id: \"one\"" + field);
 }
 
+TEST(policy_compiler, ignores_need_a_reason_and_must_not_shadow_a_class) {
+  const std::string field = " field { path: \"v\" rule { purpose: \"service\" keep {} } } }\n";
+  ERRORS(kPurposes + "device_class { id: \"a\" topic: \"x/{device...}\"" + field +
+             "ignore { topic: \"x/{d...}\" why: \"commands\" }\n" + "ignore { }\n" +
+             "ignore { topic: \"x/+/#/y\" why: \"bad\" ecosystem: \"" + std::string(65, 'e') +
+             "\" }\n",
+         "test.textproto:5:1: ignore[1]: an ignore needs at least one topic filter",
+         "test.textproto:5:1: ignore[1].why: say why these topics stay home: households and "
+         "auditors read it",
+         "test.textproto:6:10: ignore[2].topic[0]: \"#\" must be the last level of \"x/+/#/y\"",
+         "test.textproto:6:38: ignore[2].ecosystem: longer than 64 characters",
+         "test.textproto:4:1: ignore[0]: topic filter \"x/{d...}\" is the same as "
+         "\"x/{device...}\" of device "
+         "class \"a\": whether it is ignored would be ambiguous (give the class a `when` "
+         "predicate, or drop one of "
+         "the two)");
+  // Behind a class with a predicate, or more or less specific than a class: fine.
+  ERRORS(kPurposes +
+         "device_class { id: \"a\" topic: \"x/{device...}\" when { path: \"k\" equals: \"1\" }" +
+         field + "ignore { topic: [\"x/{d...}\", \"x/{d...}/set\", \"x/+\"] why: \"commands\" }\n");
+}
+
 TEST(policy_compiler, every_error_is_reported_at_once) {
   ERRORS(
       kPurposes +
@@ -703,17 +726,22 @@ TEST(policy_compiler, the_compiled_form) {
   LONGS_EQUAL(1, kitchen->purposes[0]);
   LONGS_EQUAL(4, kitchen->purposes[1]);
 
-  // Routes, most specific first.
+  // Routes offered for a topic, most specific first.
   std::string routes;
-  for (const auto& r : p->routes()) routes += r.filter->text() + " -> " + r.device_class->id + "\n";
+  std::array<std::string_view, topic_filter::kMaxCaptures> captures{};
+  p->router().route("home/kitchen/kettle", captures, [&](const topic_route& r) {
+    routes += r.filter->text() + " -> " + r.device_class->id + "\n";
+    return false;
+  });
   STRCMP_EQUAL(
       "home/kitchen/{device} -> kitchen\n"
       "home/{room}/{device} -> generic\n"
       "home/# -> generic\n",
       routes.c_str());
+  // "home/#" receives everything the other two would: one subscription, so one copy each.
   std::string subscriptions;
   for (const auto& s : p->subscriptions()) subscriptions += s + "\n";
-  STRCMP_EQUAL("home/kitchen/+\nhome/+/+\nhome/#\n", subscriptions.c_str());
+  STRCMP_EQUAL("home/#\n", subscriptions.c_str());
 }
 
 TEST(policy_compiler, classes_with_a_predicate_are_tried_first) {
@@ -723,7 +751,12 @@ TEST(policy_compiler, classes_with_a_predicate_are_tried_first) {
                  "purpose: \"service\" keep {} } } }\n"
                  "device_class { id: \"typed\" topic: \"o/{device}\" when { path: \"_type\" "
                  "equals: \"x\" } field { path: \"v\" rule { purpose: \"service\" keep {} } } }\n");
-  STRCMP_EQUAL("typed", p->routes()[0].device_class->id.c_str());
-  STRCMP_EQUAL("plain", p->routes()[1].device_class->id.c_str());
+  std::string order;
+  std::array<std::string_view, topic_filter::kMaxCaptures> captures{};
+  p->router().route("o/x", captures, [&](const topic_route& r) {
+    order += r.device_class->id + " ";
+    return false;
+  });
+  STRCMP_EQUAL("typed plain ", order.c_str());
   LONGS_EQUAL(1, p->subscriptions().size());
 }

@@ -1,5 +1,5 @@
-// Topic filters: MQTT matching with named captures, the `$` rule, parse errors and the
-// specificity order that decides overlaps.
+// Topic filters: MQTT matching with named and multi-level captures, the `$` rule, parse errors,
+// normalised and subscription forms. Precedence between filters: topic_router_test.cc.
 #include "policies/topic_filter.h"
 
 #include <array>
@@ -48,26 +48,9 @@ void check_parse_error(const std::string& filter, const char* message, const cha
   STRCMP_EQUAL_LOCATION(message, f.error_message().c_str(), filter.c_str(), file, line);
 }
 
-int sign(int v) {
-  return (v > 0) - (v < 0);
-}
-
-// `order` is "<" if `a` is more specific than `b`, ">" if less, "=" if equal; checked both ways.
-void check_specificity(const char* a, const char* order, const char* b, const char* file,
-                       int line) {
-  const topic_filter fa = parsed(a, file, line);
-  const topic_filter fb = parsed(b, file, line);
-  const int expected = std::string(order) == "<" ? -1 : std::string(order) == ">" ? 1 : 0;
-  const std::string what = std::string("\"") + a + "\" " + order + " \"" + b + "\"";
-  LONGS_EQUAL_LOCATION(expected, sign(fa.compare_specificity(fb)), what.c_str(), file, line);
-  LONGS_EQUAL_LOCATION(-expected, sign(fb.compare_specificity(fa)), (what + " (reversed)").c_str(),
-                       file, line);
-}
-
 #define MATCH(filter, topic, captures) check_match(filter, topic, captures, __FILE__, __LINE__)
 #define NO_MATCH(filter, topic) check_no_match(filter, topic, __FILE__, __LINE__)
 #define PARSE_ERROR(filter, message) check_parse_error(filter, message, __FILE__, __LINE__)
-#define SPECIFICITY(a, order, b) check_specificity(a, order, b, __FILE__, __LINE__)
 
 }  // namespace
 
@@ -180,19 +163,45 @@ TEST(topic_filter, normalised_form_and_capture_names) {
   LONGS_EQUAL(-1, f->capture_index("channel"));
 }
 
-TEST(topic_filter, specificity_is_decided_level_by_level_from_the_left) {
-  SPECIFICITY("a/b", "<", "a/+");
-  SPECIFICITY("a/b", "<", "a/{d}");
-  SPECIFICITY("a/+", "<", "a/#");
-  SPECIFICITY("a/{d}", "<", "a/#");
-  SPECIFICITY("a", "<", "a/#");
-  SPECIFICITY("a/+", "=", "a/{d}");
-  SPECIFICITY("{x}/{y}", "=", "+/+");
-  SPECIFICITY("a/b/#", "<", "a/+/c");
-  SPECIFICITY("a/+/c", "<", "a/+/#");
-  SPECIFICITY("zigbee2mqtt/{device}/availability", "<", "zigbee2mqtt/#");
-  SPECIFICITY("tele/{device}/STATE", "<", "{device}/status");
-  SPECIFICITY("zigbee2mqtt/{device}", "<", "{device}/status");
-  SPECIFICITY("#", "=", "#");
-  SPECIFICITY("dsmr/json", "=", "dsmr/json");
+TEST(topic_filter, a_multi_level_capture_takes_one_or_more_non_empty_levels) {
+  MATCH("zigbee2mqtt/{device...}", "zigbee2mqtt/kitchen", "device=kitchen");
+  MATCH("zigbee2mqtt/{device...}", "zigbee2mqtt/bedroom/climate_sensor",
+        "device=bedroom/climate_sensor");
+  MATCH("zigbee2mqtt/{device...}", "zigbee2mqtt/a/b/c/d", "device=a/b/c/d");
+  NO_MATCH("zigbee2mqtt/{device...}", "zigbee2mqtt");
+  NO_MATCH("zigbee2mqtt/{device...}", "zigbee2mqtt/");
+  NO_MATCH("zigbee2mqtt/{device...}", "zigbee2mqtt/a//b");
+  NO_MATCH("zigbee2mqtt/{device...}", "zigbee2mqtt/a/");
+  // Levels after it: it takes as few as the rest allows.
+  MATCH("zigbee2mqtt/{device...}/availability", "zigbee2mqtt/bedroom/climate/availability",
+        "device=bedroom/climate");
+  MATCH("zigbee2mqtt/{device...}/availability", "zigbee2mqtt/a/availability/availability",
+        "device=a/availability");
+  NO_MATCH("zigbee2mqtt/{device...}/availability", "zigbee2mqtt/availability");
+  MATCH("{base...}/{node}/status", "home/esp/living/status", "base=home/esp,node=living");
+  MATCH("a/{x...}/+/b", "a/1/2/3/b", "x=1/2");
+  // A leading multi-level capture follows the '$' rule like any wildcard.
+  NO_MATCH("{x...}/state", "$SYS/state");
+}
+
+TEST(topic_filter, multi_level_capture_parse_errors_and_shapes) {
+  PARSE_ERROR("a/{x...}/{y...}",
+              "more than one {name...} capture in \"a/{x...}/{y...}\": how to split the levels "
+              "would be ambiguous");
+  PARSE_ERROR("a/{x...}/#",
+              "\"#\" after a {name...} capture in \"a/{x...}/#\": which levels it takes would be "
+              "ambiguous");
+  PARSE_ERROR("a/{x..}", "capture name \"x..\" must be lower-case letters, digits or '_'");
+  PARSE_ERROR("a/{...}", "capture name \"\" must be lower-case letters, digits or '_'");
+  std::string deep = "a";
+  for (int i = 0; i < 32; ++i) deep += "/a";
+  PARSE_ERROR(deep, ("more than 32 levels in \"" + deep + "\"").c_str());
+  auto f = topic_filter::parse("zigbee2mqtt/{device...}/availability");
+  CHECK_TRUE(f.ok());
+  STRCMP_EQUAL("zigbee2mqtt/+.../availability", f->normalised().c_str());
+  STRCMP_EQUAL("zigbee2mqtt/#", f->subscription().c_str());
+  STRCMP_EQUAL("shellies/+/relay/+",
+               topic_filter::parse("shellies/{device}/relay/+")->subscription().c_str());
+  STRCMP_EQUAL("dsmr/#", topic_filter::parse("dsmr/#")->subscription().c_str());
+  LONGS_EQUAL(0, f->capture_index("device"));
 }

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "policies/drop_reason.h"
 #include "tests/tools/control_fixtures.h"
 
 #include <CppUTest/TestHarness.h>
@@ -73,6 +74,12 @@ TEST(format_words, drop_reasons_in_plain_words) {
   STRCMP_EQUAL("not granted by you", drop_reason_text("consent_refused").c_str());
   STRCMP_EQUAL("fields the policy does not list", drop_reason_text("unlisted_field").c_str());
   STRCMP_EQUAL("some_new_reason", drop_reason_text("some_new_reason").c_str());
+  // Every reason the engine and the gateway count has words of its own.
+  for (std::size_t i = 0; i < portier::policies::kDropReasonCount; ++i) {
+    const std::string_view name =
+        portier::policies::drop_reason_name(static_cast<portier::policies::drop_reason>(i));
+    CHECK_TEXT(drop_reason_text(name) != name, std::string(name).c_str());
+  }
 }
 
 TEST_GROUP(format_results){};

@@ -293,6 +293,7 @@ std::string drop_reason_text(std::string_view reason) {
       {"incomplete_location", "incomplete locations"},
       {"implausible_time", "times that cannot be right"},
       {"device_churn", "from too many new devices at once"},
+      {"ignored_topic", "known messages that always stay home (commands, internals)"},
   };
   const auto it = words.find(reason);
   return it != words.end() ? std::string(it->second) : safe_text(reason);
