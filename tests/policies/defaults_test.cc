@@ -306,18 +306,82 @@ TEST(defaults, free_text_leaves_only_short_and_of_the_expected_type) {
   // The inventory (zigbee2mqtt/bridge/devices) is where a device's model leaves.
   const char* inventory = "zigbee2mqtt/bridge/devices";
   const std::string model64(64, 'M');
-  STRCMP_EQUAL((R"(service=[{"type":"Router","definition":{"model":")" + model64 + R"("}}] |)")
-                   .c_str(),
-               run(inventory, R"([{"type":"Router","definition":{"model":")" + model64 + R"("}}])")
-                   .c_str());
+  STRCMP_EQUAL(
+      (R"(service=[{"type":"Router","definition":{"model":")" + model64 + R"("}}] |)").c_str(),
+      run(inventory, R"([{"type":"Router","definition":{"model":")" + model64 + R"("}}])").c_str());
   // A device can write anything into its model name or state: not more than the service needs.
   STRCMP_EQUAL(R"(service=[{"type":"Router"}] | type_mismatch=1)",
-               run(inventory,
-                   R"([{"type":"Router","definition":{"model":")" + model64 + R"(M"}}])")
+               run(inventory, R"([{"type":"Router","definition":{"model":")" + model64 + R"(M"}}])")
                    .c_str());
   const char* sensor = "zigbee2mqtt/Anna bedroom sensor";
   STRCMP_EQUAL("| nothing_permitted=3 policy_drop=2 type_mismatch=1",
                run(sensor, R"({"state":"Anna is at home, the door code is 1234"})").c_str());
   STRCMP_EQUAL("| nothing_permitted=3 policy_drop=2 type_mismatch=1",
                run(sensor, R"({"state":1})").c_str());
+}
+
+namespace {
+
+// Which class takes a topic, or "ignored" (a known topic that stays home) or "unmatched".
+std::string taken_by(defaults_engine& e, const char* topic) {
+  const decision& d =
+      e.ev.evaluate(topic, R"({"state":"ON","level":"error","_type":"lwt"})", e.consent, 0);
+  if (d.device_class() != nullptr) return d.device_class()->id;
+  if (d.drops(drop_reason::ignored_topic) == 1) return "ignored";
+  if (d.drops(drop_reason::unmatched_topic) == 1) return "unmatched";
+  return summary(d, *e.policy);
+}
+
+}  // namespace
+
+#define TAKEN_BY(topic, expected) STRCMP_EQUAL(expected, taken_by(e, topic).c_str())
+
+TEST(defaults, zigbee2mqtt_names_with_slashes_are_devices_and_commands_and_bridge_topics_are_not) {
+  TAKEN_BY("zigbee2mqtt/Anna bedroom sensor", "zigbee2mqtt-device");
+  TAKEN_BY("zigbee2mqtt/Anna/bedroom climate", "zigbee2mqtt-device");
+  TAKEN_BY("zigbee2mqtt/first floor/Anna/bedroom climate", "zigbee2mqtt-device");
+  TAKEN_BY("zigbee2mqtt/Anna/bedroom climate/availability", "zigbee2mqtt-availability");
+  TAKEN_BY("zigbee2mqtt/Anna/bedroom lamp/set", "ignored");
+  TAKEN_BY("zigbee2mqtt/Anna/bedroom lamp/set/state", "ignored");
+  TAKEN_BY("zigbee2mqtt/Anna/bedroom lamp/get", "ignored");
+  TAKEN_BY("zigbee2mqtt/bridge/state", "zigbee2mqtt-bridge-state");
+  TAKEN_BY("zigbee2mqtt/bridge/devices", "zigbee2mqtt-bridge-devices");
+  TAKEN_BY("zigbee2mqtt/bridge/logging", "zigbee2mqtt-bridge-error");  // level "error"
+  TAKEN_BY("zigbee2mqtt/bridge/request/device/rename", "ignored");
+  TAKEN_BY("zigbee2mqtt/bridge/response/networkmap", "ignored");
+  TAKEN_BY("zigbee2mqtt/bridge/definitions", "ignored");
+  TAKEN_BY("zigbee2mqtt/bridge/groups", "ignored");
+  // Only error lines of the bridge's log leave, and only their level.
+  STRCMP_EQUAL("| ignored_topic=1",
+               summary(e.ev.evaluate(
+                           "zigbee2mqtt/bridge/logging",
+                           R"({"level":"info","message":"MQTT publish: topic 'zigbee2mqtt/Anna'"})",
+                           e.consent, 0),
+                       *e.policy)
+                   .c_str());
+}
+
+TEST(defaults, owntracks_tasmota_and_dsmr_topics_reach_their_class_or_stay_home) {
+  TAKEN_BY("owntracks/anna/iphone", "owntracks-lwt");     // _type "lwt"
+  TAKEN_BY("owntracks/anna/iphone/status", "unmatched");  // _type is not "status"
+  TAKEN_BY("owntracks/anna/iphone/cmd", "ignored");
+  TAKEN_BY("owntracks/anna/iphone/info", "ignored");
+  TAKEN_BY("owntracks/anna/iphone/dump", "ignored");
+  TAKEN_BY("stat/tasmota_1A2B3C/STATUS0", "tasmota-status");
+  TAKEN_BY("stat/tasmota_1A2B3C/STATUS11", "tasmota-status");
+  TAKEN_BY("stat/tasmota_1A2B3C/STATUS5", "ignored");
+  TAKEN_BY("stat/tasmota_1A2B3C/RESULT", "tasmota-result");
+  TAKEN_BY("tele/tasmota_1A2B3C/INFO3", "tasmota-info");
+  TAKEN_BY("tele/tasmota_1A2B3C/INFO2", "ignored");
+  TAKEN_BY("cmnd/tasmota_1A2B3C/POWER", "ignored");
+  TAKEN_BY("tasmota/discovery/A4CF121A2B3C/config", "tasmota-discovery");
+  TAKEN_BY("tasmota/discovery/A4CF121A2B3C/sensors", "ignored");
+  TAKEN_BY("dsmr/reading/electricity_currently_delivered",
+           "dsmr-reading-electricity-currently-delivered");
+  TAKEN_BY("dsmr/reading/phase_currently_delivered_l1", "ignored");
+  TAKEN_BY("dsmr/day-consumption", "dsmr-day-consumption");
+  TAKEN_BY("dsmr/day-consumption/electricity_merged", "dsmr-day-consumption-electricity-merged");
+  TAKEN_BY("dsmr/day-consumption/total_cost", "ignored");
+  TAKEN_BY("dsmr/meter-stats/rejected_telegrams", "dsmr-meter-stats-rejected-telegrams");
+  TAKEN_BY("dsmr/raw", "ignored");
 }
