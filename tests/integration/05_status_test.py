@@ -23,8 +23,8 @@ MESSAGES = [
                                           "voltage": 2987, "device": {"ieeeAddr": "0x00124b0012345678"}}),
     ("zigbee2mqtt/Zelda's study sensor/availability", {"state": "online"}),
     ("tele/zeldas-plug/SENSOR", {"ENERGY": {"Power": 1234.5678}}),
-    # Subscribed (owntracks/+/+), but no class takes an OwnTracks "lwt": unmatched.
-    ("owntracks/zelda/phone", {"_type": "lwt", "tst": 1714551825}),
+    # Subscribed (owntracks/+/+), but no class takes an encrypted OwnTracks payload: unmatched.
+    ("owntracks/zelda/phone", {"_type": "encrypted", "data": "1Vu7OwpW4lMnh28FB+el22GsCrlnggvEcp4H8GR9iKJdi1qfwkejYpzrQ=="}),
     ("zigbee2mqtt/Zelda's study sensor", b"{broken"),
     # Not even subscribed: the local broker never hands it to portierd.
     ("shellies/announce", {"id": "zeldas-shelly", "mac": "AABBCCDDEEFF", "ip": "192.168.77.12"}),
@@ -62,7 +62,7 @@ class Status(GatewayTest):
         # Sensor: service + analytics; availability: service; Tasmota energy: analytics.
         self.assertEqual(c["released_by_purpose"], {"service": 2, "analytics": 2})
         self.assertEqual(c["released"], 4)
-        self.assertEqual(c["dropped"], 2)  # the OwnTracks lwt and the broken JSON
+        self.assertEqual(c["dropped"], 2)  # the encrypted OwnTracks payload and the broken JSON
         self.assertEqual(c["dropped_by_reason"]["unmatched_topic"], 1)
         self.assertEqual(c["dropped_by_reason"]["invalid_json"], 1)
         self.assertEqual(c["published"], 4)

@@ -220,13 +220,13 @@ TEST(defaults, every_sample_releases_something_except_the_three_that_must_be_dro
       LONGS_EQUAL_TEXT(0, d.releases().size(), what.c_str());
     }
   }
-  // Why the last three are dropped (README: no class, malformed JSON, too many levels).
+  // Why the last three are dropped (README: no class, malformed JSON, a command that stays home).
   auto reason = [&](std::size_t i) {
     return summary(e.ev.evaluate(samples[i].topic, samples[i].payload, e.consent, 0), *e.policy);
   };
   STRCMP_EQUAL("| unmatched_topic=1", reason(33).c_str());
   STRCMP_EQUAL("| invalid_json=1", reason(34).c_str());
-  STRCMP_EQUAL("| unmatched_topic=1", reason(35).c_str());
+  STRCMP_EQUAL("| ignored_topic=1", reason(35).c_str());
 }
 
 TEST(defaults, a_zigbee2mqtt_climate_sensor) {
@@ -238,15 +238,16 @@ TEST(defaults, a_zigbee2mqtt_climate_sensor) {
   STRCMP_EQUAL("portier/gw-test/service/zigbee2mqtt-device/kezu6euatcy5sxpb",
                d.releases()[0].topic.c_str());
   STRCMP_EQUAL(
+      // Model, manufacturer and firmware come once, with the same pseudonym, in the inventory
+      // (zigbee2mqtt/bridge/devices), not with every message.
       R"({"battery":97,"linkquality":"good","last_seen":"2024-05-01T10:23:00+02:00",)"
-      R"("device":{"ieeeAddr":"azbv4cinn6ntwmgm","manufacturerName":"LUMI","model":"WSDCGQ11LM",)"
-      R"("softwareBuildID":"3000-0001"}})",
+      R"("device":{"ieeeAddr":"azbv4cinn6ntwmgm"}})",
       d.releases()[0].payload.c_str());
   STRCMP_EQUAL("portier/gw-test/analytics/zigbee2mqtt-device/o2y2yse7s5pge2sc",
                d.releases()[1].topic.c_str());
-  STRCMP_EQUAL(
-      R"({"battery":100,"humidity":48,"pressure":1012,"temperature":21.5,"last_seen":"2024-05-01T10:00:00+02:00"})",
-      d.releases()[1].payload.c_str());
+  // Battery and last seen are for the service only: analytics receives the readings.
+  STRCMP_EQUAL(R"({"humidity":48,"pressure":1012,"temperature":21.5})",
+               d.releases()[1].payload.c_str());
   LONGS_EQUAL(1,
               d.drops(drop_reason::nothing_permitted));  // location: no occupancy or contact in it
 
@@ -266,12 +267,12 @@ TEST(defaults, an_owntracks_location) {
   STRCMP_EQUAL("portier/gw-test/location/owntracks-location/ibvk45qqyrlliy62",
                d.releases()[0].topic.c_str());
   STRCMP_EQUAL(
-      R"({"_type":"location","acc":"within 100 m","batt":80,"bs":1,"conn":"w","created_at":1714551780,)"
+      R"({"acc":"within 100 m","batt":80,"bs":1,"conn":"w",)"
       R"("inregions":["eyfhk5tnpjbyudut"],"inrids":["ciwlhrobvhwxvwrk"],"lat":52.3599,"lon":4.8620,"t":"p",)"
       R"("tst":1714551780,"vel":0})",
       d.releases()[0].payload.c_str());
-  // BSSID, SSID, alt, m, tid, topic, vac are not listed.
-  LONGS_EQUAL(7, d.drops(drop_reason::unlisted_field));
+  // _type (the class says it), created_at, BSSID, SSID, alt, m, tid, topic, vac are not listed.
+  LONGS_EQUAL(9, d.drops(drop_reason::unlisted_field));
 
   // Location is a special category: nothing leaves until the household grants it.
   consent_snapshot defaults;
@@ -286,38 +287,101 @@ TEST(defaults, a_zigbee2mqtt_last_seen_keeps_its_unit_and_loses_its_precision) {
         summary(e.ev.evaluate("zigbee2mqtt/Anna bedroom sensor", payload, e.consent, 0), *e.policy);
     return out.c_str();
   };
-  // `location` has no rule for last_seen: policy_drop, then nothing_permitted.
-  STRCMP_EQUAL(R"(service={"last_seen":1714551780000} analytics={"last_seen":1714550400000} | )"
-               R"(nothing_permitted=1 policy_drop=1)",
+  // Only the service receives last_seen: policy_drop, then nothing_permitted for the others.
+  STRCMP_EQUAL(R"(service={"last_seen":1714551780000} | nothing_permitted=2 policy_drop=2)",
                run(R"({"last_seen":1714551825123})"));
   // Microseconds and nanoseconds were taken for milliseconds: 3.6 s and 3.6 ms resolution left.
-  STRCMP_EQUAL(
-      R"(service={"last_seen":1714551780000000} analytics={"last_seen":1714550400000000} | )"
-      R"(nothing_permitted=1 policy_drop=1)",
-      run(R"({"last_seen":1714551825123456})"));
-  STRCMP_EQUAL(
-      R"(service={"last_seen":1714551780000000000} analytics={"last_seen":1714550400000000000} | )"
-      R"(nothing_permitted=1 policy_drop=1)",
-      run(R"({"last_seen":1714551825123456789})"));
-  STRCMP_EQUAL("| nothing_permitted=3 policy_drop=1 implausible_time=2",
+  STRCMP_EQUAL(R"(service={"last_seen":1714551780000000} | nothing_permitted=2 policy_drop=2)",
+               run(R"({"last_seen":1714551825123456})"));
+  STRCMP_EQUAL(R"(service={"last_seen":1714551780000000000} | nothing_permitted=2 policy_drop=2)",
+               run(R"({"last_seen":1714551825123456789})"));
+  STRCMP_EQUAL("| nothing_permitted=3 policy_drop=2 implausible_time=1",
                run(R"({"last_seen":17145518251234})"));
 }
 
 TEST(defaults, free_text_leaves_only_short_and_of_the_expected_type) {
-  const auto run = [&](const std::string& payload) {
-    return summary(e.ev.evaluate("zigbee2mqtt/Anna bedroom sensor", payload, e.consent, 0),
-                   *e.policy);
+  const auto run = [&](const char* topic, const std::string& payload) {
+    return summary(e.ev.evaluate(topic, payload, e.consent, 0), *e.policy);
   };
+  // The inventory (zigbee2mqtt/bridge/devices) is where a device's model leaves.
+  const char* inventory = "zigbee2mqtt/bridge/devices";
   const std::string model64(64, 'M');
-  STRCMP_EQUAL((R"(service={"state":"ON","device":{"model":")" + model64 +
-                R"("}} | nothing_permitted=2 policy_drop=4)")
-                   .c_str(),
-               run(R"({"state":"ON","device":{"model":")" + model64 + R"("}})").c_str());
+  STRCMP_EQUAL(
+      (R"(service=[{"type":"Router","definition":{"model":")" + model64 + R"("}}] |)").c_str(),
+      run(inventory, R"([{"type":"Router","definition":{"model":")" + model64 + R"("}}])").c_str());
   // A device can write anything into its model name or state: not more than the service needs.
-  STRCMP_EQUAL(R"(service={"state":"ON"} | nothing_permitted=2 policy_drop=4 type_mismatch=1)",
-               run(R"({"state":"ON","device":{"model":")" + model64 + R"(M"}})").c_str());
+  STRCMP_EQUAL(R"(service=[{"type":"Router"}] | type_mismatch=1)",
+               run(inventory, R"([{"type":"Router","definition":{"model":")" + model64 + R"(M"}}])")
+                   .c_str());
+  const char* sensor = "zigbee2mqtt/Anna bedroom sensor";
   STRCMP_EQUAL("| nothing_permitted=3 policy_drop=2 type_mismatch=1",
-               run(R"({"state":"Anna is at home, the door code is 1234"})").c_str());
+               run(sensor, R"({"state":"Anna is at home, the door code is 1234"})").c_str());
   STRCMP_EQUAL("| nothing_permitted=3 policy_drop=2 type_mismatch=1",
-               run(R"({"state":1})").c_str());
+               run(sensor, R"({"state":1})").c_str());
+}
+
+namespace {
+
+// Which class takes a topic, or "ignored" (a known topic that stays home) or "unmatched".
+std::string taken_by(defaults_engine& e, const char* topic) {
+  const decision& d =
+      e.ev.evaluate(topic, R"({"state":"ON","level":"error","_type":"lwt"})", e.consent, 0);
+  if (d.device_class() != nullptr) return d.device_class()->id;
+  if (d.drops(drop_reason::ignored_topic) == 1) return "ignored";
+  if (d.drops(drop_reason::unmatched_topic) == 1) return "unmatched";
+  return summary(d, *e.policy);
+}
+
+}  // namespace
+
+#define TAKEN_BY(topic, expected) STRCMP_EQUAL(expected, taken_by(e, topic).c_str())
+
+TEST(defaults, zigbee2mqtt_names_with_slashes_are_devices_and_commands_and_bridge_topics_are_not) {
+  TAKEN_BY("zigbee2mqtt/Anna bedroom sensor", "zigbee2mqtt-device");
+  TAKEN_BY("zigbee2mqtt/Anna/bedroom climate", "zigbee2mqtt-device");
+  TAKEN_BY("zigbee2mqtt/first floor/Anna/bedroom climate", "zigbee2mqtt-device");
+  TAKEN_BY("zigbee2mqtt/Anna/bedroom climate/availability", "zigbee2mqtt-availability");
+  TAKEN_BY("zigbee2mqtt/Anna/bedroom lamp/set", "ignored");
+  TAKEN_BY("zigbee2mqtt/Anna/bedroom lamp/set/state", "ignored");
+  TAKEN_BY("zigbee2mqtt/Anna/bedroom lamp/get", "ignored");
+  TAKEN_BY("zigbee2mqtt/bridge/state", "zigbee2mqtt-bridge-state");
+  TAKEN_BY("zigbee2mqtt/bridge/devices", "zigbee2mqtt-bridge-devices");
+  TAKEN_BY("zigbee2mqtt/bridge/logging", "zigbee2mqtt-bridge-error");  // level "error"
+  TAKEN_BY("zigbee2mqtt/bridge/request/device/rename", "ignored");
+  TAKEN_BY("zigbee2mqtt/bridge/response/networkmap", "ignored");
+  TAKEN_BY("zigbee2mqtt/bridge/definitions", "ignored");
+  TAKEN_BY("zigbee2mqtt/bridge/groups", "ignored");
+  // Only error lines of the bridge's log leave, and only their level.
+  STRCMP_EQUAL("| ignored_topic=1",
+               summary(e.ev.evaluate(
+                           "zigbee2mqtt/bridge/logging",
+                           R"({"level":"info","message":"MQTT publish: topic 'zigbee2mqtt/Anna'"})",
+                           e.consent, 0),
+                       *e.policy)
+                   .c_str());
+}
+
+TEST(defaults, owntracks_tasmota_and_dsmr_topics_reach_their_class_or_stay_home) {
+  TAKEN_BY("owntracks/anna/iphone", "owntracks-lwt");     // _type "lwt"
+  TAKEN_BY("owntracks/anna/iphone/status", "unmatched");  // _type is not "status"
+  TAKEN_BY("owntracks/anna/iphone/cmd", "ignored");
+  TAKEN_BY("owntracks/anna/iphone/info", "ignored");
+  TAKEN_BY("owntracks/anna/iphone/dump", "ignored");
+  TAKEN_BY("stat/tasmota_1A2B3C/STATUS0", "tasmota-status");
+  TAKEN_BY("stat/tasmota_1A2B3C/STATUS11", "tasmota-status");
+  TAKEN_BY("stat/tasmota_1A2B3C/STATUS5", "ignored");
+  TAKEN_BY("stat/tasmota_1A2B3C/RESULT", "tasmota-result");
+  TAKEN_BY("tele/tasmota_1A2B3C/INFO3", "tasmota-info");
+  TAKEN_BY("tele/tasmota_1A2B3C/INFO2", "ignored");
+  TAKEN_BY("cmnd/tasmota_1A2B3C/POWER", "ignored");
+  TAKEN_BY("tasmota/discovery/A4CF121A2B3C/config", "tasmota-discovery");
+  TAKEN_BY("tasmota/discovery/A4CF121A2B3C/sensors", "ignored");
+  TAKEN_BY("dsmr/reading/electricity_currently_delivered",
+           "dsmr-reading-electricity-currently-delivered");
+  TAKEN_BY("dsmr/reading/phase_currently_delivered_l1", "ignored");
+  TAKEN_BY("dsmr/day-consumption", "dsmr-day-consumption");
+  TAKEN_BY("dsmr/day-consumption/electricity_merged", "dsmr-day-consumption-electricity-merged");
+  TAKEN_BY("dsmr/day-consumption/total_cost", "ignored");
+  TAKEN_BY("dsmr/meter-stats/rejected_telegrams", "dsmr-meter-stats-rejected-telegrams");
+  TAKEN_BY("dsmr/raw", "ignored");
 }

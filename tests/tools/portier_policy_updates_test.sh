@@ -276,9 +276,13 @@ done
 run_tool publish --broker $broker --fleet f keys1
 expect_status "publish a key list as a bundle" 1 &&
   expect_file "publish a key list as a bundle" err "portier-policy publish: keys1: not a signed policy bundle (made by \`portier-policy sign\`)"
-run_tool publish-keylist --broker $broker --fleet f b5
+# A bundle small enough to be read as a key list (the defaults' bundle is over the key list's size
+# limit, and would be refused for that first).
+run_tool sign --key op.key --sequence 5 --expires 30d --fleet --out b5-small \
+  "$defaults/purposes.textproto" "$defaults/owntracks.textproto"
+run_tool publish-keylist --broker $broker --fleet f b5-small
 expect_status "publish-keylist a bundle" 1 &&
-  expect_file "publish-keylist a bundle" err "portier-policy publish-keylist: b5: not a signed key list (made by \`portier-policy keylist\`)"
+  expect_file "publish-keylist a bundle" err "portier-policy publish-keylist: b5-small: not a signed key list (made by \`portier-policy keylist\`)"
 run_tool publish --broker $broker --gateway gw-3 b6-gw
 expect_status "publish to a gateway the bundle does not target" 1 &&
   expect_file "publish to a gateway the bundle does not target" err "portier-policy publish: b6-gw: the bundle targets gateways gw-1, gw-2, not gw-3"
