@@ -385,3 +385,52 @@ TEST(defaults, owntracks_tasmota_and_dsmr_topics_reach_their_class_or_stay_home)
   TAKEN_BY("dsmr/meter-stats/rejected_telegrams", "dsmr-meter-stats-rejected-telegrams");
   TAKEN_BY("dsmr/raw", "ignored");
 }
+
+TEST(defaults, a_frigate_detection_leaves_only_for_location_without_names_zones_or_pictures) {
+  const char* event =
+      R"({"type":"update","before":{"id":"1714551825.475377-mxklsc","camera":"annas_window"},)"
+      R"("after":{"id":"1714551825.475377-mxklsc","camera":"annas_window","label":"person",)"
+      R"("sub_label":["John Smith",0.79],"start_time":1714551825.475377,"end_time":null,)"
+      R"("box":[432,496,544,854],"current_zones":["anna_window_path"],"thumbnail":null,)"
+      R"("recognized_license_plate":"GR-123-K","average_estimated_speed":4.3}})";
+  const decision& d = e.ev.evaluate("frigate/events", event, e.consent, 0);
+  STRCMP_EQUAL("frigate-event", d.device_class()->id.c_str());
+  // The camera's pseudonym is the one its own topics (frigate/annas_window/motion) carry.
+  STRCMP_EQUAL(R"(location={"type":"update","after":{"id":"ffp4qlcq","camera":"pp2uh7ziitvco33a",)"
+               R"("label":"person","start_time":1714551780}} | unlisted_field=7 type_mismatch=1)",
+               summary(d, *e.policy).c_str());
+  STRCMP_EQUAL("portier/gw-test/location/frigate-motion/pp2uh7ziitvco33a",
+               e.ev.evaluate("frigate/annas_window/motion", "ON", e.consent, 0)
+                   .releases()[0]
+                   .topic.c_str());
+  // Presence is a special category: nothing leaves without the household's explicit grant.
+  consent_snapshot defaults;
+  STRCMP_EQUAL("| no_purpose_granted=1 consent_refused=1",
+               summary(e.ev.evaluate("frigate/events", event, defaults, 0), *e.policy).c_str());
+  // The service hears about the recorder and its cameras, never what they saw.
+  STRCMP_EQUAL("service=offline |",
+               summary(e.ev.evaluate("frigate/annas_window/status/record", "offline", defaults, 0),
+                       *e.policy)
+                   .c_str());
+}
+
+TEST(defaults, frigate_pictures_recognitions_audio_and_commands_stay_home) {
+  TAKEN_BY("frigate/events", "frigate-event");
+  TAKEN_BY("frigate/annas_window/person", "frigate-person-count");
+  TAKEN_BY("frigate/annas_window/person/snapshot", "ignored");
+  TAKEN_BY("frigate/annas_window/car", "ignored");
+  TAKEN_BY("frigate/annas_window/person/active", "ignored");
+  TAKEN_BY("frigate/tracked_object_update", "ignored");
+  TAKEN_BY("frigate/annas_window/audio/transcription", "ignored");
+  TAKEN_BY("frigate/annas_window/audio/state", "ignored");
+  TAKEN_BY("frigate/annas_window/detect/state", "frigate-detect-state");
+  TAKEN_BY("frigate/annas_window/snapshots/state", "ignored");
+  TAKEN_BY("frigate/annas_window/detect/set", "ignored");
+  TAKEN_BY("frigate/annas_window/zone/anna_window_path/state", "ignored");
+  TAKEN_BY("frigate/annas_window/status/detect", "frigate-camera-status");
+  TAKEN_BY("frigate/notifications/state", "ignored");
+  // The person count says whether someone is there, not how many.
+  STRCMP_EQUAL("location=someone |",
+               summary(e.ev.evaluate("frigate/front_door/person", "3", e.consent, 0), *e.policy)
+                   .c_str());
+}
