@@ -399,10 +399,9 @@ TEST(defaults, a_frigate_detection_leaves_only_for_location_without_names_zones_
   STRCMP_EQUAL(R"(location={"type":"update","after":{"id":"ffp4qlcq","camera":"pp2uh7ziitvco33a",)"
                R"("label":"person","start_time":1714551780}} | unlisted_field=7 type_mismatch=1)",
                summary(d, *e.policy).c_str());
-  STRCMP_EQUAL("portier/gw-test/location/frigate-motion/pp2uh7ziitvco33a",
-               e.ev.evaluate("frigate/annas_window/motion", "ON", e.consent, 0)
-                   .releases()[0]
-                   .topic.c_str());
+  STRCMP_EQUAL(
+      "portier/gw-test/location/frigate-motion/pp2uh7ziitvco33a",
+      e.ev.evaluate("frigate/annas_window/motion", "ON", e.consent, 0).releases()[0].topic.c_str());
   // Presence is a special category: nothing leaves without the household's explicit grant.
   consent_snapshot defaults;
   STRCMP_EQUAL("| no_purpose_granted=1 consent_refused=1",
@@ -430,7 +429,41 @@ TEST(defaults, frigate_pictures_recognitions_audio_and_commands_stay_home) {
   TAKEN_BY("frigate/annas_window/status/detect", "frigate-camera-status");
   TAKEN_BY("frigate/notifications/state", "ignored");
   // The person count says whether someone is there, not how many.
-  STRCMP_EQUAL("location=someone |",
-               summary(e.ev.evaluate("frigate/front_door/person", "3", e.consent, 0), *e.policy)
+  STRCMP_EQUAL(
+      "location=someone |",
+      summary(e.ev.evaluate("frigate/front_door/person", "3", e.consent, 0), *e.policy).c_str());
+}
+
+TEST(defaults, a_teslamate_car_s_whereabouts_leave_only_for_location_and_coarsened) {
+  const auto run = [&](const char* field, const char* payload, const consent_snapshot& c) {
+    return summary(e.ev.evaluate(std::string("teslamate/cars/1/") + field, payload, c, 0),
+                   *e.policy);
+  };
+  STRCMP_EQUAL(
+      R"(location={"latitude":52.3599,"longitude":4.8620} |)",
+      run("location", R"({"latitude":52.370216,"longitude":4.895168})", e.consent).c_str());
+  // The older split position: each coordinate on its own topic, rounded to 0.05 degrees.
+  STRCMP_EQUAL("location=52.35 |", run("latitude", "52.370216", e.consent).c_str());
+  STRCMP_EQUAL("location=4.90 |", run("longitude", "4.895168", e.consent).c_str());
+  // A place's name leaves as a pseudonym, the same for the geofence and the route's destination.
+  STRCMP_EQUAL("location=anrsr5aw7kocr4gc |", run("geofence", "Anna's school", e.consent).c_str());
+  STRCMP_EQUAL(R"(location={"destination":"anrsr5aw7kocr4gc","minutes_to_arrival":25} |)"
+               R"( unlisted_field=1)",
+               run("active_route",
+                   R"({"destination":"Anna's school","minutes_to_arrival":23.4,)"
+                   R"("miles_to_arrival":6.485299})",
+                   e.consent)
                    .c_str());
+  STRCMP_EQUAL("location=50 |", run("speed", "47", e.consent).c_str());
+  consent_snapshot defaults;
+  STRCMP_EQUAL("| no_purpose_granted=1 consent_refused=1",
+               run("location", R"({"latitude":52.370216,"longitude":4.895168})", defaults).c_str());
+  // The service keeps the car working; analytics gets energy, rounded; the car's name stays home.
+  STRCMP_EQUAL("service=false |", run("locked", "false", defaults).c_str());
+  STRCMP_EQUAL("service=2.9 |", run("tpms_pressure_fl", "2.875", defaults).c_str());
+  STRCMP_EQUAL("analytics=15700 |", run("odometer", "15653.42", e.consent).c_str());
+  STRCMP_EQUAL("analytics=90 |", run("battery_level", "88", e.consent).c_str());
+  STRCMP_EQUAL("| ignored_topic=1", run("display_name", "Anna's Blue Thunder", e.consent).c_str());
+  STRCMP_EQUAL("| ignored_topic=1", run("heading", "340", e.consent).c_str());
+  STRCMP_EQUAL("| unmatched_topic=1", run("something_new", "1", e.consent).c_str());
 }
