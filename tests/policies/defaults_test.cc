@@ -467,3 +467,35 @@ TEST(defaults, a_teslamate_car_s_whereabouts_leave_only_for_location_and_coarsen
   STRCMP_EQUAL("| ignored_topic=1", run("heading", "340", e.consent).c_str());
   STRCMP_EQUAL("| unmatched_topic=1", run("something_new", "1", e.consent).c_str());
 }
+
+TEST(defaults, a_valetudo_robot_s_health_reaches_the_service_and_its_map_never_leaves) {
+  consent_snapshot defaults;  // the service runs by contract; nothing else is needed here
+  const auto run = [&](const std::string& property, const char* payload) {
+    return summary(e.ev.evaluate("valetudo/SmithsRoborockS5/" + property, payload, defaults, 0),
+                   *e.policy);
+  };
+  STRCMP_EQUAL("service=lost |", run("$state", "lost").c_str());
+  STRCMP_EQUAL(R"(service={"severity":{"kind":"permanent","level":"error"},"subsystem":"motors",)"
+               R"("message":"Main brush jammed"} |)",
+               run("StatusStateAttribute/error",
+                   R"({"severity":{"kind":"permanent","level":"error"},"subsystem":"motors",)"
+                   R"("message":"Main brush jammed"})")
+                   .c_str());
+  STRCMP_EQUAL("service=42 |", run("BatteryStateAttribute/level", "42").c_str());
+  STRCMP_EQUAL("service=good |", run("WifiConfigurationCapability/signal", "-23").c_str());
+  // Each consumable is its own device: its remaining time falls on its own upstream topic.
+  const decision& brush = e.ev.evaluate(
+      "valetudo/SmithsRoborockS5/ConsumableMonitoringCapability/brush-main", "29520", defaults, 0);
+  STRCMP_EQUAL("SmithsRoborockS5/brush-main", std::string(brush.device_id()).c_str());
+  // The map, room names, cleaned areas, the Wi-Fi network, the robot's name and commands stay.
+  STRCMP_EQUAL("| ignored_topic=1",
+               run("MapData/segments", R"({"16":"Hallway","18":"Anna's bedroom"})").c_str());
+  STRCMP_EQUAL("| ignored_topic=1", run("MapData/map-data", "x\x9c\xed\xbd").c_str());
+  STRCMP_EQUAL("| ignored_topic=1", run("TotalStatisticsCapability/area", "3150000").c_str());
+  STRCMP_EQUAL("| ignored_topic=1",
+               run("WifiConfigurationCapability/ssid", "Smith Family WiFi").c_str());
+  STRCMP_EQUAL("| ignored_topic=1", run("$name", "Anna's Roborock").c_str());
+  STRCMP_EQUAL("| ignored_topic=1", run("BasicControlCapability/operation/set", "START").c_str());
+  STRCMP_EQUAL("| ignored_topic=1",
+               run("ConsumableMonitoringCapability/brush-main/reset/set", "PERFORM").c_str());
+}
