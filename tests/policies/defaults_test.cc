@@ -150,7 +150,7 @@ TEST_GROUP(defaults) {
 };
 
 TEST(defaults, the_policy_compiles) {
-  LONGS_EQUAL(3, e.policy->purposes().size());
+  LONGS_EQUAL(4, e.policy->purposes().size());
   STRCMP_EQUAL("portier-defaults", e.policy->name().c_str());
   LONGS_EQUAL(1, e.policy->version());
   CHECK_TRUE(e.policy->classes().size() >= 30);
@@ -498,4 +498,52 @@ TEST(defaults, a_valetudo_robot_s_health_reaches_the_service_and_its_map_never_l
   STRCMP_EQUAL("| ignored_topic=1", run("BasicControlCapability/operation/set", "START").c_str());
   STRCMP_EQUAL("| ignored_topic=1",
                run("ConsumableMonitoringCapability/brush-main/reset/set", "PERFORM").c_str());
+}
+
+TEST(defaults, a_bluetooth_scale_or_heart_rate_reaches_only_the_health_purpose) {
+  const int health = e.policy->purpose_index("health");
+  CHECK_TRUE(health >= 0);
+  const auto& purpose = e.policy->purposes()[static_cast<std::size_t>(health)];
+  CHECK_TRUE(purpose.category == special_category::health);
+  const char* scale =
+      R"({"id":"C8:47:8C:9F:7B:0A","rssi":-64,"brand":"Xiaomi","model_id":"XMTZC02HM/XMTZC05HM",)"
+      R"("type":"SCALE","weighing_mode":"person","unit":"kg","weight":72.35,"impedance":503})";
+  const char* topic = "home/OMG_ESP32_Smiths/BTtoMQTT/C8478C9F7B0A";
+  const decision& d = e.ev.evaluate(topic, scale, e.consent, 0);
+  STRCMP_EQUAL("omg-ble-scale", d.device_class()->id.c_str());
+  STRCMP_EQUAL(R"(health={"unit":"kg","weight":72.5,"impedance":500} | unlisted_field=6)",
+               summary(d, *e.policy).c_str());
+  // The MAC address in the topic leaves only as the device's pseudonym.
+  CHECK_TRUE(d.releases()[0].topic.find("C8478C9F7B0A") == std::string::npos);
+  // Health is a special category: refused until the household grants it, and then only the
+  // health purpose hears of the device at all.
+  consent_snapshot defaults;
+  STRCMP_EQUAL("| no_purpose_granted=1 consent_refused=1",
+               summary(e.ev.evaluate(topic, scale, defaults, 0), *e.policy).c_str());
+  const char* strap = R"({"id":"E8:F1:A2:B3:C4:D5","type":"BODY","bpm":131,"batt":80})";
+  STRCMP_EQUAL(
+      "health={\"bpm\":130} | unlisted_field=3",
+      summary(e.ev.evaluate("home/OMG_ESP32_Smiths/BTtoMQTT/E8F1A2B3C4D5", strap, e.consent, 0),
+              *e.policy)
+          .c_str());
+  // A climate sensor on the same topic: analytics and service as for Zigbee.
+  STRCMP_EQUAL(R"(service={"batt":88} analytics={"tempc":22.5,"hum":45} | unlisted_field=10 )"
+               R"(policy_drop=3)",
+               summary(e.ev.evaluate("home/OMG_ESP32_Smiths/BTtoMQTT/A4C1380F2D45",
+                                     R"({"id":"A4:C1:38:0F:2D:45","rssi":-56,"type":"THB",)"
+                                     R"("tempc":22.43,"tempf":72.374,"hum":45.12,"batt":88,)"
+                                     R"("volt":3.012})",
+                                     e.consent, 0),
+                       *e.policy)
+                   .c_str());
+  // Any other Bluetooth device in range (a phone, an undecoded advertisement) stays home.
+  TAKEN_BY("home/OMG_ESP32_Smiths/BTtoMQTT/7B63C682DC57", "ignored");
+  STRCMP_EQUAL("| ignored_topic=1",
+               summary(e.ev.evaluate("home/OMG_ESP32_Smiths/BTtoMQTT/45E174126E00",
+                                     R"({"id":"45:e1:74:12:6e:00","rssi":-89,"distance":21.5})",
+                                     e.consent, 0),
+                       *e.policy)
+                   .c_str());
+  TAKEN_BY("home/OMG_ESP32_Smiths/commands/MQTTtoSYS/config", "ignored");
+  TAKEN_BY("home/OMG_ESP32_Smiths/LWT", "omg-lwt");
 }
