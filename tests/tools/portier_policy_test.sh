@@ -53,11 +53,11 @@ expect_file() {  # case, file (out|err), expected whole content
 
 run_tool check "$defaults"
 expect_status "check defaults (directory)" 0 &&
-  expect_file "check defaults (directory)" out "ok: 3 purposes, 78 device classes, 86 topic filters"
+  expect_file "check defaults (directory)" out "ok: 3 purposes, 112 device classes, 147 topic filters"
 
 run_tool check "$defaults"/*.textproto
 expect_status "check defaults (files)" 0 &&
-  expect_file "check defaults (files)" out "ok: 3 purposes, 78 device classes, 86 topic filters"
+  expect_file "check defaults (files)" out "ok: 3 purposes, 112 device classes, 147 topic filters"
 
 cat >"$tmp/broken.textproto" <<'EOF'
 purpose { id: "analytics" title: "Insights" legal_basis: CONSENT retention_seconds: 60 }
@@ -141,17 +141,17 @@ expect_status "explain a broken policy" 1 && expect_in "explain a broken policy"
 
 anna='{"topic":"zigbee2mqtt/Anna bedroom sensor","payload":{"temperature":21.53,"battery":97,"occupancy":true,"ssid":"Home"}}'
 power='{"topic":"stat/tasmota_1A2B3C/POWER","payload":"ON"}'
-announce='{"topic":"shellies/announce","payload":{"id":"shelly1pm-A1B2C3"}}'
+unknown='{"topic":"rtl_433/raspberrypi/events","payload":{"model":"Acurite-Tower","id":12345}}'
 service_topic='portier/gw-test/service/zigbee2mqtt-device/kezu6euatcy5sxpb'
 analytics_topic='portier/gw-test/analytics/zigbee2mqtt-device/o2y2yse7s5pge2sc'
 location_topic='portier/gw-test/location/zigbee2mqtt-device/mfqijjcekdh7coxj'
 
-printf '%s\n%s\n\n%s\n' "$anna" "$power" "$announce" >"$tmp/stdin"
+printf '%s\n%s\n\n%s\n' "$anna" "$power" "$unknown" >"$tmp/stdin"
 run_tool run "$defaults"
 expect_status "run with default consent" 0 &&
   expect_file "run with default consent" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":97}}],"dropped":[{"reason":"consent_refused","count":2},{"reason":"unlisted_field","count":1},{"reason":"policy_drop","count":2}]}
 {"topic":"stat/tasmota_1A2B3C/POWER","releases":[{"purpose":"service","topic":"portier/gw-test/service/tasmota-power/meuxptsza2qur3ks","payload":"ON"}],"dropped":[]}
-{"topic":"shellies/announce","releases":[],"dropped":[{"reason":"unmatched_topic","count":1}]}'
+{"topic":"rtl_433/raspberrypi/events","releases":[],"dropped":[{"reason":"unmatched_topic","count":1}]}'
 
 printf '%s\n' "$anna" >"$tmp/stdin"
 run_tool run "$defaults" --grant analytics
