@@ -150,7 +150,7 @@ TEST_GROUP(defaults) {
 };
 
 TEST(defaults, the_policy_compiles) {
-  LONGS_EQUAL(3, e.policy->purposes().size());
+  LONGS_EQUAL(4, e.policy->purposes().size());
   STRCMP_EQUAL("portier-defaults", e.policy->name().c_str());
   LONGS_EQUAL(1, e.policy->version());
   CHECK_TRUE(e.policy->classes().size() >= 30);
@@ -550,4 +550,166 @@ TEST(defaults, emonhub_inputs_reach_their_channel_class_or_stay_home) {
   STRCMP_CONTAINS("/analytics/emonhub-power-2/", topic2.c_str());
   STRCMP_EQUAL(topic1.substr(topic1.rfind('/')).c_str(), topic2.substr(topic2.rfind('/')).c_str());
   CHECK_TRUE(topic1.find("Smith") == std::string::npos);
+}
+
+TEST(defaults, a_frigate_detection_leaves_only_for_location_without_names_zones_or_pictures) {
+  const char* event =
+      R"({"type":"update","before":{"id":"1714551825.475377-mxklsc","camera":"annas_window"},)"
+      R"("after":{"id":"1714551825.475377-mxklsc","camera":"annas_window","label":"person",)"
+      R"("sub_label":["John Smith",0.79],"start_time":1714551825.475377,"end_time":null,)"
+      R"("box":[432,496,544,854],"current_zones":["anna_window_path"],"thumbnail":null,)"
+      R"("recognized_license_plate":"GR-123-K","average_estimated_speed":4.3}})";
+  const decision& d = e.ev.evaluate("frigate/events", event, e.consent, 0);
+  STRCMP_EQUAL("frigate-event", d.device_class()->id.c_str());
+  // The camera's pseudonym is the one its own topics (frigate/annas_window/motion) carry.
+  STRCMP_EQUAL(R"(location={"type":"update","after":{"id":"ffp4qlcq","camera":"pp2uh7ziitvco33a",)"
+               R"("label":"person","start_time":1714551780}} | unlisted_field=7 type_mismatch=1)",
+               summary(d, *e.policy).c_str());
+  STRCMP_EQUAL(
+      "portier/gw-test/location/frigate-motion/pp2uh7ziitvco33a",
+      e.ev.evaluate("frigate/annas_window/motion", "ON", e.consent, 0).releases()[0].topic.c_str());
+  // Presence is a special category: nothing leaves without the household's explicit grant.
+  consent_snapshot defaults;
+  STRCMP_EQUAL("| no_purpose_granted=1 consent_refused=1",
+               summary(e.ev.evaluate("frigate/events", event, defaults, 0), *e.policy).c_str());
+  // The service hears about the recorder and its cameras, never what they saw.
+  STRCMP_EQUAL("service=offline |",
+               summary(e.ev.evaluate("frigate/annas_window/status/record", "offline", defaults, 0),
+                       *e.policy)
+                   .c_str());
+}
+
+TEST(defaults, frigate_pictures_recognitions_audio_and_commands_stay_home) {
+  TAKEN_BY("frigate/events", "frigate-event");
+  TAKEN_BY("frigate/annas_window/person", "frigate-person-count");
+  TAKEN_BY("frigate/annas_window/person/snapshot", "ignored");
+  TAKEN_BY("frigate/annas_window/car", "ignored");
+  TAKEN_BY("frigate/annas_window/person/active", "ignored");
+  TAKEN_BY("frigate/tracked_object_update", "ignored");
+  TAKEN_BY("frigate/annas_window/audio/transcription", "ignored");
+  TAKEN_BY("frigate/annas_window/audio/state", "ignored");
+  TAKEN_BY("frigate/annas_window/detect/state", "frigate-detect-state");
+  TAKEN_BY("frigate/annas_window/snapshots/state", "ignored");
+  TAKEN_BY("frigate/annas_window/detect/set", "ignored");
+  TAKEN_BY("frigate/annas_window/zone/anna_window_path/state", "ignored");
+  TAKEN_BY("frigate/annas_window/status/detect", "frigate-camera-status");
+  TAKEN_BY("frigate/notifications/state", "ignored");
+  // The person count says whether someone is there, not how many.
+  STRCMP_EQUAL(
+      "location=someone |",
+      summary(e.ev.evaluate("frigate/front_door/person", "3", e.consent, 0), *e.policy).c_str());
+}
+
+TEST(defaults, a_teslamate_car_s_whereabouts_leave_only_for_location_and_coarsened) {
+  const auto run = [&](const char* field, const char* payload, const consent_snapshot& c) {
+    return summary(e.ev.evaluate(std::string("teslamate/cars/1/") + field, payload, c, 0),
+                   *e.policy);
+  };
+  STRCMP_EQUAL(
+      R"(location={"latitude":52.3599,"longitude":4.8620} |)",
+      run("location", R"({"latitude":52.370216,"longitude":4.895168})", e.consent).c_str());
+  // The older split position: each coordinate on its own topic, rounded to 0.05 degrees.
+  STRCMP_EQUAL("location=52.35 |", run("latitude", "52.370216", e.consent).c_str());
+  STRCMP_EQUAL("location=4.90 |", run("longitude", "4.895168", e.consent).c_str());
+  // A place's name leaves as a pseudonym, the same for the geofence and the route's destination.
+  STRCMP_EQUAL("location=anrsr5aw7kocr4gc |", run("geofence", "Anna's school", e.consent).c_str());
+  STRCMP_EQUAL(R"(location={"destination":"anrsr5aw7kocr4gc","minutes_to_arrival":25} |)"
+               R"( unlisted_field=1)",
+               run("active_route",
+                   R"({"destination":"Anna's school","minutes_to_arrival":23.4,)"
+                   R"("miles_to_arrival":6.485299})",
+                   e.consent)
+                   .c_str());
+  STRCMP_EQUAL("location=50 |", run("speed", "47", e.consent).c_str());
+  consent_snapshot defaults;
+  STRCMP_EQUAL("| no_purpose_granted=1 consent_refused=1",
+               run("location", R"({"latitude":52.370216,"longitude":4.895168})", defaults).c_str());
+  // The service keeps the car working; analytics gets energy, rounded; the car's name stays home.
+  STRCMP_EQUAL("service=false |", run("locked", "false", defaults).c_str());
+  STRCMP_EQUAL("service=2.9 |", run("tpms_pressure_fl", "2.875", defaults).c_str());
+  STRCMP_EQUAL("analytics=15700 |", run("odometer", "15653.42", e.consent).c_str());
+  STRCMP_EQUAL("analytics=90 |", run("battery_level", "88", e.consent).c_str());
+  STRCMP_EQUAL("| ignored_topic=1", run("display_name", "Anna's Blue Thunder", e.consent).c_str());
+  STRCMP_EQUAL("| ignored_topic=1", run("heading", "340", e.consent).c_str());
+  STRCMP_EQUAL("| unmatched_topic=1", run("something_new", "1", e.consent).c_str());
+}
+
+TEST(defaults, a_valetudo_robot_s_health_reaches_the_service_and_its_map_never_leaves) {
+  consent_snapshot defaults;  // the service runs by contract; nothing else is needed here
+  const auto run = [&](const std::string& property, const char* payload) {
+    return summary(e.ev.evaluate("valetudo/SmithsRoborockS5/" + property, payload, defaults, 0),
+                   *e.policy);
+  };
+  STRCMP_EQUAL("service=lost |", run("$state", "lost").c_str());
+  STRCMP_EQUAL(R"(service={"severity":{"kind":"permanent","level":"error"},"subsystem":"motors",)"
+               R"("message":"Main brush jammed"} |)",
+               run("StatusStateAttribute/error",
+                   R"({"severity":{"kind":"permanent","level":"error"},"subsystem":"motors",)"
+                   R"("message":"Main brush jammed"})")
+                   .c_str());
+  STRCMP_EQUAL("service=42 |", run("BatteryStateAttribute/level", "42").c_str());
+  STRCMP_EQUAL("service=good |", run("WifiConfigurationCapability/signal", "-23").c_str());
+  // Each consumable is its own device: its remaining time falls on its own upstream topic.
+  const decision& brush = e.ev.evaluate(
+      "valetudo/SmithsRoborockS5/ConsumableMonitoringCapability/brush-main", "29520", defaults, 0);
+  STRCMP_EQUAL("SmithsRoborockS5/brush-main", std::string(brush.device_id()).c_str());
+  // The map, room names, cleaned areas, the Wi-Fi network, the robot's name and commands stay.
+  STRCMP_EQUAL("| ignored_topic=1",
+               run("MapData/segments", R"({"16":"Hallway","18":"Anna's bedroom"})").c_str());
+  STRCMP_EQUAL("| ignored_topic=1", run("MapData/map-data", "x\x9c\xed\xbd").c_str());
+  STRCMP_EQUAL("| ignored_topic=1", run("TotalStatisticsCapability/area", "3150000").c_str());
+  STRCMP_EQUAL("| ignored_topic=1",
+               run("WifiConfigurationCapability/ssid", "Smith Family WiFi").c_str());
+  STRCMP_EQUAL("| ignored_topic=1", run("$name", "Anna's Roborock").c_str());
+  STRCMP_EQUAL("| ignored_topic=1", run("BasicControlCapability/operation/set", "START").c_str());
+  STRCMP_EQUAL("| ignored_topic=1",
+               run("ConsumableMonitoringCapability/brush-main/reset/set", "PERFORM").c_str());
+}
+
+TEST(defaults, a_bluetooth_scale_or_heart_rate_reaches_only_the_health_purpose) {
+  const int health = e.policy->purpose_index("health");
+  CHECK_TRUE(health >= 0);
+  const auto& purpose = e.policy->purposes()[static_cast<std::size_t>(health)];
+  CHECK_TRUE(purpose.category == special_category::health);
+  const char* scale =
+      R"({"id":"C8:47:8C:9F:7B:0A","rssi":-64,"brand":"Xiaomi","model_id":"XMTZC02HM/XMTZC05HM",)"
+      R"("type":"SCALE","weighing_mode":"person","unit":"kg","weight":72.35,"impedance":503})";
+  const char* topic = "home/OMG_ESP32_Smiths/BTtoMQTT/C8478C9F7B0A";
+  const decision& d = e.ev.evaluate(topic, scale, e.consent, 0);
+  STRCMP_EQUAL("omg-ble-scale", d.device_class()->id.c_str());
+  STRCMP_EQUAL(R"(health={"unit":"kg","weight":72.5,"impedance":500} | unlisted_field=6)",
+               summary(d, *e.policy).c_str());
+  // The MAC address in the topic leaves only as the device's pseudonym.
+  CHECK_TRUE(d.releases()[0].topic.find("C8478C9F7B0A") == std::string::npos);
+  // Health is a special category: refused until the household grants it, and then only the
+  // health purpose hears of the device at all.
+  consent_snapshot defaults;
+  STRCMP_EQUAL("| no_purpose_granted=1 consent_refused=1",
+               summary(e.ev.evaluate(topic, scale, defaults, 0), *e.policy).c_str());
+  const char* strap = R"({"id":"E8:F1:A2:B3:C4:D5","type":"BODY","bpm":131,"batt":80})";
+  STRCMP_EQUAL(
+      "health={\"bpm\":130} | unlisted_field=3",
+      summary(e.ev.evaluate("home/OMG_ESP32_Smiths/BTtoMQTT/E8F1A2B3C4D5", strap, e.consent, 0),
+              *e.policy)
+          .c_str());
+  // A climate sensor on the same topic: analytics and service as for Zigbee.
+  STRCMP_EQUAL(R"(service={"batt":88} analytics={"tempc":22.5,"hum":45} | unlisted_field=10 )"
+               R"(policy_drop=3)",
+               summary(e.ev.evaluate("home/OMG_ESP32_Smiths/BTtoMQTT/A4C1380F2D45",
+                                     R"({"id":"A4:C1:38:0F:2D:45","rssi":-56,"type":"THB",)"
+                                     R"("tempc":22.43,"tempf":72.374,"hum":45.12,"batt":88,)"
+                                     R"("volt":3.012})",
+                                     e.consent, 0),
+                       *e.policy)
+                   .c_str());
+  // Any other Bluetooth device in range (a phone, an undecoded advertisement) stays home.
+  TAKEN_BY("home/OMG_ESP32_Smiths/BTtoMQTT/7B63C682DC57", "ignored");
+  STRCMP_EQUAL("| ignored_topic=1",
+               summary(e.ev.evaluate("home/OMG_ESP32_Smiths/BTtoMQTT/45E174126E00",
+                                     R"({"id":"45:e1:74:12:6e:00","rssi":-89,"distance":21.5})",
+                                     e.consent, 0),
+                       *e.policy)
+                   .c_str());
+  TAKEN_BY("home/OMG_ESP32_Smiths/commands/MQTTtoSYS/config", "ignored");
+  TAKEN_BY("home/OMG_ESP32_Smiths/LWT", "omg-lwt");
 }
