@@ -1,28 +1,16 @@
 // The shipped default policy against its own samples (policies/defaults/samples.jsonl), with every
 // purpose granted: nothing personal in the samples may reach a release topic or payload.
 #include <algorithm>
-#include <array>
 #include <fstream>
-#include <regex>
 #include <string>
 #include <vector>
 
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
-#include "policies/evaluator.h"
-#include "policies/policy_source.h"
-#include "test_support.h"
+#include "sample_corpus.h"
 
 using namespace portier::policies;
-using portier::policies::test::joined;
-using portier::policies::test::summary;
-using portier::policies::test::test_identity;
+using namespace portier::policies::test;
 
 namespace {
-
-const std::string kDefaults = std::string(PORTIER_SOURCE_DIR) + "/policies/defaults";
 
 struct sample {
   int line = 0;
@@ -31,15 +19,8 @@ struct sample {
   rapidjson::Document doc;
 };
 
-std::string json_text(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  v.Accept(w);
-  return {buf.GetString(), buf.GetSize()};
-}
-
 std::vector<sample> load_samples() {
-  std::ifstream in(kDefaults + "/samples.jsonl");
+  std::ifstream in(kDefaultsDir + "/samples.jsonl");
   std::vector<sample> out;
   std::string text;
   int line = 0;
@@ -60,87 +41,6 @@ std::vector<sample> load_samples() {
   }
   return out;
 }
-
-std::shared_ptr<const compiled_policy> load_defaults() {
-  auto sources = load_policy_dir(kDefaults);
-  if (!sources) FAIL(sources.error_message().c_str());
-  auto r = compile_policy(*sources);
-  if (!r.errors.empty()) FAIL(joined(r.errors).c_str());
-  return r.policy;
-}
-
-bool is_one_of(std::string_view key, std::initializer_list<std::string_view> keys) {
-  for (auto k : keys) {
-    if (k == key) return true;
-  }
-  return false;
-}
-
-// Patterns of values that identify a person, a place or a moment.
-struct detectors {
-  std::regex mac{"([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}"};
-  std::regex ipv4{"([0-9]{1,3}\\.){3}[0-9]{1,3}"};
-  std::regex iso_seconds{
-      "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([0-9]{2}:[0-9]{2}:([0-9]{2}))([.,][0-9]+)?.*"};
-  std::regex decimals{"-?[0-9]+\\.[0-9]{5,}"};
-};
-
-// What must not leave, as the device wrote it: values under identifying keys, MAC and IP
-// addresses anywhere, coordinates with more than 4 decimals, second-precise times.
-void collect_sensitive(const detectors& re, const rapidjson::Value& v, std::string_view key,
-                       std::vector<std::string>& out) {
-  const auto& [mac, ipv4, iso_seconds, decimals] = re;
-  const bool identifying =
-      is_one_of(key, {"SSID", "SSId", "ssid", "BSSID", "BSSId", "mac", "ip", "sta_ip",
-                      "friendlyName", "ieeeAddr", "networkAddress", "desc", "tid", "topic", "Id",
-                      "inregions", "inrids", "rid"});
-  if (v.IsObject()) {
-    for (const auto& m : v.GetObject()) collect_sensitive(re, m.value, m.name.GetString(), out);
-    return;
-  }
-  if (v.IsArray()) {
-    for (const auto& e : v.GetArray()) collect_sensitive(re, e, key, out);
-    return;
-  }
-  const std::string text =
-      v.IsString() ? std::string(v.GetString(), v.GetStringLength()) : json_text(v);
-  std::smatch m;
-  if (identifying || std::regex_match(text, mac) || std::regex_match(text, ipv4))
-    out.push_back(text);
-  if (v.IsString() && std::regex_match(text, m, iso_seconds) && (m[2] != "00" || m[3].matched)) {
-    out.push_back(text);
-    out.push_back(m[1]);  // the time of day to the second, in any notation
-  }
-  if (v.IsNumber() && is_one_of(key, {"lat", "lon"}) && std::regex_match(text, decimals))
-    out.push_back(text);
-  if (v.IsInt64()) {
-    const std::int64_t n = v.GetInt64();
-    const bool epoch_s = n >= 1'000'000'000 && n < 20'000'000'000 && n % 60 != 0;
-    const bool epoch_ms = n >= 1'000'000'000'000 && n < 20'000'000'000'000 && n % 60'000 != 0;
-    if (epoch_s || epoch_ms) out.push_back(text);
-  }
-}
-
-// The topic levels a class captured (device names, user names, node names).
-void collect_captures(const decision& d, const std::string& topic, std::vector<std::string>& out) {
-  if (d.device_class() == nullptr) return;
-  for (const auto& f : d.device_class()->topics) {
-    std::array<std::string_view, topic_filter::kMaxCaptures> captures{};
-    if (!f.match(topic, captures)) continue;
-    for (std::size_t i = 0; i < f.capture_names().size(); ++i) {
-      if (captures[i].size() >= 3) out.emplace_back(captures[i]);  // not a channel number like "0"
-    }
-  }
-}
-
-struct defaults_engine {
-  defaults_engine() : policy(load_defaults()), ev(policy, test_identity()) {
-    for (const auto& p : policy->purposes()) consent.set_household(p.id, consent_decision::granted);
-  }
-  std::shared_ptr<const compiled_policy> policy;
-  evaluator ev;
-  consent_snapshot consent;
-};
 
 }  // namespace
 
@@ -164,7 +64,7 @@ TEST(defaults, nothing_sensitive_in_any_sample_leaves) {
     const decision& d = e.ev.evaluate(s.topic, s.payload, e.consent, 0);
     std::vector<std::string> sensitive;
     collect_sensitive(re, s.doc["payload"], "", sensitive);
-    collect_captures(d, s.topic, sensitive);
+    collect_captures(d, s.topic, 3, sensitive);  // not a channel number like "0"
     for (const auto& r : d.releases()) {
       for (const auto& value : sensitive) {
         const std::string where = "samples.jsonl:" + std::to_string(s.line) + ": \"" + value +

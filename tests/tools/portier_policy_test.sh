@@ -137,6 +137,58 @@ done
 run_tool explain "$tmp/broken.textproto"
 expect_status "explain a broken policy" 1 && expect_in "explain a broken policy" err "4 errors"
 
+# --markdown: docs/DEFAULTS.md's form, per ecosystem and class; text the policy chose cannot
+# break a table or inject HTML.
+cat >"$tmp/md.textproto" <<'EOF'
+name: "md" version: 2
+purpose { id: "service" title: "Keep devices working" legal_basis: CONTRACT retention_seconds: 86400 }
+purpose { id: "where" title: "Location" legal_basis: CONSENT special_category: LOCATION retention_seconds: 3600 }
+device_class { id: "plug" title: "Smart plug" ecosystem: "Acme Home" topic: "acme/{device}"
+  field { path: "power" title: "power" unit: "W" why: "energy | <b>tips</b>"
+    rule { purpose: "service" round { step: 10 } } }
+  field { path: "lat" title: "position" rule { purpose: "where" generalise_location { longitude: "lon" cell_km: 5 } } }
+  field { path: "state" rule { purpose: "service" keep { type: STRING max_length: 8 } } }
+  field { path: "ssid" title: "Wi-Fi name" why: "never needed" rule { purpose: "service" drop {} } } }
+device_class { id: "lamp" topic: "lamps/{device}" format: RAW
+  field { path: "$" title: "light level" unit: "lx" why: "daylight"
+    rule { purpose: "service" bucket { bound: [10] label: ["dark", "light"] } } } }
+ignore { ecosystem: "Acme Home" topic: "acme/{device}/set" why: "commands stay home" }
+EOF
+run_tool explain --markdown "$tmp/md.textproto"
+expect_status "explain --markdown" 0
+for line in '# What leaves the home: policy "md", version 2' \
+  '| Keep devices working (`service`) | contract | — | on; the household can turn it off | 1 day |' \
+  '| Location (`where`) | consent | location | off: nothing is sent until the household allows it | 1 hour |' \
+  '- [Acme Home](#acme-home): 1 device class, 1 group of topics that stay home' \
+  '- [Other](#other): 1 device class' \
+  '### Smart plug (`plug`)' \
+  '- Topics: `acme/{device}`' \
+  '| Field | Path | `service` | `where` | Why |' \
+  '| power (W) | `power` | rounded to 10 W | — | energy \| &lt;b&gt;tips&lt;/b&gt; |' \
+  '| position | `lat` | — | together with `lon`, only as the centre of its 5 km grid cell | — |' \
+  '| state | `state` | as sent, if text of at most 8 characters | — | — |' \
+  '| Wi-Fi name | `ssid` | — | — | never needed |' \
+  '### Acme Home topics that stay home' \
+  '| `acme/{device}/set` | commands stay home |' \
+  '### lamp (`lamp`)' \
+  '- The payload is a bare value, not JSON: its only field is `$`.' \
+  '| light level (lx) | `$` | only its range: dark (under 10 lx), light (10 lx or more) | — | daylight |' \
+  '## Everything else stays home'; do
+  cases=$((cases + 1))
+  grep -qxF -- "$line" "$tmp/out" || fail "explain --markdown has the line" "$line"$'\n'"$(cat "$tmp/out")"
+done
+cases=$((cases + 1))
+# Named ecosystems first, "Other" last.
+[ "$(grep '^## \(Acme Home\|Other\)$' "$tmp/out" | tr '\n' ,)" = "## Acme Home,## Other," ] ||
+  fail "explain --markdown orders ecosystems" "$(grep '^## ' "$tmp/out")"
+run_tool explain --markdown "$defaults"
+expect_status "explain --markdown defaults" 0 && expect_in "explain --markdown defaults" out "## Zigbee2MQTT"
+run_tool explain --markdown
+expect_status "explain --markdown without files" 2 &&
+  expect_in "explain --markdown without files" err "name at least one policy file"
+run_tool check --markdown "$defaults"
+expect_status "check --markdown" 2 && expect_in "check --markdown" err "unknown option --markdown"
+
 # ------------------------------------------------------------------------------- run
 
 anna='{"topic":"zigbee2mqtt/Anna bedroom sensor","payload":{"temperature":21.53,"battery":97,"occupancy":true,"ssid":"Home"}}'
