@@ -614,3 +614,15 @@ TEST(defaults, a_bluetooth_scale_or_heart_rate_reaches_only_the_health_purpose) 
   TAKEN_BY("home/OMG_ESP32_Smiths/commands/MQTTtoSYS/config", "ignored");
   TAKEN_BY("home/OMG_ESP32_Smiths/LWT", "omg-lwt");
 }
+
+TEST(defaults, owntracks_step_counts_go_only_to_the_health_purpose) {
+  const char* steps = R"({"_type":"steps","tst":1714576500,"steps":8734,"from":1714514400,)"
+                      R"("to":1714576500})";
+  STRCMP_EQUAL(
+      R"(health={"steps":8700,"from":1714514400,"to":1714575600} | unlisted_field=2)",
+      summary(e.ev.evaluate("owntracks/anna/iphone/step", steps, e.consent, 0), *e.policy).c_str());
+  consent_snapshot defaults;
+  STRCMP_EQUAL(
+      "| no_purpose_granted=1 consent_refused=1",
+      summary(e.ev.evaluate("owntracks/anna/iphone/step", steps, defaults, 0), *e.policy).c_str());
+}

@@ -53,11 +53,11 @@ expect_file() {  # case, file (out|err), expected whole content
 
 run_tool check "$defaults"
 expect_status "check defaults (directory)" 0 &&
-  expect_file "check defaults (directory)" out "ok: 4 purposes, 167 device classes, 202 topic filters"
+  expect_file "check defaults (directory)" out "ok: 4 purposes, 168 device classes, 203 topic filters"
 
 run_tool check "$defaults"/*.textproto
 expect_status "check defaults (files)" 0 &&
-  expect_file "check defaults (files)" out "ok: 4 purposes, 167 device classes, 202 topic filters"
+  expect_file "check defaults (files)" out "ok: 4 purposes, 168 device classes, 203 topic filters"
 
 cat >"$tmp/broken.textproto" <<'EOF'
 purpose { id: "analytics" title: "Insights" legal_basis: CONSENT retention_seconds: 60 }
