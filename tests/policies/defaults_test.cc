@@ -486,6 +486,7 @@ TEST(defaults, frigate_pictures_recognitions_audio_and_commands_stay_home) {
   TAKEN_BY("frigate/annas_window/car", "ignored");
   TAKEN_BY("frigate/annas_window/person/active", "ignored");
   TAKEN_BY("frigate/tracked_object_update", "ignored");
+  TAKEN_BY("frigate/triggers", "ignored");
   TAKEN_BY("frigate/annas_window/audio/transcription", "ignored");
   TAKEN_BY("frigate/annas_window/audio/state", "ignored");
   TAKEN_BY("frigate/annas_window/detect/state", "frigate-detect-state");
