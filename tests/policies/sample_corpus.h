@@ -364,16 +364,25 @@ struct defaults_engine {
 struct corpus_stats {
   std::size_t lines = 0;
   std::size_t useful = 0;          // lines that release something to service or analytics
+  std::size_t released = 0;        // lines that release something to any purpose
+  std::size_t kept_home = 0;       // lines nothing leaves of, on purpose (ignored_topic)
   std::size_t input_bytes = 0;     // wire payloads
   std::size_t upstream_bytes = 0;  // release payloads, over all purposes
 
   void add(const corpus_stats& o) {
     lines += o.lines;
     useful += o.useful;
+    released += o.released;
+    kept_home += o.kept_home;
     input_bytes += o.input_bytes;
     upstream_bytes += o.upstream_bytes;
   }
-  double useful_percent() const { return lines == 0 ? 0 : 100.0 * double(useful) / double(lines); }
+  static double percent(std::size_t n, std::size_t of) {
+    return of == 0 ? 0 : 100.0 * double(n) / double(of);
+  }
+  double useful_percent() const { return percent(useful, lines); }
+  // Released to the purpose it serves, or known and kept home: not dropped as unknown or broken.
+  double handled_percent() const { return percent(released + kept_home, lines); }
   double reduction_percent() const {
     return input_bytes == 0 ? 0 : 100.0 * (1.0 - double(upstream_bytes) / double(input_bytes));
   }
@@ -424,6 +433,8 @@ inline std::vector<std::string> check_sample(evaluator& ev, const consent_snapsh
     }
   }
   if (useful) ++stats.useful;
+  if (!d.releases().empty()) ++stats.released;
+  if (d.releases().empty() && d.drops(drop_reason::ignored_topic) > 0) ++stats.kept_home;
   if (s.expect() != nullptr) {
     for (const auto& m : s.expect()->GetObject()) {
       const int p = policy.purpose_index(m.name.GetString());
