@@ -104,8 +104,7 @@ control::Response household_service::handle(const control::Request& request) {
     case control::Request::kExportLedger: return export_ledger();
     case control::Request::kErase: return erase(request.erase());
     case control::Request::kVerifyLedger: return verify_ledger();
-    case control::Request::kUnmatched:
-      return unmatched(request.unmatched());
+    case control::Request::kUnmatched: return unmatched(request.unmatched());
     default: return failure(Response::INVALID_REQUEST, "The request names no command: see `portierctl help`.");
   }
 }
