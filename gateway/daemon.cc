@@ -22,6 +22,7 @@
 #include "gateway/status_report.h"
 #include "gateway/store/ledger.h"
 #include "gateway/store/spool.h"
+#include "gateway/store/unmatched_shapes.h"
 #include "gateway/updates/policy_updates.h"
 #include "gateway/updates/update_worker.h"
 #include "platform/key_directory.h"
@@ -85,6 +86,7 @@ bool same_connections(const gateway_config& a, const gateway_config& b) {
          a.proto.ledger().SerializeAsString() == b.proto.ledger().SerializeAsString() &&
          a.proto.devices().SerializeAsString() == b.proto.devices().SerializeAsString() &&
          a.proto.updates().SerializeAsString() == b.proto.updates().SerializeAsString() &&
+         a.proto.unmatched().SerializeAsString() == b.proto.unmatched().SerializeAsString() &&
          a.password_local == b.password_local && a.password_upstream == b.password_upstream;
 }
 
@@ -126,6 +128,14 @@ spool_options spool_options_from(const gateway_config& cfg) {
                 : spool_options::durability::batch;
   so.batch_interval = std::chrono::milliseconds(cfg.proto.spool().batch_ms());
   return so;
+}
+
+unmatched_shapes_options unmatched_options_from(const gateway_config& cfg, counters& stats) {
+  unmatched_shapes_options o;
+  o.path = cfg.proto.state_dir() + "/unmatched.pb";
+  o.max_shapes = cfg.proto.unmatched().max_shapes();
+  o.evicted_counter = &stats.unmatched_shapes_evicted;
+  return o;
 }
 
 device_registry_options registry_options_from(const gateway_config& cfg, counters& stats) {
@@ -219,9 +229,8 @@ void reload(const std::string& config_path, const gateway_config& running, count
   }
   if (!same_connections(running, *next)) {
     log_warning(
-        "changes to gateway_id, state_dir, local, upstream, spool, control, ledger, devices or "
-        "updates take effect "
-        "after a restart");
+        "changes to gateway_id, state_dir, local, upstream, spool, control, ledger, devices, "
+        "updates or unmatched take effect after a restart");
   }
   installer.install(next_policy, *next, "reload of " + source);
   ++stats.reloads;
@@ -310,6 +319,10 @@ int run_daemon(const std::string& config_path) {
                                                                  spool_opened)
                .count(),
            " ms");
+  std::string shapes_problem;
+  auto shapes = unmatched_shapes::open(unmatched_options_from(cfg, stats), shapes_problem);
+  if (!shapes_problem.empty())
+    log_warning(shapes_problem, "; the shapes of unmatched messages start afresh");
   std::unique_ptr<policy_updates> updates;
   if (!cfg.proto.updates().root_key_file().empty()) {
     auto u =
@@ -334,11 +347,13 @@ int run_daemon(const std::string& config_path) {
                  (*consent)->snapshot());
     up = std::make_unique<upstream_egress>(cfg, **store, stats, [&] {
       return online_status(cfg.proto.gateway_id(), started, stats, pipe, **store,
-                           (*consent)->paused(), worker ? worker->report() : std::string());
+                           (*consent)->paused(), worker ? worker->report() : std::string(),
+                           shapes->size());
     });
     up->set_hold([&] { return (*consent)->paused(); });
     in = std::make_unique<local_ingress>(cfg, pipe, **store, stats, devices, record->get());
     in->set_sender([&up] { up->pump(); });
+    in->set_unmatched(shapes.get());
   } catch (const std::exception& e) {  // Paho's exceptions stop here
     log_error("cannot start: ", e.what());
     return 1;
@@ -365,6 +380,7 @@ int run_daemon(const std::string& config_path) {
   hc.consent = consent->get();
   hc.record = record->get();
   hc.devices = &devices;
+  hc.unmatched = shapes.get();
   hc.identity = identity;
   hc.started = started;
   hc.local_connected = [&] { return in->connected(); };
@@ -397,6 +413,8 @@ int run_daemon(const std::string& config_path) {
     const int sig = signals.wait(std::chrono::milliseconds(1000));
     (*record)->flush(
         wall_ms());  // the ledger's finished minutes: written here, never on the message path
+    if (auto saved = shapes->save_if_due(std::chrono::steady_clock::now()); !saved)
+      log_warning("unmatched shapes: ", saved.error_message());
     if (sig == SIGHUP) reload(config_path, cfg, stats, **record, installer, *up);
     if (sig == SIGTERM || sig == SIGINT) break;
   }
@@ -416,6 +434,7 @@ int run_daemon(const std::string& config_path) {
   up->stop();
   (*store)->close();
   (*record)->flush_all(wall_ms());
+  if (auto saved = shapes->save(); !saved) log_warning("unmatched shapes: ", saved.error_message());
   log_info("stopped: ", stats.received.load(), " received, ", stats.released.load(), " released, ",
            stats.acknowledged.load(), " acknowledged upstream");
   return 0;

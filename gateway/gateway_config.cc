@@ -9,6 +9,7 @@
 #include "gateway/mqtt/mqtt_subscriber.h"
 #include "platform/file.h"
 #include "platform/proto_text.h"
+#include "policies/topic_filter.h"
 
 namespace portier::gateway {
 
@@ -236,6 +237,20 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
   v.range({{"devices"}, {"max_devices"}}, dv.max_devices(), 16, 65536);
   if (dv.max_new_per_minute() == 0) dv.set_max_new_per_minute(600);
   v.range({{"devices"}, {"max_new_per_minute"}}, dv.max_new_per_minute(), 1, 100000);
+  auto& un = *c.mutable_unmatched();
+  if (un.max_shapes() == 0) un.set_max_shapes(256);
+  v.range({{"unmatched"}, {"max_shapes"}}, un.max_shapes(), 16, 4096);
+  if (un.observe_size() > 16) v.fail({{"unmatched"}, {"observe"}}, "at most 16 filters");
+  for (int i = 0; i < un.observe_size() && i < 16; ++i) {
+    const std::string& f = un.observe(i);
+    auto parsed = policies::topic_filter::parse(f);
+    if (!parsed) {
+      v.fail({{"unmatched"}, {"observe", i}}, parsed.error_message());
+    } else if (f.find_first_of("{}") != std::string::npos) {
+      v.fail({{"unmatched"}, {"observe", i}},
+             "\"" + f + "\" is an MQTT filter here: \"+\" and \"#\", no {captures}");
+    }
+  }
   auto& up_dates = *c.mutable_updates();
   if (up_dates.max_bundle_bytes() == 0) up_dates.set_max_bundle_bytes(4u << 20);
   v.range({{"updates"}, {"max_bundle_bytes"}}, up_dates.max_bundle_bytes(), 64u << 10, 16u << 20);

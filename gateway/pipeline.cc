@@ -66,9 +66,9 @@ void pipeline::process(std::string_view topic, std::string_view payload, std::in
   if (seen) seen(d, drops, admitted);
 }
 
-std::vector<std::string> pipeline::subscriptions() const {
+std::vector<std::string> pipeline::subscriptions(std::span<const std::string> extra) const {
   const auto p = policy();
-  return p ? p->subscriptions() : std::vector<std::string>{};
+  return p ? p->subscriptions(extra) : std::vector<std::string>{};
 }
 
 std::string pipeline::policy_name() const {

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,8 +54,9 @@ class pipeline {
   void process(std::string_view topic, std::string_view payload, std::int64_t now_ms, const sink& out,
                const observer& seen = {});
 
-  // Of the most recently installed policy.
-  std::vector<std::string> subscriptions() const;
+  // Of the most recently installed policy, with `extra` MQTT filters
+  // (compiled_policy::subscriptions).
+  std::vector<std::string> subscriptions(std::span<const std::string> extra = {}) const;
   std::string policy_name() const;
   std::uint64_t policy_version() const;
 

@@ -20,9 +20,10 @@ std::string offline_status(const std::string& gateway_id) {
   return "{\"gateway\":\"" + gateway_id + "\",\"state\":\"offline\",\"version\":\"" + kPortierVersion + "\"}";
 }
 
-std::string online_status(const std::string& gateway_id, std::chrono::steady_clock::time_point started,
-                          const counters& c, const pipeline& p, const spool& s, bool paused,
-                          const std::string& update) {
+std::string online_status(const std::string& gateway_id,
+                          std::chrono::steady_clock::time_point started, const counters& c,
+                          const pipeline& p, const spool& s, bool paused, const std::string& update,
+                          std::uint64_t unmatched_shapes) {
   rapidjson::StringBuffer buf;
   json_writer w(buf);
   w.StartObject();
@@ -53,6 +54,8 @@ std::string online_status(const std::string& gateway_id, std::chrono::steady_clo
   w.Uint64(s.bytes());
   w.Key("inflight");
   w.Uint64(s.inflight());
+  w.Key("unmatched_shapes");
+  w.Uint64(unmatched_shapes);
   w.Key("released_by_purpose");
   w.StartObject();
   for (const auto& [purpose, n] : c.released_by_purpose()) {

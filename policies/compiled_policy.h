@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -115,8 +116,9 @@ class compiled_policy {
   int purpose_index(std::string_view id) const;
   const compiled_class* find_class(std::string_view id) const;
   // What an MQTT client must subscribe to for the classes' filters (topic_filter::subscription),
-  // without filters another one already covers. Ignored topics need no subscription.
-  std::vector<std::string> subscriptions() const;
+  // and for `extra` MQTT filters (unmatched.observe), without filters another one already
+  // covers. Ignored topics need no subscription.
+  std::vector<std::string> subscriptions(std::span<const std::string> extra = {}) const;
 
  private:
   friend class policy_compiler;

@@ -68,13 +68,16 @@ bool covers(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::vector<std::string> compiled_policy::subscriptions() const {
+std::vector<std::string> compiled_policy::subscriptions(std::span<const std::string> extra) const {
   std::vector<std::string> all;
   for (const auto& c : classes_) {
     for (const auto& t : c->topics) {
       std::string s = t.subscription();
       if (std::find(all.begin(), all.end(), s) == all.end()) all.push_back(std::move(s));
     }
+  }
+  for (const auto& s : extra) {
+    if (std::find(all.begin(), all.end(), s) == all.end()) all.push_back(s);
   }
   // A broker delivers a message once per matching subscription: keep only filters no other
   // filter covers, so a message arrives once.

@@ -104,6 +104,7 @@ control::Response household_service::handle(const control::Request& request) {
     case control::Request::kExportLedger: return export_ledger();
     case control::Request::kErase: return erase(request.erase());
     case control::Request::kVerifyLedger: return verify_ledger();
+    case control::Request::kUnmatched: return unmatched(request.unmatched());
     default: return failure(Response::INVALID_REQUEST, "The request names no command: see `portierctl help`.");
   }
 }
@@ -139,6 +140,7 @@ control::Response household_service::status() {
   for (const auto& [purpose, n] : ctx_.stats->released_by_purpose()) c["released." + purpose] = n;
   c["spool_pending"] = ctx_.store->pending();
   c["spool_bytes"] = ctx_.store->bytes();
+  c["unmatched_shapes"] = ctx_.unmatched ? ctx_.unmatched->size() : 0;
   return r;
 }
 
@@ -541,6 +543,16 @@ control::Response household_service::erase(const control::EraseRequest& req) {
   auto erased = ctx_.record->erase_device(device, pseudonyms, purged, wall_ms());
   if (!erased) return failure(Response::INTERNAL, "The ledger could not erase the device: " + erased.error_message());
   ctx_.devices->forget(device);
+  std::uint64_t shapes_cleared = 0;
+  if (ctx_.unmatched != nullptr) {
+    auto cleared = ctx_.unmatched->clear();
+    if (!cleared) {
+      platform::log_warning("erasure: the unmatched shapes could not be removed: ",
+                            cleared.error_message());
+    } else {
+      shapes_cleared = *cleared;
+    }
+  }
 
   rapidjson::StringBuffer buf;
   json_writer w(buf);
@@ -585,6 +597,7 @@ control::Response household_service::erase(const control::EraseRequest& req) {
   }
   out->set_erasure_topic(topic);
   out->set_upstream_acknowledged(acknowledged);
+  out->set_unmatched_shapes_cleared(shapes_cleared);
   platform::log_info("erasure: ", purged, " waiting releases and ", erased->ledger_entries,
                      " ledger entries erased; upstream ", acknowledged ? "acknowledged" : "did not acknowledge",
                      " the request");
@@ -607,6 +620,25 @@ control::Response household_service::verify_ledger() {
   out->set_receipts_checked(receipts.count);
   out->set_receipts_bad_id(receipts.receipt_id);
   out->set_receipts_reason(receipts.reason);
+  return r;
+}
+
+control::Response household_service::unmatched(const control::UnmatchedRequest& req) {
+  Response r;
+  auto* out = r.mutable_unmatched();
+  if (ctx_.unmatched == nullptr) return r;
+  out->set_max_shapes(static_cast<std::uint32_t>(ctx_.unmatched->max_shapes()));
+  out->set_evicted(ctx_.unmatched->evicted());
+  if (req.clear()) {
+    auto cleared = ctx_.unmatched->clear();
+    if (!cleared) {
+      return failure(Response::INTERNAL,
+                     "The shapes could not be forgotten on disk: " + cleared.error_message());
+    }
+    out->set_cleared(*cleared);
+    return r;
+  }
+  for (auto& s : ctx_.unmatched->list()) *out->add_shape() = std::move(s);
   return r;
 }
 

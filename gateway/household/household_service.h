@@ -3,7 +3,8 @@
 // and changes consent: a change is stored (with its receipt) before it takes effect, takes
 // effect before the next message is evaluated, and a withdrawal then purges what waits in the
 // spool for that purpose and scope. Erasure purges the spool and the ledger for a device and
-// asks upstream to erase it too.
+// asks upstream to erase it too; it also forgets the shapes of unmatched messages, since which of
+// them came from the device cannot be told.
 //
 // Threading: the control server calls handle() from its one thread. Explanations use an
 // evaluator of their own (the ingress's is not shared), rebuilt when the policy changes.
@@ -23,6 +24,7 @@
 #include "gateway/pipeline.h"
 #include "gateway/store/ledger.h"
 #include "gateway/store/spool.h"
+#include "gateway/store/unmatched_shapes.h"
 #include "policies/evaluator.h"
 
 namespace portier::gateway {
@@ -35,6 +37,7 @@ struct household_context {
   consent_store* consent = nullptr;
   ledger* record = nullptr;
   device_registry* devices = nullptr;
+  unmatched_shapes* unmatched = nullptr;  // may be null: no shapes are kept
   policies::engine_identity identity;
   std::chrono::steady_clock::time_point started;
   std::function<bool()> local_connected;
@@ -59,6 +62,7 @@ class household_service : public control_service {
   control::Response export_ledger();
   control::Response erase(const control::EraseRequest& r);
   control::Response verify_ledger();
+  control::Response unmatched(const control::UnmatchedRequest& r);
 
   // The running policy, and an evaluator over it for this thread.
   std::shared_ptr<const policies::compiled_policy> policy();

@@ -43,7 +43,9 @@ local_ingress::local_ingress(const gateway_config& config, pipeline& p, spool& s
       ledger_(record),
       session_(ingress_settings(config)),
       may_pause_(config.proto.spool().when_full() == config::Spool::REFUSE_NEW),
-      resume_below_(config.proto.spool().max_bytes() / 4 * 3) {
+      resume_below_(config.proto.spool().max_bytes() / 4 * 3),
+      observe_(config.proto.unmatched().observe().begin(),
+               config.proto.unmatched().observe().end()) {
   // Earlier versions kept Paho's session here (sealed); nothing reads it any more.
   std::error_code ec;
   if (std::filesystem::remove_all(config.proto.state_dir() + "/mqtt-local", ec) > 0)
@@ -70,12 +72,12 @@ local_ingress::local_ingress(const gateway_config& config, pipeline& p, spool& s
 }
 
 void local_ingress::start() {
-  session_.set_filters(pipeline_.subscriptions());
+  session_.set_filters(pipeline_.subscriptions(observe_));
   session_.start();
 }
 
 void local_ingress::resubscribe() {
-  session_.set_filters(pipeline_.subscriptions());
+  session_.set_filters(pipeline_.subscriptions(observe_));
 }
 
 mqtt_subscriber::verdict local_ingress::on_message(std::string_view topic, std::string_view payload,
@@ -121,6 +123,9 @@ mqtt_subscriber::verdict local_ingress::on_message(std::string_view topic, std::
           devices_.record(d.device_id(), d.device_class()->id, topic, payload, now);
         }
         if (ledger_ != nullptr) ledger_->record_drops(drops, now);
+        if (unmatched_ != nullptr && d.drops(policies::drop_reason::unmatched_topic) > 0) {
+          unmatched_->record(pipeline_.policy(), topic, payload, now);
+        }
       });
   if (stored) return mqtt_subscriber::verdict::taken;
   ++counters_.ingress_write_errors;

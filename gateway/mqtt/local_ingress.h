@@ -31,6 +31,7 @@
 #include "gateway/pipeline.h"
 #include "gateway/store/ledger.h"
 #include "gateway/store/spool.h"
+#include "gateway/store/unmatched_shapes.h"
 
 namespace portier::gateway {
 
@@ -45,10 +46,12 @@ class local_ingress {
   // the ingress thread, to send their releases (upstream_egress::pump; it never waits). Without
   // it the spool wakes the egress's publisher thread for each release.
   void set_sender(std::function<void()> send) { send_ = std::move(send); }
+  // Set before start(): records the shape of each message no class takes (unmatched_topic).
+  void set_unmatched(unmatched_shapes* shapes) { unmatched_ = shapes; }
   void start();
   // Stops taking messages: disconnects from the local broker (the session stays at the broker).
   void stop();
-  // Brings the subscriptions in line with the pipeline's current policy.
+  // Brings the subscriptions in line with the pipeline's current policy (and unmatched.observe).
   void resubscribe();
   bool connected() const { return session_.connected(); }
   bool paused() const { return paused_; }
@@ -68,6 +71,8 @@ class local_ingress {
   const bool may_pause_;
   const std::uint64_t resume_below_;
   std::function<void()> send_;
+  unmatched_shapes* unmatched_ = nullptr;
+  const std::vector<std::string> observe_;  // unmatched.observe
 };
 
 }  // namespace portier::gateway

@@ -88,6 +88,12 @@ class segmented_lru {
     index_.emplace(to.front().key, slot{&to, to.begin()});
   }
 
+  void clear() {
+    index_.clear();
+    probation_.clear();
+    established_.clear();
+  }
+
   bool erase(std::string_view key) {
     auto it = index_.find(key);
     if (it == index_.end()) return false;

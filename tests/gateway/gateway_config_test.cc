@@ -64,6 +64,25 @@ TEST(gateway_config, minimal_config_gets_documented_defaults) {
   LONGS_EQUAL(500, c.reconnect().initial_ms());
   LONGS_EQUAL(30000, c.reconnect().max_ms());
   LONGS_EQUAL(5000, c.drain_timeout_ms());
+  LONGS_EQUAL(256, c.unmatched().max_shapes());
+  LONGS_EQUAL(0, c.unmatched().observe_size());
+}
+
+TEST(gateway_config, unmatched_shapes_and_observed_filters) {
+  STRCMP_EQUAL(
+      "DIR/portierd.conf:2:13: unmatched.max_shapes: must be 16 to 4096, got 5000\n"
+      "DIR/portierd.conf:2:30: unmatched.observe[0]: \"#\" must be the last level of "
+      "\"rtl_433/#/x\"\n"
+      "DIR/portierd.conf:2:30: unmatched.observe[1]: \"rtl_433/{device}\" is an MQTT filter "
+      "here: \"+\" and \"#\", no {captures}",
+      error_of("gateway_id: \"gw\" upstream { uri: \"ssl://c:1\" }\n"
+               "unmatched { max_shapes: 5000 observe: [\"rtl_433/#/x\", \"rtl_433/{device}\"] }\n")
+          .c_str());
+  auto r = load_gateway_config(write("c",
+                                     "gateway_id: \"gw\" upstream { uri: \"ssl://c:1\" }\n"
+                                     "unmatched { max_shapes: 16 observe: \"rtl_433/#\" }\n"));
+  CHECK_TRUE(r.ok());
+  LONGS_EQUAL(16, r->proto.unmatched().max_shapes());
 }
 
 TEST(gateway_config, errors_name_file_line_column_and_field) {

@@ -760,3 +760,17 @@ TEST(policy_compiler, classes_with_a_predicate_are_tried_first) {
   STRCMP_EQUAL("typed plain ", order.c_str());
   LONGS_EQUAL(1, p->subscriptions().size());
 }
+
+TEST(policy_compiler, extra_subscriptions_join_without_copies) {
+  auto p =
+      compile_ok(kPurposes +
+                 "device_class { id: \"a\" topic: \"home/{device}/state\" field { path: \"v\" "
+                 "} }\n"
+                 "device_class { id: \"b\" topic: \"tele/{device}/SENSOR\" field { path: \"v\" "
+                 "} }\n");
+  const std::vector<std::string> extra = {"home/#", "rtl_433/#", "tele/+/SENSOR"};
+  std::string subscriptions;
+  for (const auto& s : p->subscriptions(extra)) subscriptions += s + "\n";
+  // "home/#" receives what "home/+/state" would, and "tele/+/SENSOR" is there once.
+  STRCMP_EQUAL("tele/+/SENSOR\nhome/#\nrtl_433/#\n", subscriptions.c_str());
+}

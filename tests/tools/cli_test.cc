@@ -102,6 +102,13 @@ class fixture_service : public gateway::control_service {
         r.mutable_verify_ledger()->set_ok(ledger_ok);
         r.mutable_verify_ledger()->set_receipts_ok(true);
         break;
+      case control::Request::kUnmatched:
+        if (q.unmatched().clear()) {
+          r.mutable_unmatched()->set_cleared(2);
+        } else {
+          *r.mutable_unmatched() = unmatched_fixture();
+        }
+        break;
       default:
         break;
     }
@@ -177,6 +184,10 @@ TEST(portierctl_args, device_commands_export_and_the_rest) {
   CHECK_TRUE(parsed({"resume"}).request.has_resume());
   CHECK_TRUE(parsed({"devices"}).request.has_devices());
   CHECK_TRUE(parsed({"purposes"}).request.has_purposes());
+  CHECK_TRUE(parsed({"unmatched"}).request.has_unmatched());
+  CHECK_FALSE(parsed({"unmatched"}).request.unmatched().clear());
+  CHECK_TRUE(parsed({"unmatched", "--clear"}).request.unmatched().clear());
+  CHECK_TRUE(parsed({"--clear", "--json", "unmatched"}).request.unmatched().clear());
   STRCMP_EQUAL("help", parsed({"status", "--help"}).command.c_str());
 }
 
@@ -213,6 +224,8 @@ TEST(portierctl_args, usage_errors_say_what_to_do) {
                usage_error({"export"}).c_str());
   STRCMP_EQUAL("refuse: --device and --class need a name; `portierctl devices` lists them",
                usage_error({"refuse", "a", "--device="}).c_str());
+  STRCMP_EQUAL("status takes no --clear; run `portierctl help` to see its options",
+               usage_error({"status", "--clear"}).c_str());
   STRCMP_EQUAL("give --device once",
                usage_error({"erase", "--device", "a", "--device", "b"}).c_str());
 }
@@ -274,6 +287,11 @@ TEST(portierctl, every_command_reaches_the_daemon) {
   LONGS_EQUAL(exit_ok, ctl({"erase", "--device", "Anna bedroom"}));
   STRCMP_EQUAL("Anna bedroom", service.last_request().erase().device().c_str());
   LONGS_EQUAL(exit_ok, ctl({"verify-ledger"}));
+  LONGS_EQUAL(exit_ok, ctl({"unmatched"}));
+  CHECK(out.str().find("2 kinds of message no device class takes.") == 0);
+  LONGS_EQUAL(exit_ok, ctl({"unmatched", "--clear"}));
+  CHECK_TRUE(service.last_request().unmatched().clear());
+  STRCMP_EQUAL("Forgot 2 shapes of messages no device class takes.\n", out.str().c_str());
 }
 
 TEST(portierctl, json_prints_the_result_alone) {

@@ -217,4 +217,34 @@ inline control::EraseResult erase_fixture() {
   return r;
 }
 
+inline control::UnmatchedResult unmatched_fixture() {
+  control::UnmatchedResult r;
+  r.set_max_shapes(256);
+  r.set_evicted(3);
+  auto* s = r.add_shape();
+  s->set_topic("tele/+/SENSOR");
+  s->set_messages(1234);
+  s->set_first_seen_ms(kNowMs - 2 * 3'600'000);
+  s->set_last_seen_ms(kNowMs - 60'000);
+  s->add_formats("json");
+  auto* p = s->add_path();
+  p->set_path("ENERGY.Power");
+  p->add_types("number");
+  auto* t = s->add_path();
+  t->set_path("Time");
+  t->add_types("string");
+  t->add_types("null");
+  auto* raw = r.add_shape();
+  raw->set_topic("+/+/state");
+  raw->set_messages(1);
+  raw->set_first_seen_ms(kNowMs);
+  raw->set_last_seen_ms(kNowMs);
+  raw->add_formats("text");
+  auto* d = raw->add_path();
+  d->set_path("$");
+  d->add_types("string");
+  raw->set_paths_truncated(true);
+  return r;
+}
+
 }  // namespace portier::tests

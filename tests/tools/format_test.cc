@@ -351,6 +351,49 @@ TEST(format_results, export_erase_and_verify) {
       format_verify_ledger(v).c_str());
 }
 
+TEST(format_results, unmatched_shapes) {
+  STRCMP_EQUAL(
+      "2 kinds of message no device class takes. Shapes only: a topic level or key that may name "
+      "someone shows as + or *, and no value is kept.\n"
+      "\n"
+      "tele/+/SENSOR\n"
+      "  1,234 messages, first 2024-05-01 08:00, last 2024-05-01 09:59\n"
+      "  Payload: json\n"
+      "    ENERGY.Power  number\n"
+      "    Time          string or null\n"
+      "\n"
+      "+/+/state\n"
+      "  1 message, first 2024-05-01 10:00, last 2024-05-01 10:00\n"
+      "  Payload: text\n"
+      "    $  string\n"
+      "    (more paths than a shape keeps)\n"
+      "\n"
+      "At most 256 shapes are kept; 3 forgotten to make room since portierd started.\n"
+      "Draft a device class for them: portierctl unmatched --json > shapes.json; portier-policy "
+      "suggest shapes.json\n",
+      format_unmatched(unmatched_fixture(), false).c_str());
+  control::UnmatchedResult none;
+  none.set_max_shapes(256);
+  STRCMP_EQUAL(
+      "No message without a device class seen. (portierd reads the topics of its policy's "
+      "classes, and those its configuration names in unmatched.observe.)\n",
+      format_unmatched(none, false).c_str());
+  none.set_cleared(1);
+  STRCMP_EQUAL("Forgot 1 shape of messages no device class takes.\n",
+               format_unmatched(none, true).c_str());
+  // The status says how many kinds are not covered, and where to look.
+  auto status = status_fixture();
+  (*status.mutable_counters())["unmatched_shapes"] = 2;
+  CHECK(format_status(status).find("Not covered:     2 kinds of message no device class takes "
+                                   "(`portierctl unmatched` shows them)\n") != std::string::npos);
+  // Erasure forgets the shapes too.
+  auto erased = erase_fixture();
+  erased.set_unmatched_shapes_cleared(4);
+  CHECK(format_erase(erased).find("  4 shapes of messages no device class takes were forgotten "
+                                  "too (which of them came from the device cannot be told).\n") !=
+        std::string::npos);
+}
+
 TEST(format_results, json_has_every_field_under_its_proto_name) {
   control::PauseResult r;
   r.set_changed(true);

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   // The same goes for the JSON converter's type caches, the reflection the control server uses on
   // answers, and portierctl's own word tables: touch each with every kind of result.
   using namespace portier;
-  std::vector<control::Response> all(9);
+  std::vector<control::Response> all(10);
   *all[0].mutable_status() = tests::status_fixture();
   *all[1].mutable_devices() = tests::devices_fixture();
   *all[2].mutable_purposes() = tests::purposes_fixture();
@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
       tests::receipt_fixture(consent::RECEIPT_GRANTED, consent::SCOPE_HOUSEHOLD, "");
   *all[7].mutable_pause()->mutable_receipt() = all[6].set_consent().receipt();
   all[8].mutable_verify_ledger()->set_ok(true);
+  *all[9].mutable_unmatched() = tests::unmatched_fixture();
   for (auto& r : all) {
     gateway::make_strings_utf8(r);
     control::Response back;

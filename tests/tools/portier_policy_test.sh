@@ -326,6 +326,85 @@ fi
 run_tool run "$tmp/broken.textproto"
 expect_status "run a broken policy" 1 && expect_in "run a broken policy" err "4 errors"
 
+# ------------------------------------------------------------------------------- suggest
+
+# Captured messages, with names in topics and values: the draft covers what the defaults leave
+# unmatched, names none of it, compiles with the defaults and releases nothing.
+cat >"$tmp/capture.jsonl" <<'EOF2'
+{"topic":"rtl_433/Bob-laptop/Acurite-Tower/1234","payload":{"model":"Acurite-Tower","id":1234,"temperature_C":21.5,"battery_ok":1}}
+{"topic":"rtl_433/Bob-laptop/Acurite-Tower/77","payload":{"model":"Acurite-Tower","id":77,"temperature_C":19.25,"owner":{"Anna Smith":true}}}
+{"topic":"zigbee2mqtt/Anna bedroom","payload":{"temperature":21.5,"battery":97}}
+EOF2
+cp "$tmp/capture.jsonl" "$tmp/stdin"
+run_tool suggest --policy "$defaults"
+expect_status "suggest from captured messages" 0 &&
+  expect_in "suggest from captured messages" out '(3 captured messages, 1 left out: not unmatched under the policy)' &&
+  expect_in "suggest from captured messages" out '  topic: "rtl_433/{device}/+/+"' &&
+  expect_in "suggest from captured messages" out '    path: "temperature_C"' &&
+  expect_in "suggest from captured messages" out '"owner.*" (boolean): through a key that may be a name'
+cases=$((cases + 1))
+if grep -qE 'Anna|Bob|laptop|21\.5|19\.25|Smith' "$tmp/out"; then
+  fail "suggest from captured messages" "a name or value in the draft: $(grep -E 'Anna|Bob|laptop|21|19|Smith' "$tmp/out")"
+fi
+cp "$tmp/out" "$tmp/draft.textproto"
+run_tool check "$defaults" "$tmp/draft.textproto"
+expect_status "a draft compiles with the defaults" 0 &&
+  expect_in "a draft compiles with the defaults" out "ok: 3 purposes, "
+echo '{"topic":"rtl_433/Eve-pi/Acurite-Tower/5","payload":{"model":"x","id":5,"temperature_C":18}}' >"$tmp/stdin"
+run_tool run "$defaults" "$tmp/draft.textproto" --grant-all
+expect_status "a draft releases nothing" 0 &&
+  expect_in "a draft releases nothing" out '"releases":[],"dropped":[{"reason":"no_purpose_granted","count":1}]'
+
+# What `portierctl unmatched --json` prints (64-bit numbers as strings).
+cat >"$tmp/stdin" <<'EOF2'
+{
+ "shape": [
+  {
+   "topic": "home/+/telemetry",
+   "messages": "1234",
+   "first_seen_ms": "1714550400000",
+   "last_seen_ms": "1714557540000",
+   "formats": ["json"],
+   "path": [
+    {"path": "ENERGY.Power", "types": ["number"]},
+    {"path": "Time", "types": ["string"]}
+   ],
+   "paths_truncated": false,
+   "established": true
+  },
+  {
+   "topic": "+/+/state",
+   "messages": "3",
+   "first_seen_ms": "0",
+   "last_seen_ms": "0",
+   "formats": ["text"],
+   "path": [{"path": "$", "types": ["string"]}],
+   "paths_truncated": false,
+   "established": false
+  }
+ ],
+ "max_shapes": 256,
+ "evicted": "0",
+ "cleared": "0"
+}
+EOF2
+run_tool suggest -
+expect_status "suggest from portierctl unmatched --json" 0 &&
+  expect_in "suggest from portierctl unmatched --json" out '# home/+/telemetry: 1,234 messages, 2024-05-01 08:00 to 2024-05-01 09:59 UTC' &&
+  expect_in "suggest from portierctl unmatched --json" out '  topic: "{device}/+/state"' &&
+  expect_in "suggest from portierctl unmatched --json" out '  format: RAW' &&
+  expect_in "suggest from portierctl unmatched --json" out '    path: "ENERGY.Power"'
+cp "$tmp/out" "$tmp/draft.textproto"
+run_tool check "$defaults" "$tmp/draft.textproto"
+expect_status "a draft from shapes compiles with the defaults" 0
+
+echo '{"topic": "a"}' >"$tmp/stdin"
+run_tool suggest
+expect_status "suggest refuses a bad line" 1 &&
+  expect_in "suggest refuses a bad line" err 'standard input:1: expected {"topic": "...", "payload": <JSON value>}'
+run_tool suggest a.json b.json
+expect_status "suggest takes one input" 2
+
 if [ "$failures" -ne 0 ]; then
   echo "portier_policy_test: $failures of $cases checks failed" >&2
   exit 1

@@ -15,6 +15,8 @@ namespace portier::tools {
 std::shared_ptr<const policies::compiled_policy> load_policy(const std::vector<std::string>& paths);
 
 int run_command(const std::vector<std::string>& args);
+// suggest (suggest_command.cc).
+int suggest_command(const std::vector<std::string>& args);
 // keygen, keylist, sign, verify (update_commands.cc).
 int update_command(const std::string& command, const std::vector<std::string>& args);
 // publish, publish-keylist (publish_command.cc).

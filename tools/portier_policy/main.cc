@@ -36,6 +36,13 @@ Commands:
                         beside what each purpose receives.
                         Without --gateway-secret a fixed test secret is used, so
                         pseudonyms differ from a real gateway's.
+  suggest [FILE] [--policy FILE|DIR]...
+                        Draft device classes for messages no class takes, from
+                        `portierctl unmatched --json` or from captured messages
+                        (one {"topic", "payload"} object a line; with --policy,
+                        only those it leaves unmatched). Every field is listed
+                        without a rule: nothing is released until you add rules.
+                        FILE "-" or none: standard input.
 
 Signed remote policy updates (docs/POLICY-UPDATES.md):
   keygen --out PREFIX   Make a P-256 key pair: PREFIX.key (private, mode 0600) and
@@ -136,6 +143,7 @@ int main(int argc, char** argv) {
   const std::string command = args[0];
   args.erase(args.begin());
   if (command == "run") return run_command(args);
+  if (command == "suggest") return suggest_command(args);
   if (command == "keygen" || command == "keylist" || command == "sign" || command == "verify") {
     return update_command(command, args);
   }

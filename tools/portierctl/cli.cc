@@ -44,6 +44,8 @@ Commands:
   erase --device D        Delete what the gateway keeps about D and ask the operator to
                           erase it too.
   verify-ledger           Check that the ledger and your consent receipts are unaltered.
+  unmatched [--clear]     Kinds of message no device class takes, as shapes (never names or
+                          values), for the operator to cover; --clear forgets them.
   help                    This text.
 
 Options:
@@ -66,6 +68,7 @@ bool takes_option(const std::string& command, const std::string& option) {
   }
   if (option == "--class") return command == "grant" || command == "refuse" || command == "clear";
   if (option == "--since") return command == "report";
+  if (option == "--clear") return command == "unmatched";
   return false;
 }
 
@@ -75,9 +78,9 @@ std::size_t positional_count(const std::string& command) {
   return 0;
 }
 
-const char* const kKnown[] = {"status", "devices", "purposes",      "grant",  "refuse",
-                              "clear",  "pause",   "resume",        "report", "explain",
-                              "export", "erase",   "verify-ledger", "help"};
+const char* const kKnown[] = {"status", "devices", "purposes",      "grant",     "refuse",
+                              "clear",  "pause",   "resume",        "report",    "explain",
+                              "export", "erase",   "verify-ledger", "unmatched", "help"};
 
 }  // namespace
 
@@ -87,7 +90,7 @@ platform::result<invocation> parse_args(const std::vector<std::string>& args,
   inv.socket = env_socket.empty() ? gateway::kDefaultControlSocket : env_socket;
   std::vector<std::string> positional;
   std::string device, klass, since;
-  bool has_device = false, has_class = false, has_since = false;
+  bool has_device = false, has_class = false, has_since = false, clear = false;
   std::vector<std::string> options_seen;
   bool only_positional = false;
 
@@ -103,6 +106,11 @@ platform::result<invocation> parse_args(const std::vector<std::string>& args,
     }
     if (a == "--json") {
       inv.json = true;
+      continue;
+    }
+    if (a == "--clear") {
+      options_seen.push_back(a);
+      clear = true;
       continue;
     }
     if (a == "-h" || a == "--help") {
@@ -230,6 +238,8 @@ platform::result<invocation> parse_args(const std::vector<std::string>& args,
     req.mutable_export_ledger();
   } else if (cmd == "verify-ledger") {
     req.mutable_verify_ledger();
+  } else if (cmd == "unmatched") {
+    req.mutable_unmatched()->set_clear(clear);
   }
   return inv;
 }
@@ -390,6 +400,9 @@ int print_result(const invocation& inv, const control::Response& r, std::ostream
         break;
       case R::kVerifyLedger:
         out << format_verify_ledger(r.verify_ledger());
+        break;
+      case R::kUnmatched:
+        out << format_unmatched(r.unmatched(), inv.request.unmatched().clear());
         break;
       default:
         break;

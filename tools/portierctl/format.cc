@@ -326,6 +326,10 @@ std::string format_status(const control::StatusResult& r) {
       << group_digits(get("released")) << " released, " << group_digits(get("dropped"))
       << " dropped\n";
   }
+  if (get("unmatched_shapes") > 0) {
+    o << "Not covered:     " << plural(get("unmatched_shapes"), "kind", "kinds")
+      << " of message no device class takes (`portierctl unmatched` shows them)\n";
+  }
   if (!c.empty()) {
     std::vector<std::pair<std::string, std::uint64_t>> sorted(c.begin(), c.end());
     std::sort(sorted.begin(), sorted.end());
@@ -613,9 +617,16 @@ std::string format_erase(const control::EraseResult& r) {
   o << "  " << plural(r.ledger_entries_erased(), "ledger entry", "ledger entries")
     << " no longer say which device " << (r.ledger_entries_erased() == 1 ? "it was" : "they were")
     << " about.\n";
+  std::string shapes;
+  if (r.unmatched_shapes_cleared() > 0) {
+    shapes = "  " + plural(r.unmatched_shapes_cleared(), "shape", "shapes") +
+             " of messages no device class takes " +
+             (r.unmatched_shapes_cleared() == 1 ? "was" : "were") +
+             " forgotten too (which of them came from the device cannot be told).\n";
+  }
   if (r.pseudonyms_size() == 0) {
     o << "  Nothing about it had been sent to the operator, so no erasure request was needed.\n";
-    return o.str();
+    return o.str() + shapes;
   }
   std::string names;
   for (const auto& p : r.pseudonyms()) {
@@ -626,7 +637,7 @@ std::string format_erase(const control::EraseResult& r) {
   o << (r.upstream_acknowledged()
             ? "the request was delivered.\n"
             : "the request waits at home and is sent when the connection is back.\n");
-  return o.str();
+  return o.str() + shapes;
 }
 
 std::string format_verify_ledger(const control::VerifyLedgerResult& r) {
@@ -652,6 +663,44 @@ std::string format_verify_ledger(const control::VerifyLedgerResult& r) {
     if (!r.receipts_reason().empty()) o << ": " << safe_text(r.receipts_reason());
     o << ".\n";
   }
+  return o.str();
+}
+
+std::string format_unmatched(const control::UnmatchedResult& r, bool cleared) {
+  std::ostringstream o;
+  if (cleared) {
+    o << "Forgot " << plural(r.cleared(), "shape", "shapes")
+      << " of messages no device class takes.\n";
+    return o.str();
+  }
+  if (r.shape_size() == 0) {
+    o << "No message without a device class seen. (portierd reads the topics of its policy's "
+         "classes, and those its configuration names in unmatched.observe.)\n";
+    return o.str();
+  }
+  o << plural(static_cast<std::uint64_t>(r.shape_size()), "kind", "kinds")
+    << " of message no device class takes. Shapes only: a topic level or key that may name "
+       "someone shows as + or *, and no value is kept.\n";
+  for (const auto& s : r.shape()) {
+    o << "\n" << safe_text(s.topic()) << "\n";
+    o << "  " << plural(s.messages(), "message", "messages") << ", first "
+      << format_time(s.first_seen_ms()) << ", last " << format_time(s.last_seen_ms()) << "\n";
+    std::string formats;
+    for (const auto& f : s.formats()) formats += (formats.empty() ? "" : ", ") + safe_text(f);
+    o << "  Payload: " << (formats.empty() ? std::string("unknown") : formats) << "\n";
+    std::size_t path_w = 0;
+    for (const auto& p : s.path()) path_w = std::max(path_w, width(safe_text(p.path())));
+    for (const auto& p : s.path()) {
+      std::string types;
+      for (const auto& t : p.types()) types += (types.empty() ? "" : " or ") + safe_text(t);
+      o << "    " << pad(safe_text(p.path()), path_w) << "  " << types << "\n";
+    }
+    if (s.paths_truncated()) o << "    (more paths than a shape keeps)\n";
+  }
+  o << "\nAt most " << group_digits(r.max_shapes()) << " shapes are kept; "
+    << group_digits(r.evicted()) << " forgotten to make room since portierd started.\n"
+    << "Draft a device class for them: portierctl unmatched --json > shapes.json; "
+       "portier-policy suggest shapes.json\n";
   return o.str();
 }
 

@@ -49,6 +49,8 @@ std::string format_explain(const control::ExplainResult& r);
 std::string format_export(const control::ExportResult& r, const std::string& file);
 std::string format_erase(const control::EraseResult& r);
 std::string format_verify_ledger(const control::VerifyLedgerResult& r);
+// `cleared`: the answer to `unmatched --clear`.
+std::string format_unmatched(const control::UnmatchedResult& r, bool cleared);
 
 // Indented JSON with the proto field names and every field, zero or not; ends with a newline.
 std::string to_json(const google::protobuf::Message& m);
