@@ -349,7 +349,7 @@ fi
 cp "$tmp/out" "$tmp/draft.textproto"
 run_tool check "$defaults" "$tmp/draft.textproto"
 expect_status "a draft compiles with the defaults" 0 &&
-  expect_in "a draft compiles with the defaults" out "ok: 3 purposes, "
+  expect_in "a draft compiles with the defaults" out "ok: 4 purposes, "
 echo '{"topic":"rtl_433/Eve-pi/Acurite-Tower/5","payload":{"model":"x","id":5,"temperature_C":18}}' >"$tmp/stdin"
 run_tool run "$defaults" "$tmp/draft.textproto" --grant-all
 expect_status "a draft releases nothing" 0 &&
