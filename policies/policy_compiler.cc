@@ -268,8 +268,9 @@ class policy_compiler {
     topic_filters(f, w, d.topic(), c->topics);
     // device_id: a template over captures.
     const std::string id_text = d.device_id().empty() ? "{device}" : d.device_id();
-    if (auto id_tmpl = capture_template(f, w, {"device_id"}, id_text, *c))
+    if (auto id_tmpl = capture_template(f, w, w + step{"device_id"}, "device_id", id_text, *c)) {
       c->device_id = std::move(*id_tmpl);
+    }
     c->format = d.format() == pb::DeviceClass::RAW ? compiled_class::payload_format::raw
                                                    : compiled_class::payload_format::json;
     if (d.has_when() && d.when().has_announced()) {
@@ -289,7 +290,7 @@ class policy_compiler {
       }
       if (d.when().equals().empty()) error(f, w + step{"when"} + step{"equals"}, "`equals` is empty");
     }
-    if (d.has_announces()) announces(f, w + step{"announces"}, d.announces(), *c);
+    if (d.has_announces()) announces(f, w, d.announces(), *c);
     if (d.field_size() == 0) error(f, w, "a device class needs at least one field");
     if (d.field_size() > static_cast<int>(kMaxFieldsPerClass)) error(f, w, "more than 256 fields");
     for (int k = 0; k < d.field_size() && k < static_cast<int>(kMaxFieldsPerClass); ++k) field(f, w, d, k, *c);
@@ -304,26 +305,26 @@ class policy_compiler {
 
   // A template over the captures of every filter of `c` (device_id, announces.about_topic):
   // literal text, {device} and captures only. Null (errors reported) when it is not one.
-  std::optional<topic_template> capture_template(std::size_t f, const where& w, const step& what,
-                                                 const std::string& text, const compiled_class& c) {
+  // `cw` is the class, `tw` the template's field, `name` what the messages call it.
+  std::optional<topic_template> capture_template(std::size_t f, const where& cw, const where& tw,
+                                                 const std::string& name, const std::string& text,
+                                                 const compiled_class& c) {
     auto tmpl = topic_template::parse(text);
     if (!tmpl) {
-      error(f, w + what, tmpl.error_message());
+      error(f, tw, tmpl.error_message());
       return std::nullopt;
     }
-    const std::string name = what.field;
     const std::size_t before = errors_.size();
     for (const auto& part : tmpl->parts()) {
       if (part.kind == topic_template::part_kind::literal) continue;
       if (part.kind != topic_template::part_kind::device &&
           part.kind != topic_template::part_kind::capture) {
-        error(f, w + what,
-              name + " may use only captures of the topic filters, not {" + part.text + "}");
+        error(f, tw, name + " may use only captures of the topic filters, not {" + part.text + "}");
         continue;
       }
       for (std::size_t t = 0; t < c.topics.size(); ++t) {
         if (c.topics[t].capture_index(part.text) < 0) {
-          error(f, w + step{"topic", static_cast<int>(t)},
+          error(f, cw + step{"topic", static_cast<int>(t)},
                 "topic filter " + quoted(c.topics[t].text()) + " has no capture {" + part.text +
                     "}, which " + name + " " + quoted(text) + " needs");
         }
@@ -367,7 +368,8 @@ class policy_compiler {
   }
 
   // announces { state_topic: [...] | about_topic: "..."  base device_class unit template }
-  void announces(std::size_t f, const where& w, const pb::Announce& a, compiled_class& c) {
+  void announces(std::size_t f, const where& cw, const pb::Announce& a, compiled_class& c) {
+    const where w = cw + step{"announces"};
     const std::size_t before = errors_.size();
     if (c.format == compiled_class::payload_format::raw) {
       error(f, w, "announces reads JSON members: a RAW class cannot announce");
@@ -383,10 +385,11 @@ class policy_compiler {
             "announces needs exactly one of state_topic (the members holding it) and about_topic "
             "(a template)");
     } else if (!a.about_topic().empty()) {
-      ca.about_topic = capture_template(f, w, {"about_topic"}, a.about_topic(), c);
+      ca.about_topic =
+          capture_template(f, cw, w + step{"about_topic"}, "about_topic", a.about_topic(), c);
     }
     if (a.base_size() > 0 && a.state_topic_size() == 0) {
-      error(f, w + step{"base"},
+      error(f, w + step{"base", 0},
             "base expands a \"~\" in the state_topic members; about_topic has none");
     }
     if (a.device_class_size() == 0 && a.unit_size() == 0) {
