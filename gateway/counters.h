@@ -47,7 +47,8 @@ namespace portier::gateway {
   X(updates_rejected, "remote policy bundles and key lists rejected (reason in the status)")   \
   X(devices_evicted, "devices forgotten to stay within devices.max_devices (they count as new again)") \
   X(ledger_minutes_dropped, "minutes of ledger aggregates dropped unwritten (the writer fell behind)") \
-  X(ledger_keys_evicted, "ledger device keys dropped to stay within devices.max_devices (entries unreadable)")
+  X(ledger_keys_evicted, "ledger device keys dropped to stay within devices.max_devices (entries unreadable)") \
+  X(announcements_evicted, "announced state topics forgotten to stay within devices.max_announcements")
 
 struct counters {
 #define PORTIER_DECLARE_COUNTER(name, help) std::atomic<std::uint64_t> name{0};

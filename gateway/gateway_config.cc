@@ -236,6 +236,8 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
   v.range({{"devices"}, {"max_devices"}}, dv.max_devices(), 16, 65536);
   if (dv.max_new_per_minute() == 0) dv.set_max_new_per_minute(600);
   v.range({{"devices"}, {"max_new_per_minute"}}, dv.max_new_per_minute(), 1, 100000);
+  if (dv.max_announcements() == 0) dv.set_max_announcements(4096);
+  v.range({{"devices"}, {"max_announcements"}}, dv.max_announcements(), 16, 65536);
   auto& up_dates = *c.mutable_updates();
   if (up_dates.max_bundle_bytes() == 0) up_dates.set_max_bundle_bytes(4u << 20);
   v.range({{"updates"}, {"max_bundle_bytes"}}, up_dates.max_bundle_bytes(), 64u << 10, 16u << 20);
