@@ -47,6 +47,10 @@ struct field_node {
   std::unique_ptr<field_node> each;                 // array elements
   int field = -1;                                   // leaf: index into compiled_class::fields
   std::uint16_t member_index = 0;                   // position among the parent's members
+  // Not listed, only watched: the class's own predicate member, which the rewrite drops like any
+  // unlisted member but whose second copy it reports as duplicate_key, so that the evaluator need
+  // not read the payload a second time to find one.
+  bool watched = false;
 
   const field_node* member(std::string_view name) const {
     for (const auto& m : members) {

@@ -1,6 +1,9 @@
 #include "policies/explain.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <string_view>
+#include <vector>
 
 namespace portier::policies {
 
@@ -97,6 +100,364 @@ std::string explain_policy(const compiled_policy& policy) {
     }
     if (!never.empty()) out += "  " + capitalised(c->title) + ": " + never + " stay at home.\n";
   }
+  return out;
+}
+
+}  // namespace portier::policies
+
+namespace portier::policies {
+
+namespace {
+
+// Numbers as a person writes them: 0.5, 10, 1000000 (no exponent below 1e12).
+std::string plain_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.12g", v);
+  return buf;
+}
+
+bool is_alnum(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+// Text the policy chose, safe inside a Markdown paragraph or table cell: on one line, without
+// HTML, entities, links, emphasis or code that the policy's author did not mean.
+std::string md_text(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    switch (c) {
+      case '\n':
+      case '\r':
+      case '\t':
+        out += ' ';
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&': {
+        std::size_t j = i + 1;
+        while (j < s.size() && (is_alnum(s[j]) || s[j] == '#')) ++j;
+        out += j > i + 1 && j < s.size() && s[j] == ';' ? "&amp;" : "&";  // "H&T" stays as it is
+        break;
+      }
+      case '_':
+        if (i > 0 && is_alnum(s[i - 1])) {  // inside a word it is no emphasis: battery_low
+          out += c;
+          break;
+        }
+        [[fallthrough]];
+      case '\\':
+      case '|':
+      case '*':
+      case '[':
+      case ']':
+      case '`':
+      case '~':
+        out += '\\';
+        out += c;
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// An inline code span for a topic, path or id, safe in a table cell.
+std::string md_code(std::string_view s) {
+  std::string text;
+  for (const char c : s) {
+    if (c == '\n' || c == '\r')
+      text += ' ';
+    else if (c == '|')
+      text += "\\|";  // a table cell ends at '|', even in code
+    else
+      text += c;
+  }
+  const std::string fence = text.find('`') == std::string::npos ? "`" : "`` ";
+  return fence + text + (fence == "`" ? "`" : " ``");
+}
+
+// GitHub's anchor for a heading: lower case, spaces to '-', other punctuation removed.
+std::string md_anchor(std::string_view heading) {
+  std::string out;
+  for (const char c : heading) {
+    if (c >= 'A' && c <= 'Z')
+      out += static_cast<char>(c - 'A' + 'a');
+    else if (is_alnum(c) || c == '-' || c == '_' || static_cast<unsigned char>(c) >= 0x80)
+      out += c;
+    else if (c == ' ')
+      out += '-';
+  }
+  return out;
+}
+
+std::string field_name(const compiled_field& f) {
+  return md_text(f.unit.empty() ? f.title : f.title + " (" + f.unit + ")");
+}
+
+bool leaves(const compiled_field& f) {
+  for (const auto& a : f.actions) {
+    if (a.kind != action_kind::none && a.kind != action_kind::drop) return true;
+  }
+  return false;
+}
+
+constexpr const char* kOther = "Other";
+
+}  // namespace
+
+std::string explain_form(const compiled_class& c, std::size_t field, std::size_t purpose) {
+  const compiled_field& f = c.fields[field];
+  const field_action& a = f.actions[purpose];
+  const auto grid = [&](const compiled_field& partner, double cell_km) {
+    return "together with " + md_code(field_path_text(partner.steps)) +
+           ", only as the centre of its " + plain_number(cell_km) + " km grid cell";
+  };
+  switch (a.kind) {
+    case action_kind::none:
+    case action_kind::drop:
+      return "";
+    case action_kind::keep: {
+      const std::string chars =
+          std::to_string(a.length) + (a.length == 1 ? " character" : " characters");
+      if (!a.type) return a.length == 0 ? "as sent" : "as sent, if at most " + chars;
+      switch (*a.type) {
+        case value_type::string:
+          return a.length == 0 ? "as sent, if text" : "as sent, if text of at most " + chars;
+        case value_type::number:
+          return a.length == 0 ? "as sent, if a number"
+                               : "as sent, if a number of at most " + chars;
+        case value_type::boolean:
+          return "as sent, if true or false";
+        case value_type::null:
+          return "as sent, if null";
+      }
+      return "as sent";
+    }
+    case action_kind::pseudonymise:
+      return "as a pseudonym";
+    case action_kind::round:
+      return "rounded to " + with_unit(plain_number(a.step), f.unit);
+    case action_kind::bucket: {
+      std::string s = "only its range: ";
+      for (std::size_t i = 0; i < a.labels.size(); ++i) {
+        std::string range;
+        if (i == 0) {
+          range = "under " + with_unit(plain_number(a.bounds[0]), f.unit);
+        } else if (i == a.bounds.size()) {
+          range = with_unit(plain_number(a.bounds[i - 1]), f.unit) + " or more";
+        } else {
+          range = plain_number(a.bounds[i - 1]) + " to under " +
+                  with_unit(plain_number(a.bounds[i]), f.unit);
+        }
+        s += (i ? ", " : "") + md_text(a.labels[i]) + " (" + md_text(range) + ")";
+      }
+      return s;
+    }
+    case action_kind::coarsen_time:
+      return a.unit == time_unit::minute ? "cut to the minute"
+             : a.unit == time_unit::hour ? "cut to the hour"
+                                         : "cut to the day";
+    case action_kind::truncate:
+      return "its first " + std::to_string(a.length) +
+             (a.length == 1 ? " character" : " characters");
+    case action_kind::generalise_location:
+      return grid(c.fields[static_cast<std::size_t>(a.partner_field)], a.cell_km);
+    case action_kind::location_longitude:
+      for (const auto& lat : c.fields) {
+        const field_action& la = lat.actions[purpose];
+        if (la.kind == action_kind::generalise_location && la.partner_field >= 0 &&
+            static_cast<std::size_t>(la.partner_field) == field) {
+          return grid(lat, la.cell_km);
+        }
+      }
+      return "";
+  }
+  return "";
+}
+
+std::string explain_policy_markdown(const compiled_policy& policy) {
+  const auto& purposes = policy.purposes();
+  std::string out;
+  out += "# What leaves the home: policy " +
+         (policy.name().empty() ? std::string("(unnamed)") : "\"" + md_text(policy.name()) + "\"") +
+         ", version " + std::to_string(policy.version()) + "\n\n";
+  out +=
+      "This is what the Portier gateway lets leave a household, written out from the policy it "
+      "enforces (`portier-policy explain --markdown`). **Everything not listed here stays home:** "
+      "a message leaves only if its topic is listed below, then only the fields in its table, only "
+      "to the purposes shown, in the form shown, and only once the household's choices allow that "
+      "purpose. Device, room and person names in topics leave only as pseudonyms.\n\n";
+
+  out += "## Purposes\n\n";
+  out +=
+      "| Purpose | Legal basis | Special category | Until the household decides | Waits to be sent "
+      "at most |\n";
+  out += "|---|---|---|---|---|\n";
+  for (const auto& p : purposes) {
+    out += "| " + md_text(p.title) + " (" + md_code(p.id) + ") | " +
+           std::string(legal_basis_name(p.basis)) + " | " +
+           (p.category == special_category::none ? "—"
+                                                 : std::string(special_category_name(p.category))) +
+           " | " +
+           (p.suspended            ? "suspended by the operator: nothing is sent"
+            : p.granted_by_default ? "on; the household can turn it off"
+                                   : "off: nothing is sent until the household allows it") +
+           " | " + duration(p.retention_seconds) + " |\n";
+  }
+  for (const auto& p : purposes) {
+    out += "\n### " + md_text(p.title) + " (" + md_code(p.id) + ")\n\n";
+    if (!p.description.empty()) out += md_text(p.description) + "\n\n";
+    switch (p.basis) {
+      case legal_basis::consent:
+        out +=
+            "- Legal basis: consent. Nothing is sent until the household agrees, and it can "
+            "withdraw at any time.\n";
+        break;
+      case legal_basis::contract:
+        out +=
+            "- Legal basis: contract. Needed for the service the household signed up for; the "
+            "household can still refuse it.\n";
+        break;
+      case legal_basis::legitimate_interest:
+        out += "- Legal basis: legitimate interest. Sent unless the household objects.\n";
+        break;
+      case legal_basis::legal_obligation:
+        out +=
+            "- Legal basis: legal obligation. Required by law; the household can still refuse it "
+            "at the gateway.\n";
+        break;
+    }
+    if (p.category != special_category::none) {
+      out += "- Special category: " + std::string(special_category_name(p.category)) +
+             ". Sensitive data: off until the household explicitly allows it, whatever the legal "
+             "basis.\n";
+    }
+    if (p.suspended) out += "- Suspended by the operator: nothing is sent.\n";
+    out += "- A release waits at most " + duration(p.retention_seconds) +
+           " to be sent (for example while the internet is down); then it is deleted.\n";
+    out +=
+        "- Sent to the topic " + md_code(p.topic.text()) + "; device names in it are pseudonyms.\n";
+  }
+
+  out +=
+      "\n## How values are made less precise\n\n"
+      "- **rounded to 10 W**: the nearest multiple of 10 W leaves, not the exact reading.\n"
+      "- **only its range**: the value is replaced by the name of the range it falls in.\n"
+      "- **cut to the minute** (hour, day): a time leaves as the start of its minute (hour, day).\n"
+      "- **as a pseudonym**: a code computed from the value with a key only this gateway holds. "
+      "The same value gives the same code, so a service can tell two devices apart, but the code "
+      "cannot be turned back into the value, and each purpose gets different codes.\n"
+      "- **together with `lon`, only as the centre of its 5 km grid cell**: a position leaves as "
+      "the "
+      "centre of the square of that size it lies in, never the exact place.\n"
+      "- **as sent, if text of at most 16 characters**: the value leaves unchanged only if it is "
+      "of that type and that short; anything else stays home.\n"
+      "- **its first 8 characters**: longer text is cut.\n"
+      "- **—**: the purpose does not receive the field.\n";
+
+  // Ecosystems, sorted, "Other" last.
+  std::vector<std::string> ecosystems;
+  bool other = false;
+  const auto note = [&](const std::string& e) {
+    if (e.empty()) {
+      other = true;
+    } else if (std::find(ecosystems.begin(), ecosystems.end(), e) == ecosystems.end()) {
+      ecosystems.push_back(e);
+    }
+  };
+  for (const auto& c : policy.classes()) note(c->ecosystem);
+  for (const auto& i : policy.ignores()) note(i.ecosystem);
+  std::sort(ecosystems.begin(), ecosystems.end());
+  if (other) ecosystems.emplace_back(kOther);
+  const auto of = [](const std::string& ecosystem, const std::string& wanted) {
+    return ecosystem == wanted || (ecosystem.empty() && wanted == kOther);
+  };
+
+  out += "\n## Ecosystems\n\n";
+  for (const auto& e : ecosystems) {
+    std::size_t classes = 0, ignores = 0;
+    for (const auto& c : policy.classes()) classes += of(c->ecosystem, e) ? 1 : 0;
+    for (const auto& i : policy.ignores()) ignores += of(i.ecosystem, e) ? 1 : 0;
+    out += "- [" + md_text(e) + "](#" + md_anchor(md_text(e)) + "): " + std::to_string(classes) +
+           (classes == 1 ? " device class" : " device classes");
+    if (ignores > 0)
+      out += ", " + std::to_string(ignores) + (ignores == 1 ? " group" : " groups") +
+             " of topics that stay home";
+    out += "\n";
+  }
+
+  for (const auto& e : ecosystems) {
+    out += "\n## " + md_text(e) + "\n";
+    for (const auto& c : policy.classes()) {
+      if (!of(c->ecosystem, e)) continue;
+      out += "\n### " + md_text(c->title) + " (" + md_code(c->id) + ")\n\n";
+      std::string topics;
+      for (const auto& t : c->topics) topics += (topics.empty() ? "" : ", ") + md_code(t.text());
+      out += "- Topics: " + topics + "\n";
+      if (c->when) {
+        out += "- Only messages whose " + md_code(field_path_text(c->when->steps)) + " is " +
+               md_code(c->when->equals) + ".\n";
+      }
+      if (c->format == compiled_class::payload_format::raw) {
+        out += "- The payload is a bare value, not JSON: its only field is `$`.\n";
+      }
+      out += "- Device: " + md_code(c->device_id.text()) + "; it leaves only as a pseudonym.\n\n";
+      out += "| Field | Path |";
+      for (const auto& p : purposes) out += " " + md_code(p.id) + " |";
+      out += " Why |\n|---|---|";
+      for (std::size_t p = 0; p < purposes.size(); ++p) out += "---|";
+      out += "---|\n";
+      for (std::size_t f = 0; f < c->fields.size(); ++f) {
+        const compiled_field& field = c->fields[f];
+        if (field.synthetic) continue;  // a longitude: its latitude's row says where it goes
+        out += "| " + field_name(field) + " | " + md_code(field.path) + " |";
+        for (std::size_t p = 0; p < purposes.size(); ++p) {
+          const std::string form = explain_form(*c, f, p);
+          out += " " + (form.empty() ? std::string("—") : form) + " |";
+        }
+        out += " " +
+               (field.why.empty()
+                    ? std::string(leaves(field) ? "—" : "listed only to say it stays home")
+                    : md_text(field.why)) +
+               " |\n";
+      }
+      out += "\nAny other field of these messages stays home.\n";
+    }
+    std::string ignored;
+    for (const auto& i : policy.ignores()) {
+      if (!of(i.ecosystem, e)) continue;
+      std::string topics;
+      for (const auto& t : i.topics) topics += (topics.empty() ? "" : ", ") + md_code(t.text());
+      ignored += "| " + topics + " | " + md_text(i.why) + " |\n";
+    }
+    if (!ignored.empty()) {
+      out += "\n### " + md_text(e) + " topics that stay home\n\n";
+      out += "These topics are known and never leave, whatever the household chooses.\n\n";
+      out += "| Topics | Why |\n|---|---|\n" + ignored;
+    }
+  }
+
+  out +=
+      "\n## Everything else stays home\n\n"
+      "- A topic that no device class above matches never leaves, and neither does a topic listed "
+      "as "
+      "staying home.\n"
+      "- Of a matched message, only the fields in its class's table leave, only to the purposes "
+      "marked, "
+      "in the form shown. Every other field stays home.\n"
+      "- A value that does not fit its rule (text where a number is expected, text longer than "
+      "allowed, a time before 2000 or after 2100) stays home; it is never sent as it was.\n"
+      "- A message that is not valid JSON or UTF-8, is too large, or names a field twice, stays "
+      "home "
+      "whole.\n"
+      "- The household can refuse any purpose or pause everything; the operator can suspend a "
+      "purpose. Then nothing more is sent for it.\n";
   return out;
 }
 

@@ -139,7 +139,7 @@ class rewrite_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, r
       return true;
     }
     const field_node* n = value_node();
-    if (n == nullptr) {
+    if (n == nullptr || n->watched) {
       count_all(drop_reason::unlisted_field);
       skip_ = 1;
       return true;
@@ -217,7 +217,7 @@ class rewrite_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, r
   bool scalar(value_type type, std::string_view text) {
     if (skip_ > 0) return true;
     const field_node* n = value_node();
-    if (n == nullptr) {
+    if (n == nullptr || n->watched) {
       count_all(drop_reason::unlisted_field);
       return true;
     }

@@ -295,6 +295,7 @@ class policy_compiler {
     if (d.field_size() > static_cast<int>(kMaxFieldsPerClass)) error(f, w, "more than 256 fields");
     for (int k = 0; k < d.field_size() && k < static_cast<int>(kMaxFieldsPerClass); ++k) field(f, w, d, k, *c);
     locations(f, *c);
+    watch_predicate(*c);
     templates(f, w, *c);
     if (errors_.size() != before) return;
     class_sites_[c->id] = location_text(f, w);
@@ -640,6 +641,29 @@ class policy_compiler {
         return std::nullopt;
     }
     return a;
+  }
+
+  // The class's predicate member joins the field tree as a watched node when the class does not
+  // list it and its parent is already followed (the root, for "_type" or "method"): the rewrite
+  // then reports a second copy itself (see evaluator::predicate_path_twice). Otherwise the
+  // evaluator reads the payload once more for it.
+  static void watch_predicate(compiled_class& c) {
+    if (!c.when || c.format != compiled_class::payload_format::json) return;
+    const std::vector<path_step>& steps = c.when->steps;
+    field_node* parent = &c.root;
+    for (std::size_t s = 0; s + 1 < steps.size(); ++s) {
+      if (parent->is_leaf() || parent->watched) return;
+      parent = const_cast<field_node*>(parent->member(steps[s].key));
+      if (parent == nullptr) return;
+    }
+    if (parent->is_leaf() || parent->watched || parent->member(steps.back().key) != nullptr) return;
+    if (parent->members.empty()) return;  // an array's elements: no member to add beside them
+    if (parent->members.size() >= 2 * kMaxFieldsPerClass) return;
+    auto node = std::make_unique<field_node>();
+    node->key = steps.back().key;
+    node->member_index = static_cast<std::uint16_t>(parent->members.size());
+    node->watched = true;
+    parent->members.push_back(std::move(node));
   }
 
   // Links each latitude to its longitude sibling, adding the longitude field if not listed.

@@ -105,7 +105,7 @@ class Minimisation(GatewayTest):
         silent = [e["topic"] for e in expected if not e["releases"]]
         self.assertGreater(len(producing), 20)
         self.assertIn("zigbee2mqtt/bridge/request/permit_join", silent)
-        self.assertIn("shellies/announce", silent)
+        self.assertIn("rtl_433/raspberrypi/events", silent)
 
         start = self.obs.mark()
         for _, topic, wire in samples:

@@ -27,7 +27,8 @@ MESSAGES = [
     ("owntracks/zelda/phone", {"_type": "encrypted", "data": "1Vu7OwpW4lMnh28FB+el22GsCrlnggvEcp4H8GR9iKJdi1qfwkejYpzrQ=="}),
     ("zigbee2mqtt/Zelda's study sensor", b"{broken"),
     # Not even subscribed: the local broker never hands it to portierd.
-    ("shellies/announce", {"id": "zeldas-shelly", "mac": "AABBCCDDEEFF", "ip": "192.168.77.12"}),
+    ("rtl_433/zeldas-pi/events", {"model": "Acurite-Tower", "id": 12345, "mac": "AABBCCDDEEFF",
+                                  "ip": "192.168.77.12"}),
 ]
 RECEIVED = len(MESSAGES) - 1
 LEAKS = ["Zelda", "zelda", "23.45", "61.23", "2987", "0x00124b", "1234.5", "AABBCCDDEEFF", "192.168.77"]

@@ -184,3 +184,110 @@ TEST(explain, the_shipped_defaults) {
     STRCMP_CONTAINS(phrase, text.c_str());
   }
 }
+
+namespace {
+
+void check_form(const compiled_policy& p, const char* device_class, const char* path,
+                const char* purpose, const char* expected, const char* file, int line) {
+  const compiled_class* c = p.find_class(device_class);
+  std::size_t field = 0;
+  while (field < c->fields.size() && c->fields[field].path != path) ++field;
+  CHECK_TRUE_LOCATION(field < c->fields.size(), "FORM", path, "no such field", file, line);
+  STRCMP_EQUAL_LOCATION(
+      expected, explain_form(*c, field, static_cast<std::size_t>(p.purpose_index(purpose))).c_str(),
+      (std::string(path) + " for " + purpose).c_str(), file, line);
+}
+
+#define FORM(device_class, path, purpose, expected) \
+  check_form(*f.policy, device_class, path, purpose, expected, __FILE__, __LINE__)
+
+}  // namespace
+
+// docs/DEFAULTS.md's table cells: the form alone, the field's name is in its own column.
+TEST(explain, the_form_each_purpose_receives_a_field_in) {
+  FORM("sensor", "temperature", "analytics", "rounded to 0.5 °C");
+  FORM("sensor", "temperature", "service", "as sent");
+  FORM("sensor", "ieee", "service", "as a pseudonym");
+  FORM("sensor", "lux", "analytics",
+       "only its range: dark (under 10), dim (10 to under 100), bright (100 or more)");
+  FORM("sensor", "seen", "analytics", "cut to the hour");
+  FORM("sensor", "seen", "service", "cut to the minute");
+  FORM("sensor", "name", "service", "its first 3 characters");
+  FORM("sensor", "lat", "where", "together with `lon`, only as the centre of its 5 km grid cell");
+  FORM("sensor", "lon", "where", "together with `lat`, only as the centre of its 5 km grid cell");
+  FORM("plug", "$", "analytics", "cut to the day");
+  FORM("sensor", "ssid", "service", "");
+  FORM("sensor", "secret", "service", "");
+  FORM("sensor", "battery", "analytics", "");
+
+  auto p = compile_ok(R"(
+purpose { id: "a" title: "A" legal_basis: CONTRACT retention_seconds: 60 }
+device_class { id: "d" topic: "d/{device}"
+  field { path: "s" rule { purpose: "a" keep { type: STRING max_length: 16 } } }
+  field { path: "n" rule { purpose: "a" keep { type: NUMBER max_length: 1 } } }
+  field { path: "b" rule { purpose: "a" keep { type: BOOL } } }
+  field { path: "l" rule { purpose: "a" keep { max_length: 4 } } }
+  field { path: "t" rule { purpose: "a" keep { type: STRING } } }
+  field { path: "w" unit: "W" rule { purpose: "a" round { step: 1000000 } } } }
+)");
+  const compiled_class& d = *p->find_class("d");
+  STRCMP_EQUAL("as sent, if text of at most 16 characters", explain_form(d, 0, 0).c_str());
+  STRCMP_EQUAL("as sent, if a number of at most 1 character", explain_form(d, 1, 0).c_str());
+  STRCMP_EQUAL("as sent, if true or false", explain_form(d, 2, 0).c_str());
+  STRCMP_EQUAL("as sent, if at most 4 characters", explain_form(d, 3, 0).c_str());
+  STRCMP_EQUAL("as sent, if text", explain_form(d, 4, 0).c_str());
+  STRCMP_EQUAL("rounded to 1000000 W", explain_form(d, 5, 0).c_str());
+}
+
+TEST(explain, markdown_for_households_and_regulators) {
+  const std::string md = explain_policy_markdown(*f.policy);
+  STRCMP_CONTAINS("# What leaves the home: policy \"demo\", version 3\n", md.c_str());
+  STRCMP_CONTAINS("**Everything not listed here stays home:**", md.c_str());
+  STRCMP_CONTAINS(
+      "| Location (`where`) | consent | location | suspended by the operator: nothing is sent | "
+      "90 seconds |\n",
+      md.c_str());
+  STRCMP_CONTAINS("- Sent to the topic `loc/{device}`; device names in it are pseudonyms.\n",
+                  md.c_str());
+  // Both classes have no ecosystem.
+  STRCMP_CONTAINS("## Ecosystems\n\n- [Other](#other): 2 device classes\n\n## Other\n", md.c_str());
+  STRCMP_CONTAINS(
+      "| Field | Path | `service` | `analytics` | `where` | `idle` | Why |\n"
+      "|---|---|---|---|---|---|---|\n"
+      "| temperature (°C) | `temperature` | as sent | rounded to 0.5 °C | — | — | — |\n",
+      md.c_str());
+  // The synthetic longitude has no row: its latitude's says where it goes.
+  CHECK_TRUE(md.find("| `lon` |") == std::string::npos);
+  STRCMP_CONTAINS("| secret | `secret` | — | — | — | — | listed only to say it stays home |\n",
+                  md.c_str());
+  STRCMP_CONTAINS("- The payload is a bare value, not JSON: its only field is `$`.\n", md.c_str());
+  STRCMP_EQUAL(md.c_str(), explain_policy_markdown(*f.policy).c_str());  // deterministic
+
+  // Text from the policy stays text: no links, emphasis, HTML or a broken table.
+  auto odd = compile_ok(R"pb(
+    purpose { id: "a" title: "A *bold* [link](x)" legal_basis: CONTRACT retention_seconds: 60 }
+    device_class {
+      id: "d"
+      title: "<img src=x>"
+      ecosystem: "R&D_lab `x`"
+      topic: "d/{device}"
+      when { path: "k" equals: "a`b|c" }
+      field {
+        path: "v"
+        title: "v_1 _x_"
+        why: "a | b\nc &amp;"
+        rule {
+          purpose: "a"
+          keep {}
+        }
+      }
+    }
+  )pb");
+  const std::string text = explain_policy_markdown(*odd);
+  STRCMP_CONTAINS("| A \\*bold\\* \\[link\\](x) (`a`) |", text.c_str());
+  STRCMP_CONTAINS("## R&D_lab \\`x\\`\n", text.c_str());  // '_' inside a word is no emphasis
+  STRCMP_CONTAINS("- [R&D_lab \\`x\\`](#rd_lab-x):", text.c_str());
+  STRCMP_CONTAINS("### &lt;img src=x&gt; (`d`)\n", text.c_str());
+  STRCMP_CONTAINS("- Only messages whose `k` is `` a`b\\|c ``.\n", text.c_str());
+  STRCMP_CONTAINS("| v_1 \\_x_ | `v` | as sent | a \\| b c &amp;amp; |\n", text.c_str());
+}

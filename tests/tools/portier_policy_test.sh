@@ -53,11 +53,11 @@ expect_file() {  # case, file (out|err), expected whole content
 
 run_tool check "$defaults"
 expect_status "check defaults (directory)" 0 &&
-  expect_file "check defaults (directory)" out "ok: 3 purposes, 98 device classes, 110 topic filters"
+  expect_file "check defaults (directory)" out "ok: 4 purposes, 188 device classes, 227 topic filters"
 
 run_tool check "$defaults"/*.textproto
 expect_status "check defaults (files)" 0 &&
-  expect_file "check defaults (files)" out "ok: 3 purposes, 98 device classes, 110 topic filters"
+  expect_file "check defaults (files)" out "ok: 4 purposes, 188 device classes, 227 topic filters"
 
 cat >"$tmp/broken.textproto" <<'EOF'
 purpose { id: "analytics" title: "Insights" legal_basis: CONSENT retention_seconds: 60 }
@@ -137,21 +137,73 @@ done
 run_tool explain "$tmp/broken.textproto"
 expect_status "explain a broken policy" 1 && expect_in "explain a broken policy" err "4 errors"
 
+# --markdown: docs/DEFAULTS.md's form, per ecosystem and class; text the policy chose cannot
+# break a table or inject HTML.
+cat >"$tmp/md.textproto" <<'EOF'
+name: "md" version: 2
+purpose { id: "service" title: "Keep devices working" legal_basis: CONTRACT retention_seconds: 86400 }
+purpose { id: "where" title: "Location" legal_basis: CONSENT special_category: LOCATION retention_seconds: 3600 }
+device_class { id: "plug" title: "Smart plug" ecosystem: "Acme Home" topic: "acme/{device}"
+  field { path: "power" title: "power" unit: "W" why: "energy | <b>tips</b>"
+    rule { purpose: "service" round { step: 10 } } }
+  field { path: "lat" title: "position" rule { purpose: "where" generalise_location { longitude: "lon" cell_km: 5 } } }
+  field { path: "state" rule { purpose: "service" keep { type: STRING max_length: 8 } } }
+  field { path: "ssid" title: "Wi-Fi name" why: "never needed" rule { purpose: "service" drop {} } } }
+device_class { id: "lamp" topic: "lamps/{device}" format: RAW
+  field { path: "$" title: "light level" unit: "lx" why: "daylight"
+    rule { purpose: "service" bucket { bound: [10] label: ["dark", "light"] } } } }
+ignore { ecosystem: "Acme Home" topic: "acme/{device}/set" why: "commands stay home" }
+EOF
+run_tool explain --markdown "$tmp/md.textproto"
+expect_status "explain --markdown" 0
+for line in '# What leaves the home: policy "md", version 2' \
+  '| Keep devices working (`service`) | contract | — | on; the household can turn it off | 1 day |' \
+  '| Location (`where`) | consent | location | off: nothing is sent until the household allows it | 1 hour |' \
+  '- [Acme Home](#acme-home): 1 device class, 1 group of topics that stay home' \
+  '- [Other](#other): 1 device class' \
+  '### Smart plug (`plug`)' \
+  '- Topics: `acme/{device}`' \
+  '| Field | Path | `service` | `where` | Why |' \
+  '| power (W) | `power` | rounded to 10 W | — | energy \| &lt;b&gt;tips&lt;/b&gt; |' \
+  '| position | `lat` | — | together with `lon`, only as the centre of its 5 km grid cell | — |' \
+  '| state | `state` | as sent, if text of at most 8 characters | — | — |' \
+  '| Wi-Fi name | `ssid` | — | — | never needed |' \
+  '### Acme Home topics that stay home' \
+  '| `acme/{device}/set` | commands stay home |' \
+  '### lamp (`lamp`)' \
+  '- The payload is a bare value, not JSON: its only field is `$`.' \
+  '| light level (lx) | `$` | only its range: dark (under 10 lx), light (10 lx or more) | — | daylight |' \
+  '## Everything else stays home'; do
+  cases=$((cases + 1))
+  grep -qxF -- "$line" "$tmp/out" || fail "explain --markdown has the line" "$line"$'\n'"$(cat "$tmp/out")"
+done
+cases=$((cases + 1))
+# Named ecosystems first, "Other" last.
+[ "$(grep '^## \(Acme Home\|Other\)$' "$tmp/out" | tr '\n' ,)" = "## Acme Home,## Other," ] ||
+  fail "explain --markdown orders ecosystems" "$(grep '^## ' "$tmp/out")"
+run_tool explain --markdown "$defaults"
+expect_status "explain --markdown defaults" 0 && expect_in "explain --markdown defaults" out "## Zigbee2MQTT"
+run_tool explain --markdown
+expect_status "explain --markdown without files" 2 &&
+  expect_in "explain --markdown without files" err "name at least one policy file"
+run_tool check --markdown "$defaults"
+expect_status "check --markdown" 2 && expect_in "check --markdown" err "unknown option --markdown"
+
 # ------------------------------------------------------------------------------- run
 
 anna='{"topic":"zigbee2mqtt/Anna bedroom sensor","payload":{"temperature":21.53,"battery":97,"occupancy":true,"ssid":"Home"}}'
 power='{"topic":"stat/tasmota_1A2B3C/POWER","payload":"ON"}'
-announce='{"topic":"shellies/announce","payload":{"id":"shelly1pm-A1B2C3"}}'
+unknown='{"topic":"rtl_433/raspberrypi/events","payload":{"model":"Acurite-Tower","id":12345}}'
 service_topic='portier/gw-test/service/zigbee2mqtt-device/kezu6euatcy5sxpb'
 analytics_topic='portier/gw-test/analytics/zigbee2mqtt-device/o2y2yse7s5pge2sc'
 location_topic='portier/gw-test/location/zigbee2mqtt-device/mfqijjcekdh7coxj'
 
-printf '%s\n%s\n\n%s\n' "$anna" "$power" "$announce" >"$tmp/stdin"
+printf '%s\n%s\n\n%s\n' "$anna" "$power" "$unknown" >"$tmp/stdin"
 run_tool run "$defaults"
 expect_status "run with default consent" 0 &&
   expect_file "run with default consent" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":97}}],"dropped":[{"reason":"consent_refused","count":2},{"reason":"unlisted_field","count":1},{"reason":"policy_drop","count":2}]}
 {"topic":"stat/tasmota_1A2B3C/POWER","releases":[{"purpose":"service","topic":"portier/gw-test/service/tasmota-power/meuxptsza2qur3ks","payload":"ON"}],"dropped":[]}
-{"topic":"shellies/announce","releases":[],"dropped":[{"reason":"unmatched_topic","count":1}]}'
+{"topic":"rtl_433/raspberrypi/events","releases":[],"dropped":[{"reason":"unmatched_topic","count":1}]}'
 
 printf '%s\n' "$anna" >"$tmp/stdin"
 run_tool run "$defaults" --grant analytics

@@ -1,6 +1,7 @@
 // portier-policy: the operator's tool for policies. `portier-policy help` lists the commands.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -19,7 +20,11 @@ constexpr const char* kUsage = R"(usage: portier-policy COMMAND [ARGS]
 Commands:
   check FILE|DIR...     Validate a policy (all files together form one policy).
                         Prints every error as FILE:LINE:COLUMN: FIELD: message; exit 1 if any.
-  explain FILE|DIR...   Plain-language summary of what each purpose receives, and how.
+  explain [--markdown] FILE|DIR...
+                        Plain-language summary of what each purpose receives, and how.
+                        --markdown: per ecosystem and device class, a table of what each
+                        purpose receives of each field, in what form and why; the topics
+                        that stay home (docs/DEFAULTS.md is this for the defaults).
   run FILE|DIR... [--grant PURPOSE]... [--refuse PURPOSE]... [--grant-all]
       [--pause] [--gateway-id ID] [--gateway-secret HEX] [--human]
                         Evaluate messages read from stdin, one JSON object a line:
@@ -81,10 +86,11 @@ int check(const std::vector<std::string>& paths) {
   return 0;
 }
 
-int explain(const std::vector<std::string>& paths) {
+int explain(const std::vector<std::string>& paths, bool markdown) {
   auto policy = load_policy(paths);
   if (!policy) return 1;
-  std::cout << policies::explain_policy(*policy);
+  std::cout << (markdown ? policies::explain_policy_markdown(*policy)
+                         : policies::explain_policy(*policy));
   return 0;
 }
 
@@ -141,6 +147,12 @@ int main(int argc, char** argv) {
     std::cerr << "portier-policy: unknown command \"" << command << "\"; see `portier-policy help`\n";
     return 2;
   }
+  bool markdown = false;
+  if (command == "explain") {
+    const auto it = std::find(args.begin(), args.end(), "--markdown");
+    markdown = it != args.end();
+    if (markdown) args.erase(it);
+  }
   if (args.empty()) {
     std::cerr << "portier-policy " << command << ": name at least one policy file or directory\n";
     return 2;
@@ -151,5 +163,5 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  return command == "check" ? check(args) : explain(args);
+  return command == "check" ? check(args) : explain(args, markdown);
 }
