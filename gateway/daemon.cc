@@ -400,6 +400,7 @@ int run_daemon(const std::string& config_path) {
   hc.consent = consent->get();
   hc.record = record->get();
   hc.devices = &devices;
+  hc.announcements = announced->get();
   hc.identity = identity;
   hc.started = started;
   hc.local_connected = [&] { return in->connected(); };

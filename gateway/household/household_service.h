@@ -35,6 +35,8 @@ struct household_context {
   consent_store* consent = nullptr;
   ledger* record = nullptr;
   device_registry* devices = nullptr;
+  // What devices announced (ESPHome, Home Assistant), read by explain as by the message path.
+  policies::announcement_table* announcements = nullptr;
   policies::engine_identity identity;
   std::chrono::steady_clock::time_point started;
   std::function<bool()> local_connected;
