@@ -20,6 +20,7 @@
 #include "gateway/policy_installer.h"
 #include "gateway/startup_checks.h"
 #include "gateway/status_report.h"
+#include "gateway/store/announcement_store.h"
 #include "gateway/store/ledger.h"
 #include "gateway/store/spool.h"
 #include "gateway/store/unmatched_shapes.h"
@@ -238,6 +239,31 @@ void reload(const std::string& config_path, const gateway_config& running, count
   up.publish_status();
 }
 
+// Writes the announcement table when it changed, off the message path. A failure is logged
+// once until a write succeeds again (a full disk would otherwise log every few seconds).
+class announcement_saver {
+ public:
+  explicit announcement_saver(announcement_store& s) : store_(s) {}
+  void save() {
+    auto r = store_.save();
+    if (!r && !failing_)
+      log_warning("announcements: not saved, kept in memory: ", r.error_message());
+    if (r && failing_) log_info("announcements: saved again");
+    failing_ = !r;
+  }
+  // At most every `every` (the main loop ticks each second).
+  void tick(std::chrono::steady_clock::time_point now, std::chrono::seconds every) {
+    if (now - last_ < every) return;
+    last_ = now;
+    save();
+  }
+
+ private:
+  announcement_store& store_;
+  bool failing_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
+
 // Prints `what` failed and says the start stops; for result-returning openers.
 template <typename T>
 bool opened(const platform::result<T>& r, std::string_view what = "") {
@@ -323,6 +349,13 @@ int run_daemon(const std::string& config_path) {
   auto shapes = unmatched_shapes::open(unmatched_options_from(cfg, stats), shapes_problem);
   if (!shapes_problem.empty())
     log_warning(shapes_problem, "; the shapes of unmatched messages start afresh");
+  // What devices announced before a restart (a resumed session gets no retained messages).
+  auto announced =
+      announcement_store::open(state + "/announcements.pb", cfg.proto.devices().max_announcements(),
+                               &stats.announcements_evicted);
+  if (!opened(announced, "announcements: ")) return 1;
+  if (!(*announced)->problem().empty()) log_warning((*announced)->problem());
+  log_info("announcements: ", (*announced)->size(), " state topics known");
   std::unique_ptr<policy_updates> updates;
   if (!cfg.proto.updates().root_key_file().empty()) {
     auto u =
@@ -338,6 +371,8 @@ int run_daemon(const std::string& config_path) {
   pipe.set_admission([&devices](std::string_view id, std::string_view cls, std::int64_t now) {
     return devices.admit(id, cls, now);
   });
+  pipe.set_announcements(announced->get());
+  announcement_saver announcements_saver(**announced);
   const auto started = std::chrono::steady_clock::now();
   std::unique_ptr<update_worker> worker;
   std::unique_ptr<upstream_egress> up;
@@ -381,6 +416,7 @@ int run_daemon(const std::string& config_path) {
   hc.record = record->get();
   hc.devices = &devices;
   hc.unmatched = shapes.get();
+  hc.announcements = announced->get();
   hc.identity = identity;
   hc.started = started;
   hc.local_connected = [&] { return in->connected(); };
@@ -415,6 +451,7 @@ int run_daemon(const std::string& config_path) {
         wall_ms());  // the ledger's finished minutes: written here, never on the message path
     if (auto saved = shapes->save_if_due(std::chrono::steady_clock::now()); !saved)
       log_warning("unmatched shapes: ", saved.error_message());
+    announcements_saver.tick(std::chrono::steady_clock::now(), std::chrono::seconds(5));
     if (sig == SIGHUP) reload(config_path, cfg, stats, **record, installer, *up);
     if (sig == SIGTERM || sig == SIGINT) break;
   }
@@ -425,6 +462,7 @@ int run_daemon(const std::string& config_path) {
   if (worker) worker->stop();
   if (control) control->stop();
   in->stop();
+  announcements_saver.save();
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.proto.drain_timeout_ms());
   if (!up->drain(deadline)) {

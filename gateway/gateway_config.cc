@@ -251,6 +251,8 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
              "\"" + f + "\" is an MQTT filter here: \"+\" and \"#\", no {captures}");
     }
   }
+  if (dv.max_announcements() == 0) dv.set_max_announcements(4096);
+  v.range({{"devices"}, {"max_announcements"}}, dv.max_announcements(), 16, 65536);
   auto& up_dates = *c.mutable_updates();
   if (up_dates.max_bundle_bytes() == 0) up_dates.set_max_bundle_bytes(4u << 20);
   v.range({{"updates"}, {"max_bundle_bytes"}}, up_dates.max_bundle_bytes(), 64u << 10, 16u << 20);

@@ -24,6 +24,11 @@ void pipeline::set_admission(admission a) {
   admit_ = std::move(a);
 }
 
+void pipeline::set_announcements(policies::announcement_table* table) {
+  std::lock_guard lock(mu_);
+  announcements_ = table;
+}
+
 std::shared_ptr<const policies::compiled_policy> pipeline::policy() const {
   std::lock_guard lock(readers_mu_);
   return policy_for_readers_;
@@ -42,7 +47,10 @@ void pipeline::process(std::string_view topic, std::string_view payload, std::in
     ++counters_.dropped;
     return;
   }
-  const policies::decision& d = current_->evaluate(topic, payload, *consent_, now_ms);
+  const policies::decision& d =
+      current_->evaluate(topic, payload, *consent_, now_ms, announcements_);
+  if (announcements_ != nullptr && d.announced() != nullptr)
+    announcements_->record(*d.announced(), now_ms);
   const bool admitted =
       !admit_ || d.device_class() == nullptr || admit_(d.device_id(), d.device_class()->id, now_ms);
   policies::drop_counts drops{};

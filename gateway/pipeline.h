@@ -1,6 +1,10 @@
 // The policy step of the daemon: evaluates each message from the local broker with the current
 // evaluator and consent, counts the outcome, and hands every release to a sink.
 //
+// What a message announces (a Home Assistant discovery message: the meaning of a state topic) is
+// recorded in the announcement table (set_announcements), whatever the consent, the pause or the
+// admission: it releases nothing, and the table is bounded. The evaluator reads the same table.
+//
 // New device ids pass an admission check (set_admission, e.g. device_registry::admit) before any
 // of their releases is handed on: a message of a refused id releases nothing and is counted
 // under `device_churn` (the engine's own outcome for it is not counted).
@@ -49,6 +53,9 @@ class pipeline {
   // Whether a device id may release anything (device id, class id, now). Unset: all may.
   using admission = std::function<bool(std::string_view, std::string_view, std::int64_t)>;
   void set_admission(admission a);
+  // Where announcements are read and recorded (not owned; must outlive the pipeline's use).
+  // Unset: nothing is ever announced, and classes chosen by announcement take nothing.
+  void set_announcements(policies::announcement_table* table);
 
   // Evaluates one message; `out` gets each release, then `seen` (if set) the whole decision.
   void process(std::string_view topic, std::string_view payload, std::int64_t now_ms, const sink& out,
@@ -66,6 +73,7 @@ class pipeline {
   std::shared_ptr<policies::evaluator> current_;
   std::shared_ptr<const policies::consent_snapshot> consent_;
   admission admit_;
+  policies::announcement_table* announcements_ = nullptr;
   mutable std::mutex readers_mu_;  // guards the copies below, for readers
   std::shared_ptr<const policies::compiled_policy> policy_for_readers_;
   std::shared_ptr<const policies::consent_snapshot> consent_for_readers_;

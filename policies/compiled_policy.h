@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policies/announcement.h"
 #include "policies/field_action.h"
 #include "policies/field_path.h"
 #include "policies/topic_filter.h"
@@ -77,9 +78,14 @@ struct compiled_field {
   std::string why;                    // plain-language reason (Field.why), may be empty
 };
 
+// A class's `when`: a payload member equals a value, or (announced) the topic was announced with
+// one of the device classes and units listed (announcement_fits()).
 struct compiled_predicate {
   std::vector<path_step> steps;
   std::string equals;
+  bool announced = false;
+  std::vector<std::string> device_classes;  // announced: empty accepts any; "" is none
+  std::vector<std::string> units;
 };
 
 struct compiled_class {
@@ -91,6 +97,7 @@ struct compiled_class {
   topic_template device_id;  // over captures; only literal and capture parts
   payload_format format = payload_format::json;
   std::optional<compiled_predicate> when;
+  std::optional<compiled_announce> announces;  // messages of this class announce a state topic
   std::vector<compiled_field> fields;
   field_node root;                 // the field tree; root.field >= 0 for a "$" field
   std::vector<std::size_t> purposes;  // purposes with at least one rule in this class
@@ -119,6 +126,8 @@ class compiled_policy {
   // and for `extra` MQTT filters (unmatched.observe), without filters another one already
   // covers. Ignored topics need no subscription.
   std::vector<std::string> subscriptions(std::span<const std::string> extra = {}) const;
+  // Whether any class announces: the evaluator then reads announcements even while paused.
+  bool announces() const { return announces_; }
 
  private:
   friend class policy_compiler;
@@ -128,6 +137,7 @@ class compiled_policy {
   std::vector<std::unique_ptr<compiled_class>> classes_;
   std::vector<compiled_ignore> ignores_;
   topic_router router_;
+  bool announces_ = false;
 };
 
 }  // namespace portier::policies

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policies/announcement.h"
 #include "policies/compiled_policy.h"
 #include "policies/drop_reason.h"
 
@@ -32,6 +33,9 @@ class decision {
   std::span<const release> releases() const { return {releases_.data(), release_count_}; }
   const drop_counts& drops() const { return drops_; }
   std::uint32_t drops(drop_reason r) const { return drops_[static_cast<std::size_t>(r)]; }
+  // What the message announced about a state topic (its class announces), or null. Set whatever
+  // the consent, the pause or the releases: the caller records it (announcement_table::record).
+  const announcement* announced() const { return has_announcement_ ? &announcement_ : nullptr; }
 
  private:
   friend class evaluator;
@@ -40,6 +44,8 @@ class decision {
   std::vector<release> releases_;
   std::size_t release_count_ = 0;
   drop_counts drops_{};
+  announcement announcement_;
+  bool has_announcement_ = false;
 };
 
 }  // namespace portier::policies

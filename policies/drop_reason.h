@@ -34,9 +34,11 @@ enum class drop_reason : std::uint8_t {
   device_churn,       // a device id the gateway did not know, beyond devices.max_new_per_minute
   // Whole message (engine):
   ignored_topic,      // the policy's `ignore` names the topic: known, and stays home
+  unannounced_topic,  // only classes chosen by announcement could take it, and none was seen
+  unknown_announcement, // announced as something (device class, unit) none of them accepts
 };
 
-inline constexpr std::size_t kDropReasonCount = 19;
+inline constexpr std::size_t kDropReasonCount = 21;
 
 constexpr std::string_view drop_reason_name(drop_reason r) {
   constexpr std::array<std::string_view, kDropReasonCount> names = {
@@ -47,6 +49,8 @@ constexpr std::string_view drop_reason_name(drop_reason r) {
       "implausible_time",
       "device_churn",
       "ignored_topic",
+      "unannounced_topic",
+      "unknown_announcement",
   };
   return names[static_cast<std::size_t>(r)];
 }

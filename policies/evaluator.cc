@@ -81,7 +81,9 @@ const compiled_class* evaluator::match(std::string_view topic, std::string_view 
       return true;
     }
     const compiled_class& c = *route.device_class;
-    if (c.when) {
+    if (c.when && c.when->announced) {
+      if (!announced_fits(*c.when, topic)) return false;
+    } else if (c.when) {
       tested_.push_back(&*c.when);
       bool matches = false;
       failure = rewriter_.test_predicate(*c.when, payload, limits_.max_depth, matches);
@@ -93,6 +95,32 @@ const compiled_class* evaluator::match(std::string_view topic, std::string_view 
     return true;
   });
   return found;
+}
+
+bool evaluator::announced_fits(const compiled_predicate& p, std::string_view topic) {
+  if (!looked_up_) {
+    looked_up_ = true;
+    have_meaning_ = announcements_ != nullptr && announcements_->find(topic, now_ms_, meaning_);
+  }
+  return have_meaning_ && announcement_fits(meaning_, p.device_classes, p.units);
+}
+
+void evaluator::read_announced(const compiled_class& c, std::string_view payload) {
+  if (!c.announces) return;
+  const compiled_announce& spec = *c.announces;
+  about_topic_.clear();
+  if (spec.about_topic) {
+    for (const auto& part : spec.about_topic->parts()) {
+      if (part.kind == topic_template::part_kind::literal) {
+        about_topic_ += part.text;
+      } else {
+        about_topic_ +=
+            captures_[static_cast<std::size_t>(matched_filter_->capture_index(part.text))];
+      }
+    }
+  }
+  decision_.has_announcement_ = read_announcement(spec, payload, about_topic_, limits_.max_depth,
+                                                  limits_.max_topic_bytes, decision_.announcement_);
 }
 
 bool evaluator::render_device_id(const compiled_class& c) {
@@ -201,19 +229,32 @@ void evaluator::raw_rewrite(const compiled_class& c, std::string_view payload, s
   }
 }
 
-const decision& evaluator::evaluate(std::string_view topic, std::string_view payload, const consent_snapshot& consent,
-                                    std::int64_t now_ms) {
+const decision& evaluator::evaluate(std::string_view topic, std::string_view payload,
+                                    const consent_snapshot& consent, std::int64_t now_ms,
+                                    announcement_table* announcements) {
   decision& d = decision_;
   d.device_class_ = nullptr;
   d.device_id_.clear();
   d.release_count_ = 0;
   d.drops_.fill(0);
+  d.has_announcement_ = false;
+  announcements_ = announcements;
+  now_ms_ = now_ms;
+  looked_up_ = false;
+  const bool valid_topic = !topic.empty() && topic.size() <= limits_.max_topic_bytes &&
+                           valid_utf8(topic) && topic.find('\0') == std::string_view::npos;
   if (consent.paused()) {
     drop(drop_reason::paused);
+    // What a device announces is no release: it is read while paused too, or a retained
+    // discovery message that arrives during a pause would be missed for good.
+    if (policy_->announces() && valid_topic && payload.size() <= limits_.max_payload_bytes) {
+      std::optional<drop_reason> failure;
+      if (const compiled_class* c = match(topic, payload, failure); c != nullptr && !failure)
+        read_announced(*c, payload);
+    }
     return d;
   }
-  if (topic.empty() || topic.size() > limits_.max_topic_bytes || !valid_utf8(topic) ||
-      topic.find('\0') != std::string_view::npos) {
+  if (!valid_topic) {
     drop(drop_reason::invalid_topic);
     return d;
   }
@@ -232,9 +273,13 @@ const decision& evaluator::evaluate(std::string_view topic, std::string_view pay
     return d;
   }
   if (c == nullptr) {
-    drop(drop_reason::unmatched_topic);
+    // Only classes that select by announcement could have taken it: say which part was missing.
+    drop(!looked_up_     ? drop_reason::unmatched_topic
+         : have_meaning_ ? drop_reason::unknown_announcement
+                         : drop_reason::unannounced_topic);
     return d;
   }
+  read_announced(*c, payload);
   d.device_class_ = c;
   if (!render_device_id(*c)) {
     drop(drop_reason::invalid_topic);

@@ -1,14 +1,17 @@
 // evaluator: applies a compiled policy and the household's consent to one message.
 //
-//   const decision& d = ev.evaluate(topic, payload, consent, now_ms);
+//   const decision& d = ev.evaluate(topic, payload, consent, now_ms, &announcements);
 //
 // 1. match the topic (and payload predicate) to a device class; none -> unmatched_topic; a
-//    predicate's member given twice -> duplicate_key;
+//    predicate's member given twice -> duplicate_key; a topic only classes with an `announced`
+//    predicate could take, never announced -> unannounced_topic, announced as something none of
+//    them accepts -> unknown_announcement; a class that announces -> decision::announced();
 // 2. take the class's purposes that the consent grants and the operator has not suspended;
 // 3. rewrite the payload for all of them in one pass (json_rewriter), fail closed;
 // 4. one release per purpose that receives at least one field, topic from its template.
 //
-// Pure: no I/O, no clock (now_ms is given), no threads. The compiled policy is shared and
+// Pure: no I/O, no clock (now_ms is given), no threads; announcements are read through the table
+// the caller passes (announcement.h) and never kept here. The compiled policy is shared and
 // immutable; an evaluator owns mutable scratch (buffers, pseudonym cache) and must be used by one
 // thread at a time — give each thread its own. Construction derives the per-purpose keys, so
 // build a new evaluator when the policy is swapped.
@@ -43,8 +46,12 @@ class evaluator {
  public:
   evaluator(std::shared_ptr<const compiled_policy> policy, engine_identity identity, engine_limits limits = {});
 
-  const decision& evaluate(std::string_view topic, std::string_view payload, const consent_snapshot& consent,
-                           std::int64_t now_ms);
+  // `announcements` (may be null: nothing was announced) is read for classes with an
+  // `announced` predicate; the evaluator does not record into it (the caller does, from
+  // decision::announced()).
+  const decision& evaluate(std::string_view topic, std::string_view payload,
+                           const consent_snapshot& consent, std::int64_t now_ms,
+                           announcement_table* announcements = nullptr);
 
   // Whether `purpose` is granted for a device of a class, with the purpose's default applied.
   bool granted(const consent_snapshot& consent, std::size_t purpose, std::string_view device,
@@ -59,6 +66,9 @@ class evaluator {
 
  private:
   const compiled_class* match(std::string_view topic, std::string_view payload, std::optional<drop_reason>& failure);
+  bool announced_fits(const compiled_predicate& p, std::string_view topic);
+  // Fills decision_.announcement_ when class `c` announces and the payload says something.
+  void read_announced(const compiled_class& c, std::string_view payload);
   bool render_device_id(const compiled_class& c);
   void render_topic(const compiled_class& c, std::size_t purpose, std::string& out);
   // A tested predicate's member (or one on its path) twice; `c` (may be null) is the class taken.
@@ -77,6 +87,13 @@ class evaluator {
   std::vector<rewrite_output> outputs_;
   std::vector<const compiled_predicate*> tested_;  // predicates tested for the message, in order
   std::string scratch_;
+  // The message's announcement look-up: done at most once, for the first announced predicate.
+  announcement_table* announcements_ = nullptr;
+  std::int64_t now_ms_ = 0;
+  bool looked_up_ = false;
+  bool have_meaning_ = false;
+  announced_meaning meaning_;
+  std::string about_topic_;
 };
 
 }  // namespace portier::policies

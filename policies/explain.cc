@@ -182,6 +182,23 @@ std::string md_code(std::string_view s) {
   return fence + text + (fence == "`" ? "`" : " ``");
 }
 
+// " as a `temperature` or with no device class, in `°C` or `°F`" (empty lists accept any).
+std::string announced_text(const compiled_predicate& p) {
+  auto alternatives = [](const std::vector<std::string>& values, const char* none) {
+    std::string s;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      s += i == 0 ? "" : i + 1 == values.size() ? " or " : ", ";
+      s += values[i].empty() ? std::string(none) : md_code(values[i]);
+    }
+    return s;
+  };
+  std::string out;
+  if (!p.device_classes.empty())
+    out += " as " + alternatives(p.device_classes, "with no device class");
+  if (!p.units.empty()) out += (out.empty() ? " in " : ", in ") + alternatives(p.units, "no unit");
+  return out;
+}
+
 // GitHub's anchor for a heading: lower case, spaces to '-', other punctuation removed.
 std::string md_anchor(std::string_view heading) {
   std::string out;
@@ -400,9 +417,18 @@ std::string explain_policy_markdown(const compiled_policy& policy) {
       std::string topics;
       for (const auto& t : c->topics) topics += (topics.empty() ? "" : ", ") + md_code(t.text());
       out += "- Topics: " + topics + "\n";
-      if (c->when) {
+      if (c->when && c->when->announced) {
+        out += "- Only topics a discovery message announced" + announced_text(*c->when) +
+               "; a topic never announced, or announced otherwise, stays home.\n";
+      } else if (c->when) {
         out += "- Only messages whose " + md_code(field_path_text(c->when->steps)) + " is " +
                md_code(c->when->equals) + ".\n";
+      }
+      if (c->announces) {
+        out +=
+            "- Each message also tells the gateway what a state topic carries (device class, "
+            "unit), "
+            "which decides how that topic's messages leave; telling it sends nothing.\n";
       }
       if (c->format == compiled_class::payload_format::raw) {
         out += "- The payload is a bare value, not JSON: its only field is `$`.\n";

@@ -271,29 +271,14 @@ class policy_compiler {
     topic_filters(f, w, d.topic(), c->topics);
     // device_id: a template over captures.
     const std::string id_text = d.device_id().empty() ? "{device}" : d.device_id();
-    auto id_tmpl = topic_template::parse(id_text);
-    if (!id_tmpl) {
-      error(f, w + step{"device_id"}, id_tmpl.error_message());
-    } else {
-      for (const auto& part : id_tmpl->parts()) {
-        if (part.kind == topic_template::part_kind::literal) continue;
-        if (part.kind != topic_template::part_kind::device && part.kind != topic_template::part_kind::capture) {
-          error(f, w + step{"device_id"}, "device_id may use only captures of the topic filters, not {" + part.text + "}");
-          continue;
-        }
-        for (std::size_t t = 0; t < c->topics.size(); ++t) {
-          if (c->topics[t].capture_index(part.text) < 0) {
-            error(f, w + step{"topic", static_cast<int>(t)},
-                  "topic filter " + quoted(c->topics[t].text()) + " has no capture {" + part.text +
-                      "}, which device_id " + quoted(id_text) + " needs");
-          }
-        }
-      }
+    if (auto id_tmpl = capture_template(f, w, w + step{"device_id"}, "device_id", id_text, *c)) {
       c->device_id = std::move(*id_tmpl);
     }
     c->format = d.format() == pb::DeviceClass::RAW ? compiled_class::payload_format::raw
                                                    : compiled_class::payload_format::json;
-    if (d.has_when()) {
+    if (d.has_when() && d.when().has_announced()) {
+      announced_predicate(f, w + step{"when"}, d.when(), *c);
+    } else if (d.has_when()) {
       if (c->format == compiled_class::payload_format::raw) {
         error(f, w + step{"when"}, "a RAW class has no fields to test: use a JSON class or drop `when`");
       }
@@ -304,10 +289,11 @@ class policy_compiler {
                  std::any_of(steps->begin(), steps->end(), [](const path_step& s) { return s.each; })) {
         error(f, w + step{"when"} + step{"path"}, "a predicate path names one member, like \"_type\" or \"a.b\"");
       } else {
-        c->when = compiled_predicate{std::move(*steps), d.when().equals()};
+        c->when = compiled_predicate{std::move(*steps), d.when().equals(), false, {}, {}};
       }
       if (d.when().equals().empty()) error(f, w + step{"when"} + step{"equals"}, "`equals` is empty");
     }
+    if (d.has_announces()) announces(f, w, d.announces(), *c);
     if (d.field_size() == 0) error(f, w, "a device class needs at least one field");
     if (d.field_size() > static_cast<int>(kMaxFieldsPerClass)) error(f, w, "more than 256 fields");
     for (int k = 0; k < d.field_size() && k < static_cast<int>(kMaxFieldsPerClass); ++k) field(f, w, d, k, *c);
@@ -317,7 +303,125 @@ class policy_compiler {
     if (errors_.size() != before) return;
     class_sites_[c->id] = location_text(f, w);
     class_files_.push_back({f, i});
+    if (c->announces) out_->announces_ = true;
     out_->classes_.push_back(std::move(c));
+  }
+
+  // A template over the captures of every filter of `c` (device_id, announces.about_topic):
+  // literal text, {device} and captures only. Null (errors reported) when it is not one.
+  // `cw` is the class, `tw` the template's field, `name` what the messages call it.
+  std::optional<topic_template> capture_template(std::size_t f, const where& cw, const where& tw,
+                                                 const std::string& name, const std::string& text,
+                                                 const compiled_class& c) {
+    auto tmpl = topic_template::parse(text);
+    if (!tmpl) {
+      error(f, tw, tmpl.error_message());
+      return std::nullopt;
+    }
+    const std::size_t before = errors_.size();
+    for (const auto& part : tmpl->parts()) {
+      if (part.kind == topic_template::part_kind::literal) continue;
+      if (part.kind != topic_template::part_kind::device &&
+          part.kind != topic_template::part_kind::capture) {
+        error(f, tw, name + " may use only captures of the topic filters, not {" + part.text + "}");
+        continue;
+      }
+      for (std::size_t t = 0; t < c.topics.size(); ++t) {
+        if (c.topics[t].capture_index(part.text) < 0) {
+          error(f, cw + step{"topic", static_cast<int>(t)},
+                "topic filter " + quoted(c.topics[t].text()) + " has no capture {" + part.text +
+                    "}, which " + name + " " + quoted(text) + " needs");
+        }
+      }
+    }
+    if (errors_.size() != before) return std::nullopt;
+    return std::move(*tmpl);
+  }
+
+  // when { announced { device_class: [...] unit: [...] } }
+  void announced_predicate(std::size_t f, const where& w, const pb::Predicate& p,
+                           compiled_class& c) {
+    if (!p.path().empty() || !p.equals().empty()) {
+      error(f, w,
+            "a predicate tests either a payload member (path, equals) or the announcement "
+            "(announced), not both");
+    }
+    compiled_predicate cp;
+    cp.announced = true;
+    const where aw = w + step{"announced"};
+    announced_values(f, aw, "device_class", p.announced().device_class(), kMaxAnnouncedDeviceClass,
+                     cp.device_classes);
+    announced_values(f, aw, "unit", p.announced().unit(), kMaxAnnouncedUnit, cp.units);
+    c.when = std::move(cp);
+  }
+
+  void announced_values(std::size_t f, const where& w, const char* name,
+                        const google::protobuf::RepeatedPtrField<std::string>& values,
+                        std::size_t max_bytes, std::vector<std::string>& out) {
+    for (int i = 0; i < values.size(); ++i) {
+      const std::string& v = values.Get(i);
+      if (v.size() > max_bytes || !valid_utf8(v)) {
+        error(f, w + step{name, i},
+              "must be UTF-8 text of at most " + std::to_string(max_bytes) + " bytes");
+      } else if (std::find(out.begin(), out.end(), v) != out.end()) {
+        error(f, w + step{name, i}, quoted(v) + " is listed twice");
+      } else {
+        out.push_back(v);
+      }
+    }
+  }
+
+  // announces { state_topic: [...] | about_topic: "..."  base device_class unit template }
+  void announces(std::size_t f, const where& cw, const pb::Announce& a, compiled_class& c) {
+    const where w = cw + step{"announces"};
+    const std::size_t before = errors_.size();
+    if (c.format == compiled_class::payload_format::raw) {
+      error(f, w, "announces reads JSON members: a RAW class cannot announce");
+    }
+    compiled_announce ca;
+    announce_paths(f, w, "state_topic", a.state_topic(), ca.state_topic);
+    announce_paths(f, w, "base", a.base(), ca.base);
+    announce_paths(f, w, "device_class", a.device_class(), ca.device_class);
+    announce_paths(f, w, "unit", a.unit(), ca.unit);
+    announce_paths(f, w, "template", a.template_(), ca.value_template);
+    if ((a.state_topic_size() == 0) == a.about_topic().empty()) {
+      error(f, w,
+            "announces needs exactly one of state_topic (the members holding it) and about_topic "
+            "(a template)");
+    } else if (!a.about_topic().empty()) {
+      ca.about_topic =
+          capture_template(f, cw, w + step{"about_topic"}, "about_topic", a.about_topic(), c);
+    }
+    if (a.base_size() > 0 && a.state_topic_size() == 0) {
+      error(f, w + step{"base", 0},
+            "base expands a \"~\" in the state_topic members; about_topic has none");
+    }
+    if (a.device_class_size() == 0 && a.unit_size() == 0) {
+      error(f, w,
+            "announces needs device_class or unit members (or both): it would announce nothing");
+    }
+    if (errors_.size() == before) c.announces = std::move(ca);
+  }
+
+  void announce_paths(std::size_t f, const where& w, const char* name,
+                      const google::protobuf::RepeatedPtrField<std::string>& paths,
+                      compiled_announce::alternatives& out) {
+    for (int i = 0; i < paths.size(); ++i) {
+      auto steps = parse_field_path(paths.Get(i));
+      if (!steps) {
+        error(f, w + step{name, i},
+              "bad path " + quoted(paths.Get(i)) + ": " + steps.error_message());
+      } else if (std::any_of(steps->begin(), steps->end(),
+                             [](const path_step& s) { return s.each; })) {
+        error(f, w + step{name, i},
+              "an announced member is one member, like \"stat_t\" or \"dev.ids\", not " +
+                  quoted(paths.Get(i)));
+      } else if (std::find(out.begin(), out.end(), *steps) != out.end()) {
+        error(f, w + step{name, i}, quoted(paths.Get(i)) + " is listed twice");
+      } else {
+        out.push_back(std::move(*steps));
+      }
+    }
   }
 
   void field(std::size_t f, const where& cw, const pb::DeviceClass& d, int k, compiled_class& c) {
@@ -699,15 +803,30 @@ class policy_compiler {
         const auto& b = all[j];
         const auto* pa = a.device_class && a.device_class->when ? &*a.device_class->when : nullptr;
         const auto* pb_ = b.device_class && b.device_class->when ? &*b.device_class->when : nullptr;
-        const bool same_predicate =
-            (pa == nullptr) == (pb_ == nullptr) &&
-            (pa == nullptr || (pa->steps == pb_->steps && pa->equals == pb_->equals));
-        if (!same_predicate) continue;
+        if (!could_both_hold(pa, pb_)) continue;
         route_error(b, a);
         break;
       }
     }
     for (const auto& r : all) out_->router_.add(r);
+  }
+
+  // Whether one message could satisfy both predicates (null: none, always holds). Payload
+  // predicates are compared as they are written (the same member and value); announced ones
+  // overlap when their device class lists and their unit lists each share a value (or accept
+  // any).
+  static bool could_both_hold(const compiled_predicate* a, const compiled_predicate* b) {
+    if ((a == nullptr) != (b == nullptr)) return false;
+    if (a == nullptr) return true;
+    if (a->announced != b->announced) return false;
+    if (!a->announced) return a->steps == b->steps && a->equals == b->equals;
+    auto meet = [](const std::vector<std::string>& x, const std::vector<std::string>& y) {
+      if (x.empty() || y.empty()) return true;
+      return std::any_of(x.begin(), x.end(), [&](const std::string& v) {
+        return std::find(y.begin(), y.end(), v) != y.end();
+      });
+    };
+    return meet(a->device_classes, b->device_classes) && meet(a->units, b->units);
   }
 
   // `b` has the same filter shape and predicate as `a`, added before it.
@@ -719,10 +838,14 @@ class policy_compiler {
     } else if (a.device_class != nullptr) {
       other = "is the same as " + quoted(a.filter->text()) + " of device class " +
               quoted(a.device_class->id) +
-              (b.device_class ? " with the same predicate: which class applies would be ambiguous"
-                              : ": whether it is ignored would be ambiguous (give the class a "
-                                "`when` predicate, or "
-                                "drop one of the two)");
+              (b.device_class
+                   ? (b.device_class->when && b.device_class->when->announced
+                          ? " with an overlapping announced predicate: which class applies to a "
+                            "topic announced with both would be ambiguous"
+                          : " with the same predicate: which class applies would be ambiguous")
+                   : ": whether it is ignored would be ambiguous (give the class a "
+                     "`when` predicate, or "
+                     "drop one of the two)");
     } else {
       other = "is the same as " + quoted(a.filter->text()) + " of another ignore";
     }

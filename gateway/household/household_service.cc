@@ -53,6 +53,11 @@ std::string message_level_reason(const policies::decision& d) {
   for (std::size_t i = 0; i <= static_cast<std::size_t>(policies::drop_reason::no_purpose_granted); ++i) {
     if (d.drops()[i] > 0) return std::string(policies::drop_reason_name(static_cast<policies::drop_reason>(i)));
   }
+  // A state the gateway no longer knows the meaning of (its announcement was forgotten).
+  for (auto r :
+       {policies::drop_reason::unannounced_topic, policies::drop_reason::unknown_announcement}) {
+    if (d.drops(r) > 0) return std::string(policies::drop_reason_name(r));
+  }
   return "";
 }
 
@@ -377,7 +382,8 @@ control::Response household_service::explain(const control::ExplainRequest& req)
   const bool text = policies::valid_utf8(d->last_payload);
   out->set_payload_binary(!text);
   if (text) out->set_payload(d->last_payload);
-  const policies::decision& dec = ev.evaluate(d->last_topic, d->last_payload, *consent, wall_ms());
+  const policies::decision& dec =
+      ev.evaluate(d->last_topic, d->last_payload, *consent, wall_ms(), ctx_.announcements);
   out->set_dropped_reason(message_level_reason(dec));
   const policies::compiled_class* c = dec.device_class() ? dec.device_class() : running->find_class(d->device_class);
   out->set_class_title(c ? c->title : d->device_class);

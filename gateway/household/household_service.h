@@ -38,6 +38,8 @@ struct household_context {
   ledger* record = nullptr;
   device_registry* devices = nullptr;
   unmatched_shapes* unmatched = nullptr;  // may be null: no shapes are kept
+  // What devices announced (ESPHome, Home Assistant), read by explain as by the message path.
+  policies::announcement_table* announcements = nullptr;
   policies::engine_identity identity;
   std::chrono::steady_clock::time_point started;
   std::function<bool()> local_connected;

@@ -200,7 +200,9 @@ inline void check_decision(evaluator& ev, const decision& d, std::string_view to
   const drop_counts& drops = d.drops();
   const std::uint32_t message_drops =
       sum(drops, drop_reason::paused, drop_reason::no_purpose_granted) +
-      drops[static_cast<std::size_t>(drop_reason::ignored_topic)];
+      drops[static_cast<std::size_t>(drop_reason::ignored_topic)] +
+      drops[static_cast<std::size_t>(drop_reason::unannounced_topic)] +
+      drops[static_cast<std::size_t>(drop_reason::unknown_announcement)];
   const std::uint32_t purpose_drops = sum(drops, drop_reason::consent_refused, drop_reason::nothing_permitted);
   const std::uint32_t field_drops =
       sum(drops, drop_reason::unlisted_field, drop_reason::incomplete_location) +

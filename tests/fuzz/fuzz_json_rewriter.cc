@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include <google/protobuf/stubs/logging.h>
@@ -68,7 +69,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view topic = input.substr(0, newline);
   const std::string_view payload =
       newline == std::string_view::npos ? std::string_view() : input.substr(newline + 1);
-  const decision& d = state->ev->evaluate(topic, payload, state->consent, kNowMs);
+  // Each input starts with no announcements; what it announces (a discovery message) is then
+  // used at once: its state topic is evaluated with the same payload, so the announced classes'
+  // predicates and a topic an attacker chose in a payload are fuzzed too.
+  announcement_map announced;
+  const decision& d = state->ev->evaluate(topic, payload, state->consent, kNowMs, &announced);
   portier::fuzz::check_decision(*state->ev, d, topic, true, kNowMs);
+  if (const announcement* a = d.announced()) {
+    if (a->state_topic.empty() || a->state_topic.find_first_of("+#") != std::string::npos) {
+      die("announced a state topic that is no topic");
+    }
+    announced.record(*a, kNowMs);
+    const std::string state_topic = a->state_topic;
+    const decision& s = state->ev->evaluate(state_topic, payload, state->consent, kNowMs, &announced);
+    portier::fuzz::check_decision(*state->ev, s, state_topic, true, kNowMs);
+  }
   return 0;
 }

@@ -378,3 +378,14 @@ TEST(startup_checks, a_preset_naming_no_purpose_of_the_policy_is_an_error_until_
       "DIR/state/consent.pb",
       r.warnings[0].c_str());
 }
+
+TEST(gateway_config, the_announcement_table_has_a_default_and_a_range) {
+  auto r =
+      load_gateway_config(write("c", "gateway_id: \"gw-1\"\nupstream { uri: \"ssl://c:1\" }\n"));
+  CHECK_TRUE(r.ok());
+  LONGS_EQUAL(4096, r->proto.devices().max_announcements());
+  STRCMP_CONTAINS("devices.max_announcements",
+                  error_of("gateway_id: \"gw\" upstream { uri: \"ssl://c:1\" }\n"
+                           "devices { max_announcements: 8 }\n")
+                      .c_str());
+}

@@ -96,3 +96,46 @@ TEST(pipeline, readers_do_not_wait_for_a_message_in_progress) {
   reader.join();
   CHECK(read_while_inside.load());
 }
+
+// A discovery message announces what a state topic carries; the pipeline records it in its table,
+// whatever the consent, and the next state message on that topic is read by it.
+TEST(pipeline, records_announcements_and_reads_states_by_them) {
+  auto src = policies::parse_policy_source("p.textproto", R"(
+    purpose { id: "service" title: "S" legal_basis: CONTRACT retention_seconds: 60 }
+    device_class {
+      id: "discovery" topic: "disc/{device}/config"
+      announces { state_topic: "stat_t" device_class: "dev_cla" }
+      field { path: "dev_cla" rule { purpose: "service" keep {} } }
+    }
+    device_class {
+      id: "temperature" topic: "{device}/state" format: RAW
+      when { announced { device_class: "temperature" } }
+      field { path: "$" rule { purpose: "service" round { step: 0.5 } } }
+    })");
+  CHECK(src.ok());
+  std::vector<policies::policy_source> sources;
+  sources.push_back(std::move(*src));
+  auto compiled = policies::compile_policy(sources);
+  CHECK(compiled.policy != nullptr);
+  counters c;
+  pipeline p(c);
+  auto refused = std::make_shared<policies::consent_snapshot>();
+  refused->set_household("service", policies::consent_decision::refused);
+  p.install(std::make_shared<policies::evaluator>(
+                compiled.policy, policies::engine_identity{"gw", std::vector<std::uint8_t>(32, 1)}),
+            refused);
+  policies::announcement_map table;
+  p.set_announcements(&table);
+  std::vector<std::string> out;
+  const auto sink = [&](const policies::release& r, const policies::compiled_purpose&,
+                        const policies::decision&) { out.push_back(r.payload); };
+  p.process("n/state", "21.4", 0, sink);
+  LONGS_EQUAL(1,
+              c.drops[static_cast<std::size_t>(policies::drop_reason::unannounced_topic)].load());
+  p.process("disc/n/config", R"({"dev_cla":"temperature","stat_t":"n/state"})", 0, sink);
+  LONGS_EQUAL(1, table.size());  // recorded although the service is refused
+  p.set_consent(std::make_shared<policies::consent_snapshot>());
+  p.process("n/state", "21.4", 0, sink);
+  LONGS_EQUAL(1, out.size());
+  STRCMP_EQUAL("21.5", out[0].c_str());
+}

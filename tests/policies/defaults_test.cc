@@ -60,8 +60,10 @@ TEST(defaults, nothing_sensitive_in_any_sample_leaves) {
   const detectors re;
   std::size_t checked = 0;
   std::vector<std::string> all;
+  announcement_map announced;  // the ESPHome discovery lines come before their states
   for (const auto& s : samples) {
-    const decision& d = e.ev.evaluate(s.topic, s.payload, e.consent, 0);
+    const decision& d = e.ev.evaluate(s.topic, s.payload, e.consent, 0, &announced);
+    if (d.announced()) announced.record(*d.announced(), 0);
     std::vector<std::string> sensitive;
     collect_sensitive(re, s.doc["payload"], "", sensitive);
     collect_captures(d, s.topic, 3, sensitive);  // not a channel number like "0"
@@ -108,10 +110,12 @@ TEST(defaults, nothing_sensitive_in_any_sample_leaves) {
 }
 
 TEST(defaults, every_sample_releases_something_except_the_three_that_must_be_dropped) {
-  LONGS_EQUAL(36, samples.size());
+  LONGS_EQUAL(37, samples.size());
+  announcement_map announced;
   for (std::size_t i = 0; i < samples.size(); ++i) {
     const sample& s = samples[i];
-    const decision& d = e.ev.evaluate(s.topic, s.payload, e.consent, 0);
+    const decision& d = e.ev.evaluate(s.topic, s.payload, e.consent, 0, &announced);
+    if (d.announced()) announced.record(*d.announced(), 0);
     const std::string what =
         "samples.jsonl:" + std::to_string(s.line) + " " + s.topic + ": " + summary(d, *e.policy);
     if (i + 3 < samples.size()) {
@@ -124,9 +128,9 @@ TEST(defaults, every_sample_releases_something_except_the_three_that_must_be_dro
   auto reason = [&](std::size_t i) {
     return summary(e.ev.evaluate(samples[i].topic, samples[i].payload, e.consent, 0), *e.policy);
   };
-  STRCMP_EQUAL("| unmatched_topic=1", reason(33).c_str());
-  STRCMP_EQUAL("| invalid_json=1", reason(34).c_str());
-  STRCMP_EQUAL("| ignored_topic=1", reason(35).c_str());
+  STRCMP_EQUAL("| unmatched_topic=1", reason(34).c_str());
+  STRCMP_EQUAL("| invalid_json=1", reason(35).c_str());
+  STRCMP_EQUAL("| ignored_topic=1", reason(36).c_str());
 }
 
 TEST(defaults, a_zigbee2mqtt_climate_sensor) {
@@ -284,6 +288,186 @@ TEST(defaults, owntracks_tasmota_and_dsmr_topics_reach_their_class_or_stay_home)
   TAKEN_BY("dsmr/day-consumption/total_cost", "ignored");
   TAKEN_BY("dsmr/meter-stats/rejected_telegrams", "dsmr-meter-stats-rejected-telegrams");
   TAKEN_BY("dsmr/raw", "ignored");
+}
+
+namespace {
+
+// The defaults with what earlier messages announced, as portierd keeps it: "class | drops" or
+// "class purpose=payload |".
+struct announcing {
+  explicit announcing(defaults_engine& engine) : e(engine) {}
+  defaults_engine& e;
+  announcement_map announced;
+  std::string run(std::string_view topic, std::string_view payload) {
+    const decision& d = e.ev.evaluate(topic, payload, e.consent, 0, &announced);
+    if (d.announced() != nullptr) announced.record(*d.announced(), 0);
+    return (d.device_class() != nullptr ? d.device_class()->id + " " : std::string()) +
+           summary(d, *e.policy);
+  }
+  // ESPHome's discovery message for an entity of node "livingroom", abbreviated as ESPHome
+  // writes it; `meaning` is its device class and unit members.
+  std::string esphome(std::string_view component, std::string_view object,
+                      std::string_view meaning) {
+    const std::string topic = "homeassistant/" + std::string(component) + "/livingroom/" +
+                              std::string(object) + "/config";
+    return run(
+        topic,
+        "{" + std::string(meaning) + (meaning.empty() ? "" : ",") +
+            R"("name":"Living room","stat_t":"livingroom/)" + std::string(component) + "/" +
+            std::string(object) +
+            R"(/state","dev":{"ids":"a4cf12d4e5f6","name":"Living room","sa":"Living room"}})");
+  }
+};
+
+}  // namespace
+
+TEST(defaults, esphome_sensors_take_their_class_from_the_discovery_message) {
+  announcing a(e);
+  const char* state = "livingroom/sensor/living_room_reading/state";
+  STRCMP_EQUAL("| unannounced_topic=1", a.run(state, "21.43").c_str());
+  a.esphome("sensor", "living_room_reading", R"("dev_cla":"temperature","unit_of_meas":"°C")");
+  STRCMP_EQUAL("esphome-temperature analytics=21.5 |", a.run(state, "21.43").c_str());
+  // Announced again (the household changed the sensor): the same topic now reads as power.
+  a.esphome("sensor", "living_room_reading", R"("dev_cla":"power","unit_of_meas":"W")");
+  STRCMP_EQUAL("esphome-power analytics=1870 |", a.run(state, "1873.4").c_str());
+  // Energy in Wh and in kWh are rounded to steps of their own unit.
+  a.esphome("sensor", "living_room_reading", R"("dev_cla":"energy","unit_of_meas":"kWh")");
+  STRCMP_EQUAL("esphome-energy-kwh analytics=3.22 |", a.run(state, "3.217").c_str());
+  a.esphome("sensor", "living_room_reading", R"("dev_cla":"energy","unit_of_meas":"Wh")");
+  STRCMP_EQUAL("esphome-energy analytics=3220 |", a.run(state, "3217").c_str());
+  // Power in kW has no class (10 W steps would be 10 kW): dropped, and said why.
+  a.esphome("sensor", "living_room_reading", R"("dev_cla":"power","unit_of_meas":"kW")");
+  STRCMP_EQUAL("| unknown_announcement=1", a.run(state, "1.873").c_str());
+  // Without a device class the unit decides, where it is unambiguous...
+  a.esphome("sensor", "living_room_reading", R"("unit_of_meas":"°C")");
+  STRCMP_EQUAL("esphome-temperature analytics=21.5 |", a.run(state, "21.43").c_str());
+  // ... and "%" is not (humidity, battery, moisture): only with its device class.
+  a.esphome("sensor", "living_room_reading", R"("unit_of_meas":"%")");
+  STRCMP_EQUAL("| unknown_announcement=1", a.run(state, "47.8").c_str());
+  a.esphome("sensor", "living_room_reading", R"("dev_cla":"humidity","unit_of_meas":"%")");
+  STRCMP_EQUAL("esphome-humidity analytics=48 |", a.run(state, "47.8").c_str());
+  a.esphome("sensor", "living_room_reading", R"("dev_cla":"battery","unit_of_meas":"%")");
+  STRCMP_EQUAL("esphome-battery service=88 |", a.run(state, "87.5").c_str());
+  // A value template means the state payload is not the value as such.
+  a.esphome("sensor", "living_room_reading",
+            R"("dev_cla":"temperature","unit_of_meas":"°C","val_tpl":"{{ value_json.t }}")");
+  STRCMP_EQUAL("| unknown_announcement=1", a.run(state, R"({"t":21.43})").c_str());
+  // Another node's topic was never announced.
+  STRCMP_EQUAL("| unannounced_topic=1",
+               a.run("kitchen/sensor/living_room_reading/state", "21.4").c_str());
+}
+
+TEST(defaults, esphome_discovery_sends_an_inventory_under_the_states_pseudonym) {
+  announcing a(e);
+  const decision& config = e.ev.evaluate(
+      "homeassistant/sensor/livingroom/living_room_wifi_signal/config",
+      R"({"dev_cla":"signal_strength","unit_of_meas":"dBm","name":"Living room WiFi signal",)"
+      R"("stat_t":"livingroom/sensor/living_room_wifi_signal/state","avty_t":"livingroom/status",)"
+      R"("uniq_id":"ESPsensorliving_room_wifi_signal","dev":{"ids":"a4cf12d4e5f6","name":"Living room",)"
+      R"j("sw":"2024.6.1 (config hash 0x1a2b3c4d)","mdl":"esp32dev","mf":"Espressif","sa":"Living room",)j"
+      R"("cns":[["mac","a4cf12d4e5f6"]]}})",
+      e.consent, 0, &a.announced);
+  LONGS_EQUAL(1, config.releases().size());
+  const std::string inventory_topic = config.releases()[0].topic;
+  const std::string inventory = config.releases()[0].payload;
+  STRCMP_CONTAINS(R"("dev_cla":"signal_strength","unit_of_meas":"dBm","dev":{"ids":")",
+                  inventory.c_str());
+  STRCMP_CONTAINS(
+      R"j(","sw":"2024.6.1 (config hash 0x1a2b3c4d)","mdl":"esp32dev","mf":"Espressif"}})j",
+      inventory.c_str());
+  for (const char* never : {"a4cf12d4e5f6", "Living room", "livingroom", "living_room"}) {
+    CHECK_TEXT(inventory.find(never) == std::string::npos, never);
+    CHECK_TEXT(inventory_topic.find(never) == std::string::npos, never);
+  }
+  a.announced.record(*config.announced(), 0);
+  const decision& state = e.ev.evaluate("livingroom/sensor/living_room_wifi_signal/state", "-63",
+                                        e.consent, 0, &a.announced);
+  LONGS_EQUAL(1, state.releases().size());
+  STRCMP_EQUAL("good", state.releases()[0].payload.c_str());
+  // The same device id ("sensor/livingroom/living_room_wifi_signal"), so the same pseudonym.
+  const auto last_level = [](const std::string& t) { return t.substr(t.rfind('/')); };
+  STRCMP_EQUAL(last_level(inventory_topic).c_str(), last_level(state.releases()[0].topic).c_str());
+}
+
+TEST(defaults, esphome_binary_sensors_go_to_location_or_service_by_device_class) {
+  announcing a(e);
+  const char* state = "livingroom/binary_sensor/living_room_contact/state";
+  STRCMP_EQUAL("| unannounced_topic=1", a.run(state, "ON").c_str());
+  a.esphome("binary_sensor", "living_room_contact", R"("dev_cla":"window")");
+  STRCMP_EQUAL("esphome-binary-sensor location=ON |", a.run(state, "ON").c_str());
+  a.esphome("binary_sensor", "living_room_contact", R"("dev_cla":"moisture")");
+  STRCMP_EQUAL("esphome-binary-alarm service=ON |", a.run(state, "ON").c_str());
+  // No device class: whether it shows presence or a fault is unknown.
+  a.esphome("binary_sensor", "living_room_contact", "");
+  STRCMP_EQUAL("| unknown_announcement=1", a.run(state, "ON").c_str());
+}
+
+TEST(defaults, esphome_wifi_text_sensors_logs_settings_and_commands_stay_home) {
+  announcing a(e);
+  for (const char* object :
+       {"living_room_ssid", "living_room_bssid", "living_room_ip", "living_room_mac"}) {
+    // Even announced with a device class, a text sensor has no class that could take it.
+    a.esphome("text_sensor", object, R"("dev_cla":"temperature","unit_of_meas":"°C")");
+    STRCMP_EQUAL(
+        "| ignored_topic=1",
+        a.run("livingroom/text_sensor/" + std::string(object) + "/state", "Smith Family WiFi")
+            .c_str());
+  }
+  TAKEN_BY("livingroom/text_sensor/living_room_esphome_version/state", "ignored");
+  TAKEN_BY("livingroom/debug", "ignored");
+  TAKEN_BY("livingroom/switch/living_room_heater/command", "ignored");
+  TAKEN_BY("livingroom/climate/living_room_thermostat/target_temperature/command", "ignored");
+  TAKEN_BY("livingroom/number/living_room_display_brightness/state", "ignored");
+  TAKEN_BY("livingroom/select/living_room_mode/state", "ignored");
+  TAKEN_BY("livingroom/climate/living_room_thermostat/fan_mode/state", "ignored");
+  TAKEN_BY("livingroom/fan/living_room_fan/oscillation/state", "ignored");
+  TAKEN_BY("livingroom/status", "esphome-status");
+  TAKEN_BY("livingroom/switch/living_room_heater/state", "esphome-switch");
+  TAKEN_BY("livingroom/fan/living_room_fan/state", "esphome-fan");
+  TAKEN_BY("livingroom/lock/front_door/state", "esphome-lock");
+  TAKEN_BY("livingroom/cover/living_room_blinds/state", "esphome-cover");
+  TAKEN_BY("livingroom/cover/living_room_blinds/position/state", "esphome-cover-position");
+  TAKEN_BY("livingroom/light/living_room_lamp/state", "esphome-light");
+  TAKEN_BY("livingroom/climate/living_room_thermostat/mode/state", "esphome-climate-mode");
+  TAKEN_BY("livingroom/climate/living_room_thermostat/current_temperature/state",
+           "esphome-climate-temperature");
+  TAKEN_BY("homeassistant/sensor/livingroom/living_room_reading/config", "ha-discovery");
+  TAKEN_BY("homeassistant/switch/irrigation/config", "ha-discovery");
+  TAKEN_BY("homeassistant/device/livingroom/config", "ignored");
+}
+
+TEST(defaults, home_assistant_statestream_states_are_read_by_their_attributes) {
+  announcing a(e);
+  const char* state = "homeassistant/sensor/anna_bedroom_temperature/state";
+  STRCMP_EQUAL("| unannounced_topic=1", a.run(state, "21.43").c_str());
+  // Attributes are JSON-encoded; the unit comes first, then the device class (two messages).
+  STRCMP_EQUAL("ha-statestream-unit service=\"°C\" |",
+               a.run("homeassistant/sensor/anna_bedroom_temperature/unit_of_measurement", R"("°C")")
+                   .c_str());
+  STRCMP_EQUAL("esphome-temperature analytics=21.5 |", a.run(state, "21.43").c_str());
+  STRCMP_EQUAL(
+      "ha-statestream-device-class service=\"temperature\" |",
+      a.run("homeassistant/sensor/anna_bedroom_temperature/device_class", R"("temperature")")
+          .c_str());
+  STRCMP_EQUAL("esphome-temperature analytics=21.5 |", a.run(state, "21.43").c_str());
+  TAKEN_BY("homeassistant/sensor/anna_bedroom_temperature/friendly_name", "ignored");
+  TAKEN_BY("homeassistant/sensor/anna_bedroom_temperature/last_changed", "ignored");
+  TAKEN_BY("homeassistant/person/anna/latitude", "ignored");
+  TAKEN_BY("homeassistant/status", "ignored");
+  TAKEN_BY("homeassistant/light/kitchen/set", "ignored");
+  // Where a person is: a pseudonym of the zone, for location only.
+  const std::string anna = a.run("homeassistant/person/anna/state", "Anna's school");
+  STRCMP_CONTAINS("ha-presence location=", anna.c_str());
+  CHECK(anna.find("school") == std::string::npos);
+}
+
+TEST(defaults, home_assistant_discovery_expands_the_base_topic) {
+  announcing a(e);
+  a.run(
+      "homeassistant/binary_sensor/garden/config",
+      R"({"~":"homeassistant/binary_sensor/garden","name":null,"dev_cla":"motion","stat_t":"~/state"})");
+  STRCMP_EQUAL("esphome-binary-sensor location=ON |",
+               a.run("homeassistant/binary_sensor/garden/state", "ON").c_str());
 }
 
 namespace {

@@ -291,3 +291,65 @@ TEST(explain, markdown_for_households_and_regulators) {
   STRCMP_CONTAINS("- Only messages whose `k` is `` a`b\\|c ``.\n", text.c_str());
   STRCMP_CONTAINS("| v_1 \\_x_ | `v` | as sent | a \\| b c &amp;amp; |\n", text.c_str());
 }
+
+TEST(explain, markdown_says_which_classes_announce_and_which_are_chosen_by_it) {
+  auto p = compile_ok(R"pb(
+    purpose { id: "a" title: "A" legal_basis: CONTRACT retention_seconds: 60 }
+    device_class {
+      id: "discovery"
+      topic: "disc/{device}/config"
+      announces { state_topic: "stat_t" device_class: "dev_cla" unit: "unit_of_meas" }
+      field {
+        path: "dev_cla"
+        rule {
+          purpose: "a"
+          keep {}
+        }
+      }
+    }
+    device_class {
+      id: "temperature"
+      topic: "{device}/sensor/{entity}/state"
+      format: RAW
+      when {
+        announced {
+          device_class: [ "temperature", "" ]
+          unit: [ "°C", "°F" ]
+        }
+      }
+      field {
+        path: "$"
+        rule {
+          purpose: "a"
+          round { step: 0.5 }
+        }
+      }
+    }
+    device_class {
+      id: "any"
+      topic: "{device}/binary/{entity}/state"
+      format: RAW
+      when { announced {} }
+      field {
+        path: "$"
+        rule {
+          purpose: "a"
+          keep {}
+        }
+      }
+    }
+  )pb");
+  const std::string md = explain_policy_markdown(*p);
+  STRCMP_CONTAINS(
+      "- Each message also tells the gateway what a state topic carries (device class, unit), "
+      "which decides how that topic's messages leave; telling it sends nothing.\n",
+      md.c_str());
+  STRCMP_CONTAINS(
+      "- Only topics a discovery message announced as `temperature` or with no device class, "
+      "in `°C` or `°F`; a topic never announced, or announced otherwise, stays home.\n",
+      md.c_str());
+  STRCMP_CONTAINS(
+      "- Only topics a discovery message announced; a topic never announced, or announced "
+      "otherwise, stays home.\n",
+      md.c_str());
+}

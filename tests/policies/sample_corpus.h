@@ -389,17 +389,20 @@ struct corpus_stats {
 };
 
 // Evaluates one line with `ev` and returns what is wrong with it, each entry starting with
-// s.where; adds the line to `stats`. Checks: each purpose receives exactly `expect[purpose]` and
+// s.where; adds the line to `stats`. `announced` (one table per file, as portierd keeps one across
+// messages) holds what earlier lines announced and records what this one announces. Checks: each purpose receives exactly `expect[purpose]` and
 // no other purpose anything; a `drop` line releases nothing, for that reason; every `never`
 // string is in the message and in no release; no captured topic level of 4+ characters reaches
 // an upstream topic; no value the detectors find (identifiers, precise coordinates and times)
 // leaves as it was.
 inline std::vector<std::string> check_sample(evaluator& ev, const consent_snapshot& consent,
                                              const detectors& re, const sample_line& s,
-                                             corpus_stats& stats) {
+                                             corpus_stats& stats,
+                                             announcement_table* announced = nullptr) {
   std::vector<std::string> errors;
   const compiled_policy& policy = ev.policy();
-  const decision& d = ev.evaluate(s.topic, s.payload, consent, 0);
+  const decision& d = ev.evaluate(s.topic, s.payload, consent, 0, announced);
+  if (announced != nullptr && d.announced() != nullptr) announced->record(*d.announced(), 0);
   const std::string got = " (" + s.topic + ": " + summary(d, policy) + ")";
   auto error = [&](const std::string& what) { errors.push_back(s.where + ": " + what + got); };
 

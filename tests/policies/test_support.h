@@ -79,9 +79,12 @@ struct engine {
                   engine_limits limits = {})
       : policy(compile_ok(policy_text)), ev(policy, std::move(id), limits) {}
 
+  // Evaluates with what earlier messages announced, and records what this one announces.
   const decision& eval(std::string_view topic, std::string_view payload,
                        std::int64_t now_ms = 1'000) {
-    return ev.evaluate(topic, payload, consent, now_ms);
+    const decision& d = ev.evaluate(topic, payload, consent, now_ms, &announced);
+    if (d.announced() != nullptr) announced.record(*d.announced(), now_ms);
+    return d;
   }
   std::string run(std::string_view topic, std::string_view payload) {
     return summary(eval(topic, payload), *policy);
@@ -95,6 +98,7 @@ struct engine {
   std::shared_ptr<const compiled_policy> policy;
   evaluator ev;
   consent_snapshot consent;
+  announcement_map announced;
 };
 
 }  // namespace portier::policies::test

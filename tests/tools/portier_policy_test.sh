@@ -53,11 +53,11 @@ expect_file() {  # case, file (out|err), expected whole content
 
 run_tool check "$defaults"
 expect_status "check defaults (directory)" 0 &&
-  expect_file "check defaults (directory)" out "ok: 4 purposes, 168 device classes, 203 topic filters"
+  expect_file "check defaults (directory)" out "ok: 4 purposes, 188 device classes, 227 topic filters"
 
 run_tool check "$defaults"/*.textproto
 expect_status "check defaults (files)" 0 &&
-  expect_file "check defaults (files)" out "ok: 4 purposes, 168 device classes, 203 topic filters"
+  expect_file "check defaults (files)" out "ok: 4 purposes, 188 device classes, 227 topic filters"
 
 cat >"$tmp/broken.textproto" <<'EOF'
 purpose { id: "analytics" title: "Insights" legal_basis: CONSENT retention_seconds: 60 }
@@ -315,12 +315,32 @@ cases=$((cases + 1))
 if ! python3 -c '
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
-assert len(lines) == 36, "%d output lines" % len(lines)
+assert len(lines) == 37, "%d output lines" % len(lines)
 for i, l in enumerate(lines):
-    if (len(l["releases"]) > 0) != (i < 33):
+    if (len(l["releases"]) > 0) != (i < 34):
         sys.exit("line %d (%s): %s" % (i + 1, l["topic"], l))
 ' "$tmp/out"; then
   fail "run the shipped samples" "see above"
+fi
+
+# Announcements carry across lines: a state topic is read as its discovery message said.
+cat > "$tmp/stdin" <<'JSONL'
+{"topic":"livingroom/sensor/living_room_temperature/state","payload":"21.43"}
+{"topic":"homeassistant/sensor/livingroom/living_room_temperature/config","payload":{"dev_cla":"temperature","unit_of_meas":"°C","stat_t":"livingroom/sensor/living_room_temperature/state"}}
+{"topic":"livingroom/sensor/living_room_temperature/state","payload":"21.43"}
+JSONL
+run_tool run "$defaults" --grant-all
+expect_status "run announcements" 0
+cases=$((cases + 1))
+if ! python3 -c '
+import json, sys
+a, b, c = [json.loads(l) for l in open(sys.argv[1])]
+assert a["releases"] == [] and a["dropped"] == [{"reason": "unannounced_topic", "count": 1}], a
+assert b["announced"] == {"state_topic": "livingroom/sensor/living_room_temperature/state",
+                          "device_class": "temperature", "unit": "°C"}, b
+assert [r["payload"] for r in c["releases"]] == ["21.5"] and "announced" not in c, c
+' "$tmp/out"; then
+  fail "run announcements" "see above"
 fi
 
 run_tool run "$tmp/broken.textproto"

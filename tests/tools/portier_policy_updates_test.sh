@@ -123,7 +123,7 @@ expect "failed keylists write nothing" '[ ! -e x ]'
 
 run_tool sign --key op.key --sequence 5 --expires 30d --fleet --out b5 "$defaults"
 expect_status "sign the defaults for the fleet" 0 &&
-  expect_in "sign the defaults for the fleet" out "ok: sequence 5, 12 files, targets fleet; key $op_id, expires "
+  expect_in "sign the defaults for the fleet" out "ok: sequence 5, 13 files, targets fleet; key $op_id, expires "
 run_tool sign --key op.key --sequence 6 --expires 12h --gateway gw-1 --gateway gw-2 --out b6-gw \
   "$defaults/purposes.textproto" "$defaults/tasmota.textproto"
 expect_status "sign for two gateways" 0 &&
@@ -173,7 +173,7 @@ expect_status "sign with a zero duration" 2
 
 run_tool verify --root root.pub --keylist keys1 b5
 expect_status "verify a good bundle" 0 &&
-  expect_in "verify a good bundle" out "ok: sequence 5, 12 files, targets fleet; key $op_id, expires "
+  expect_in "verify a good bundle" out "ok: sequence 5, 13 files, targets fleet; key $op_id, expires "
 run_tool verify --root root.pub --keylist keys1 --gateway gw-1 b6-gw
 expect_status "verify for a targeted gateway" 0
 run_tool verify --root root.pub --keylist keys1 b6-gw

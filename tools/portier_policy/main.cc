@@ -31,7 +31,10 @@ Commands:
                           {"topic": "...", "payload": <JSON value>}
                         (a string payload stands for a non-JSON wire payload) and write one
                         line per input: {"topic", "releases": [{"purpose", "topic",
-                        "payload"}], "dropped": [{"reason", "count"}]}.
+                        "payload"}], "dropped": [{"reason", "count"}]}, and
+                        "announced" when the line announced a state topic
+                        (Home Assistant discovery): later lines are judged with
+                        what earlier ones announced, as the gateway does.
                         --human prints the same for people: what the device sent
                         beside what each purpose receives.
                         Without --gateway-secret a fixed test secret is used, so

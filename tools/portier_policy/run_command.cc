@@ -54,6 +54,10 @@ void write_human(const std::string& topic, const std::string& payload, const pol
   for (std::size_t i = 0; i <= static_cast<std::size_t>(policies::drop_reason::duplicate_key); ++i) {
     if (d.drops()[i] > 0) whole = policies::drop_reason_name(static_cast<policies::drop_reason>(i));
   }
+  for (auto r :
+       {policies::drop_reason::unannounced_topic, policies::drop_reason::unknown_announcement}) {
+    if (d.drops(r) > 0) whole = policies::drop_reason_name(r);
+  }
   if (const policies::compiled_class* c = d.device_class()) {
     std::cout << "   class           " << c->id << " (" << safe_text(c->title) << ")\n";
   }
@@ -87,7 +91,33 @@ void write_human(const std::string& topic, const std::string& payload, const pol
                " " + std::to_string(d.drops()[i]);
   }
   if (!dropped.empty()) std::cout << "   dropped         " << dropped << "\n";
+  if (const policies::announcement* a = d.announced()) {
+    std::cout << "   announces       " << safe_text(a->state_topic) << ": "
+              << (a->meaning.opaque ? std::string("no meaning (a value template)")
+                                    : "device class \"" + safe_text(a->meaning.device_class) +
+                                          "\", unit \"" + safe_text(a->meaning.unit) + "\"")
+              << "\n";
+  }
   std::cout << "\n";
+}
+
+// "announced": what the line told the gateway about a state topic (only the members it set).
+void write_announced(json_writer& w, const policies::announcement& a) {
+  auto string = [&](const char* key, const std::string& v) {
+    w.Key(key);
+    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+  };
+  w.Key("announced");
+  w.StartObject();
+  string("state_topic", a.state_topic);
+  if (a.meaning.opaque) {
+    w.Key("opaque");
+    w.Bool(true);
+  } else {
+    if (a.sets_device_class) string("device_class", a.meaning.device_class);
+    if (a.sets_unit) string("unit", a.meaning.unit);
+  }
+  w.EndObject();
 }
 
 void write_error(std::size_t line, const std::string& message) {
@@ -182,6 +212,8 @@ int run_command(const std::vector<std::string>& args) {
   std::size_t line_no = 0;
   std::string topic, payload;
   input_line reader;
+  // What discovery messages on earlier lines announced, as portierd keeps it across messages.
+  policies::announcement_map announcements;
   while (std::getline(std::cin, line)) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -190,7 +222,8 @@ int run_command(const std::vector<std::string>& args) {
       status = 1;
       continue;
     }
-    const policies::decision& d = ev->evaluate(topic, payload, consent, 0);
+    const policies::decision& d = ev->evaluate(topic, payload, consent, 0, &announcements);
+    if (const policies::announcement* a = d.announced()) announcements.record(*a, 0);
     if (human) {
       write_human(topic, payload, d, *ev, consent);
       continue;
@@ -231,6 +264,7 @@ int run_command(const std::vector<std::string>& args) {
       w.EndObject();
     }
     w.EndArray();
+    if (const policies::announcement* a = d.announced()) write_announced(w, *a);
     w.EndObject();
     std::cout << buf.GetString() << "\n";
   }

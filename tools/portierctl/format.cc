@@ -294,6 +294,8 @@ std::string drop_reason_text(std::string_view reason) {
       {"implausible_time", "times that cannot be right"},
       {"device_churn", "from too many new devices at once"},
       {"ignored_topic", "known messages that always stay home (commands, internals)"},
+      {"unannounced_topic", "from sensors that have not said what they measure"},
+      {"unknown_announcement", "from sensors that measure something the policy does not cover"},
   };
   const auto it = words.find(reason);
   return it != words.end() ? std::string(it->second) : safe_text(reason);
