@@ -20,6 +20,7 @@
 #include "gateway/policy_installer.h"
 #include "gateway/startup_checks.h"
 #include "gateway/status_report.h"
+#include "gateway/store/announcement_saver.h"
 #include "gateway/store/announcement_store.h"
 #include "gateway/store/ledger.h"
 #include "gateway/store/spool.h"
@@ -238,31 +239,6 @@ void reload(const std::string& config_path, const gateway_config& running, count
   log_info("reloaded: policy \"", next_policy->name(), "\" version ", next_policy->version());
   up.publish_status();
 }
-
-// Writes the announcement table when it changed, off the message path. A failure is logged
-// once until a write succeeds again (a full disk would otherwise log every few seconds).
-class announcement_saver {
- public:
-  explicit announcement_saver(announcement_store& s) : store_(s) {}
-  void save() {
-    auto r = store_.save();
-    if (!r && !failing_)
-      log_warning("announcements: not saved, kept in memory: ", r.error_message());
-    if (r && failing_) log_info("announcements: saved again");
-    failing_ = !r;
-  }
-  // At most every `every` (the main loop ticks each second).
-  void tick(std::chrono::steady_clock::time_point now, std::chrono::seconds every) {
-    if (now - last_ < every) return;
-    last_ = now;
-    save();
-  }
-
- private:
-  announcement_store& store_;
-  bool failing_ = false;
-  std::chrono::steady_clock::time_point last_{};
-};
 
 // Prints `what` failed and says the start stops; for result-returning openers.
 template <typename T>
