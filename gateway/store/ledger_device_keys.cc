@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -32,8 +33,17 @@ platform::result<std::unique_ptr<ledger_device_keys>> ledger_device_keys::open(
   if (!file.ParseFromString(*text) || file.format() != kFormat) {
     return platform::error{path + ": the ledger's device keys cannot be decoded"};
   }
+  // The file lists the keys in eviction order. More than max_devices allows now (it was
+  // lowered): the first to be evicted go, so that the most recent and established ones are kept.
+  int valid = 0;
+  for (const auto& k : file.keys()) valid += k.key().size() == 32 && k.key_id() != 0 ? 1 : 0;
+  int skip = valid - static_cast<int>(std::min<std::size_t>(max_devices, valid));
   for (const auto& k : file.keys()) {
     if (k.key().size() != 32 || k.key_id() == 0 || t->by_key_id_.count(k.key_id()) != 0) continue;
+    if (skip > 0) {
+      --skip;
+      continue;
+    }
     segmented_lru<device_key>::entry e;
     e.key = k.ref();
     e.value.key_id = k.key_id();
@@ -45,7 +55,6 @@ platform::result<std::unique_ptr<ledger_device_keys>> ledger_device_keys::open(
     t->table_.restore(std::move(e));
     if (t->table_.size() > before) t->by_key_id_.emplace(k.key_id(), k.ref());
   }
-  // More keys than max_devices allows now (it was lowered): the newest are kept.
   t->dirty_ = t->table_.size() < static_cast<std::size_t>(file.keys_size());
   t->file_bytes_ = text->size();
   return t;

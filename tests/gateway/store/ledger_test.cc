@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -571,6 +572,35 @@ TEST(ledger, device_keys_are_bounded_in_one_file_and_one_shot_devices_are_forgot
   bool kitchen_still = false;
   for (const auto& r : lg->read(0)) kitchen_still = kitchen_still || r.device == "kitchen";
   CHECK(kitchen_still);
+}
+
+TEST(ledger, lowering_max_devices_keeps_the_most_recent_and_established_device_keys) {
+  ledger_options o;
+  o.max_devices = 10;
+  open_ledger(o);
+  release("kitchen", "analytics", {"t"}, 1, kT0);
+  lg->flush(kT0 + kMin);
+  release("kitchen", "analytics", {"t"}, 1, kT0 + 2 * kMin);  // seen again: established
+  for (int i = 0; i < 9; ++i)
+    release("burst-" + std::to_string(i), "analytics", {"t"}, 1, kT0 + 2 * kMin);
+  lg->flush_all(kT0 + 3 * kMin);
+  LONGS_EQUAL(10, lg->device_keys());
+
+  o.max_devices = 4;  // lowered across a restart: the first to be evicted go
+  open_ledger(o);
+  LONGS_EQUAL(4, lg->device_keys());
+  std::set<std::string> readable;
+  for (const auto& r : lg->read(0)) {
+    if (r.type == ledger_record::kind::release && !r.device_forgotten && !r.device.empty())
+      readable.insert(r.device);
+  }
+  CHECK(readable.count("kitchen") == 1);  // established: kept
+  CHECK(readable.count("burst-8") == 1);  // the most recent newcomers: kept
+  CHECK(readable.count("burst-6") == 1);
+  CHECK(readable.count("burst-0") == 0);  // the oldest newcomer: gone
+  std::string names;
+  for (const auto& n : readable) names += n + " ";
+  LONGS_EQUAL_TEXT(4, readable.size(), names.c_str());
 }
 
 TEST(ledger, a_flush_that_falls_behind_drops_the_oldest_minutes_and_counts_them) {
