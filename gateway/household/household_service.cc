@@ -71,13 +71,10 @@ void put(json_writer& w, const char* key, std::string_view value) {
 
 std::shared_ptr<const policies::compiled_policy> household_service::policy() { return ctx_.pipe->policy(); }
 
-policies::evaluator& household_service::explainer() {
-  auto running = policy();
-  if (!explainer_ || running != policy_) {
-    policy_ = running;
-    explainer_ = std::make_unique<policies::evaluator>(running, ctx_.identity, policies::engine_limits{});
-  }
-  return *explainer_;
+// Made for each request, not kept: an evaluator holds its policy, and one kept between requests
+// would keep a replaced policy (about a megabyte for the defaults) alive until the next request.
+std::unique_ptr<policies::evaluator> household_service::explainer() {
+  return std::make_unique<policies::evaluator>(policy(), ctx_.identity, policies::engine_limits{});
 }
 
 consent_shown household_service::shown(const policies::compiled_purpose* p) const {
@@ -153,7 +150,8 @@ control::Response household_service::devices() {
   Response r;
   auto* out = r.mutable_devices();
   auto running = policy();
-  auto& ev = explainer();
+  const auto explaining = explainer();
+  auto& ev = *explaining;
   const auto consent = ctx_.consent->snapshot();
   const auto decisions = ctx_.consent->decisions();
   out->set_paused(consent->paused());
@@ -322,7 +320,8 @@ control::Response household_service::pause(bool on, const std::string& method) {
 
 control::Response household_service::report(const control::ReportRequest& req) {
   auto running = policy();
-  auto& ev = explainer();
+  const auto explaining = explainer();
+  auto& ev = *explaining;
   const auto rep = ctx_.record->report(req.since_ms());
   Response r;
   auto* out = r.mutable_report();
@@ -368,7 +367,8 @@ control::Response household_service::explain(const control::ExplainRequest& req)
                    "the devices seen.");
   }
   auto running = policy();
-  auto& ev = explainer();
+  const auto explaining = explainer();
+  auto& ev = *explaining;
   const auto consent = ctx_.consent->snapshot();
   Response r;
   auto* out = r.mutable_explain();
@@ -537,7 +537,8 @@ control::Response household_service::export_ledger() {
 
 control::Response household_service::erase(const control::EraseRequest& req) {
   auto running = policy();
-  auto& ev = explainer();
+  const auto explaining = explainer();
+  auto& ev = *explaining;
   const std::string& device = req.device();
   std::vector<std::pair<std::string, std::string>> pseudonyms;
   std::uint64_t purged = 0;

@@ -66,14 +66,12 @@ class household_service : public control_service {
   control::Response verify_ledger();
   control::Response unmatched(const control::UnmatchedRequest& r);
 
-  // The running policy, and an evaluator over it for this thread.
+  // The running policy, and an evaluator over it for one request.
   std::shared_ptr<const policies::compiled_policy> policy();
-  policies::evaluator& explainer();
+  std::unique_ptr<policies::evaluator> explainer();
   consent_shown shown(const policies::compiled_purpose* p) const;
 
   household_context ctx_;
-  std::shared_ptr<const policies::compiled_policy> policy_;
-  std::unique_ptr<policies::evaluator> explainer_;
 };
 
 }  // namespace portier::gateway

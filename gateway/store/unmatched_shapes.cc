@@ -74,7 +74,7 @@ std::unique_ptr<unmatched_shapes> unmatched_shapes::open(unmatched_shapes_option
 void unmatched_shapes::record(const std::shared_ptr<const policies::compiled_policy>& policy,
                               std::string_view topic, std::string_view payload,
                               std::int64_t now_ms) {
-  if (policy != vocabulary_policy_ || !vocabulary_) {
+  if (!vocabulary_ || vocabulary_policy_.lock() != policy) {
     vocabulary_ = policy ? std::make_unique<policies::shape_vocabulary>(*policy)
                          : std::make_unique<policies::shape_vocabulary>();
     vocabulary_policy_ = policy;

@@ -80,8 +80,9 @@ class unmatched_shapes {
   static void to_proto(const table::entry& e, unmatched::Shape& out);
 
   const unmatched_shapes_options options_;
-  // The vocabulary of the policy last seen by record() (its thread only).
-  std::shared_ptr<const policies::compiled_policy> vocabulary_policy_;
+  // The vocabulary of the policy last seen by record() (its thread only), and that policy: not
+  // held, so that a replaced policy is freed at once.
+  std::weak_ptr<const policies::compiled_policy> vocabulary_policy_;
   std::unique_ptr<policies::shape_vocabulary> vocabulary_;
 
   mutable std::mutex mu_;  // guards table_, dirty_

@@ -126,6 +126,16 @@ TEST(unmatched_shapes, a_new_policy_brings_its_words) {
   STRCMP_EQUAL("other/+/frob", list[1].topic().c_str());
 }
 
+TEST(unmatched_shapes, a_replaced_policy_is_not_kept_alive) {
+  open();
+  const std::weak_ptr<const policies::compiled_policy> old = policy;
+  shapes->record(policy, "other/x/frob", "{}", kT0);
+  policy = policy_with("other/{device}/frob");  // a reload: the pipeline drops the old policy
+  CHECK_TRUE(old.expired());
+  shapes->record(policy, "other/x/frob", "{}", kT0);
+  LONGS_EQUAL(2, shapes->list().size());
+}
+
 TEST(unmatched_shapes, survive_a_restart) {
   open();
   shapes->record(policy, "acme/a/frob", R"({"temp":1})", kT0);
