@@ -39,6 +39,8 @@ struct compiled_purpose {
   // Granted when no household decision exists: contract, legitimate interest and legal
   // obligation outside special categories. Consent and special categories start refused.
   bool granted_by_default = false;
+  // Differential privacy: the ε one device's noisy releases may spend per UTC day (0: none).
+  double epsilon_per_day = 0;
 };
 
 // A node of a class's field tree: object members by name, array elements by "[*]".
@@ -101,6 +103,10 @@ struct compiled_class {
   std::vector<compiled_field> fields;
   field_node root;                 // the field tree; root.field >= 0 for a "$" field
   std::vector<std::size_t> purposes;  // purposes with at least one rule in this class
+  // Indexed by purpose: 1 where the purpose receives this class per window (its fields are all
+  // aggregated): messages then give samples (release::samples), never a payload.
+  std::vector<std::uint8_t> windowed;
+  bool windowed_for(std::size_t purpose) const { return purpose < windowed.size() && windowed[purpose] != 0; }
 };
 
 // Known topics that stay home (Policy.ignore): dropped as ignored_topic.

@@ -21,7 +21,12 @@ struct release {
   std::string payload;            // minimised payload, in the class's format
   bool payload_is_json = true;    // false for RAW classes: a bare value
   std::int64_t expires_at_ms = 0; // received time + the purpose's retention
-  std::vector<std::uint16_t> fields;  // indices into the class's fields that were released
+  std::vector<std::uint16_t> fields;  // indices into the class's fields released (or sampled)
+  // A purpose that receives the class per window (compiled_class::windowed_for): no payload;
+  // the samples this message adds to the device's open window (window_aggregator.h), which
+  // releases them later. `topic` is then the topic the window's release will take.
+  bool windowed = false;
+  std::vector<window_sample> samples;
 };
 
 class decision {

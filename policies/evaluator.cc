@@ -183,6 +183,7 @@ void evaluator::raw_rewrite(const compiled_class& c, std::string_view payload, s
   for (auto& o : outputs) {
     o.payload->clear();
     o.fields->clear();
+    if (o.samples != nullptr) o.samples->clear();
     const field_action& a = f.actions[o.purpose];
     bool ok = true;
     bool out_is_number = false;
@@ -219,6 +220,14 @@ void evaluator::raw_rewrite(const compiled_class& c, std::string_view payload, s
         break;
       }
       case action_kind::truncate: *o.payload = truncate_utf8(payload, a.length); break;
+      case action_kind::aggregate:
+        if (o.samples == nullptr) {
+          drop(drop_reason::policy_drop);
+          continue;
+        }
+        ok = is_number;
+        if (ok) o.samples->push_back({static_cast<std::uint16_t>(c.root.field), number});
+        break;
     }
     if (!ok) {
       o.payload->clear();
@@ -293,7 +302,8 @@ const decision& evaluator::evaluate(std::string_view topic, std::string_view pay
       drop(drop_reason::consent_refused);
     } else {
       release& r = d.releases_[outputs_.size()];
-      outputs_.push_back({p, &r.payload, &r.fields});
+      r.windowed = c->windowed_for(p);
+      outputs_.push_back({p, &r.payload, &r.fields, r.windowed ? &r.samples : nullptr});
     }
   }
   if (outputs_.empty()) {
@@ -318,13 +328,15 @@ const decision& evaluator::evaluate(std::string_view topic, std::string_view pay
   std::size_t n = 0;
   for (std::size_t i = 0; i < outputs_.size(); ++i) {
     release& src = d.releases_[i];
-    if (src.fields.empty()) {
+    if (src.windowed ? src.samples.empty() : src.fields.empty()) {
       drop(drop_reason::nothing_permitted);
       continue;
     }
     if (n != i) {
       std::swap(d.releases_[n].payload, src.payload);
       std::swap(d.releases_[n].fields, src.fields);
+      std::swap(d.releases_[n].samples, src.samples);
+      d.releases_[n].windowed = src.windowed;
     }
     release& r = d.releases_[n++];
     r.purpose = outputs_[i].purpose;

@@ -31,6 +31,33 @@ std::string capitalised(std::string s) {
   return s;
 }
 
+// "summed per 15 minutes, never single readings, with random noise (ε 0.1)": how a field leaves
+// per window, in plain words.
+std::string window_words(const aggregate_spec& w) {
+  std::string per = "per " + duration(w.window_seconds);
+  if (per == "per 1 hour") per = "per hour";
+  if (per == "per 1 day") per = "per day";
+  if (per == "per 1 minute") per = "per minute";
+  if (per == "per 15 minutes") per = "per quarter hour";
+  std::string s;
+  switch (w.fn) {
+    case aggregate_fn::mean: s = "averaged " + per; break;
+    case aggregate_fn::min: s = "its lowest value " + per; break;
+    case aggregate_fn::max: s = "its highest value " + per; break;
+    case aggregate_fn::sum: s = "summed " + per; break;
+    case aggregate_fn::count: s = "how many readings there were " + per; break;
+    case aggregate_fn::last: s = "its last value " + per; break;
+    case aggregate_fn::delta: s = "how much it rose " + per; break;
+  }
+  s += ", never single readings";
+  if (w.noisy) {
+    char eps[32];
+    std::snprintf(eps, sizeof eps, "%g", w.epsilon);
+    s += std::string(", with random noise added (differential privacy, ε ") + eps + " a window)";
+  }
+  return s;
+}
+
 }  // namespace
 
 std::string explain_field(const compiled_class& c, std::size_t field, std::size_t purpose) {
@@ -56,6 +83,7 @@ std::string explain_field(const compiled_class& c, std::size_t field, std::size_
     case action_kind::generalise_location:
       return f.title + " and " + c.fields[static_cast<std::size_t>(a.partner_field)].title + " only as a " +
              number(a.cell_km) + " km grid cell";
+    case action_kind::aggregate: return with_unit(f.title, f.unit.empty() ? "" : "(" + f.unit + ")") + " " + window_words(a.window);
   }
   return "";
 }
@@ -76,6 +104,10 @@ std::string explain_policy(const compiled_policy& policy) {
                                       : ". Nothing is sent until the household grants it.\n";
     if (purpose.suspended) out += "  SUSPENDED by the operator: nothing is sent.\n";
     out += "  Data waits at most " + duration(purpose.retention_seconds) + " to be sent; then it is deleted.\n";
+    if (purpose.epsilon_per_day > 0) {
+      out += "  Privacy budget: the noisy windows of one device spend at most ε " + number(purpose.epsilon_per_day) +
+             " a day (UTC); once it is spent, nothing more of that device leaves for this purpose that day.\n";
+    }
     out += "  Sent to: " + purpose.topic.text() + " (device names replaced by pseudonyms)\n";
     bool any = false;
     for (const auto& c : policy.classes()) {
@@ -294,6 +326,8 @@ std::string explain_form(const compiled_class& c, std::size_t field, std::size_t
         }
       }
       return "";
+    case action_kind::aggregate:
+      return window_words(a.window);
   }
   return "";
 }

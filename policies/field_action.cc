@@ -248,4 +248,17 @@ bool generalise_location(double cell_km, double lat, double lon, double& cell_la
   return true;
 }
 
+std::string_view aggregate_fn_name(aggregate_fn f) {
+  switch (f) {
+    case aggregate_fn::mean: return "mean";
+    case aggregate_fn::min: return "min";
+    case aggregate_fn::max: return "max";
+    case aggregate_fn::sum: return "sum";
+    case aggregate_fn::count: return "count";
+    case aggregate_fn::last: return "last";
+    case aggregate_fn::delta: return "delta";
+  }
+  return "?";
+}
+
 }  // namespace portier::policies

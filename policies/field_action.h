@@ -22,6 +22,32 @@ enum class action_kind : std::uint8_t {
   truncate,             // first N Unicode characters
   generalise_location,  // latitude of a pair: both become the grid cell's centre
   location_longitude,   // longitude of a pair: held until its latitude is known
+  aggregate,            // gathered per window (window_aggregator.h), never sent per message
+};
+
+enum class aggregate_fn : std::uint8_t { mean, min, max, sum, count, last, delta };
+
+std::string_view aggregate_fn_name(aggregate_fn f);  // "mean", "min", ...
+
+// A field's window for one purpose (Aggregate in policy.proto), validated by the compiler.
+struct aggregate_spec {
+  aggregate_fn fn = aggregate_fn::mean;
+  std::uint32_t window_seconds = 0;  // divides 86400
+  std::uint32_t min_samples = 1;
+  double step = 0.001;               // grid of the result (COUNT: 1)
+  int decimals = 3;                  // derived from step
+  std::uint32_t spread_seconds = 0;  // the release waits 0..spread after the window closes
+  double wrap_at = 0;                // delta: where the counter wraps (0: a decrease is a reset)
+  bool noisy = false;                // noise: clamp to [lower, upper], discrete Laplace with epsilon
+  double epsilon = 0;
+  double lower = 0;
+  double upper = 0;
+};
+
+// One number of a message, for a field a purpose receives per window (release::samples).
+struct window_sample {
+  std::uint16_t field = 0;  // index into the class's fields
+  double value = 0;
 };
 
 enum class time_unit : std::uint8_t { minute, hour, day };
@@ -64,6 +90,7 @@ struct field_action {
   double cell_km = 0;                // generalise_location
   std::string longitude;             // generalise_location: the sibling member's name
   int partner_field = -1;            // generalise_location: the longitude field's index
+  aggregate_spec window;             // aggregate
 };
 
 // Round `number` (JSON number text) to the action's step. False if not a finite number.

@@ -288,6 +288,17 @@ class rewrite_handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, r
       case action_kind::location_longitude:
         location(o, n, a, type, text);
         return;
+      case action_kind::aggregate: {
+        double v = 0;
+        if (o.out->samples == nullptr) {
+          count(drops_, drop_reason::policy_drop);
+          return;
+        }
+        if (type != value_type::number || !parse_number(text, v)) break;
+        o.out->samples->push_back({static_cast<std::uint16_t>(n.field), v});
+        released(o, n.field);
+        return;
+      }
     }
     count(drops_, drop_reason::type_mismatch);
   }
@@ -446,6 +457,7 @@ std::optional<drop_reason> json_rewriter::rewrite(const compiled_class& c, std::
     states.at[i].out = &outputs[i];
     outputs[i].payload->clear();
     outputs[i].fields->clear();
+    if (outputs[i].samples != nullptr) outputs[i].samples->clear();
   }
   drop_counts field_drops{};
   rewrite_handler handler(c, std::span(states.at, n), names, std::min(max_depth, kMaxJsonDepth), field_drops,
@@ -460,6 +472,7 @@ std::optional<drop_reason> json_rewriter::rewrite(const compiled_class& c, std::
     for (std::size_t i = 0; i < n; ++i) {
       outputs[i].payload->clear();
       outputs[i].fields->clear();
+      if (outputs[i].samples != nullptr) outputs[i].samples->clear();
     }
     return handler.failure() ? *handler.failure() : reason_for(r.Code());
   }

@@ -30,6 +30,9 @@ struct rewrite_output {
   std::size_t purpose = 0;
   std::string* payload = nullptr;               // cleared, then written
   std::vector<std::uint16_t>* fields = nullptr; // cleared, then the fields released
+  // Cleared, then the numbers of aggregated fields (a windowed purpose: nothing is written to
+  // `payload`). Null: aggregated fields are counted as policy_drop.
+  std::vector<window_sample>* samples = nullptr;
 };
 
 class json_rewriter {

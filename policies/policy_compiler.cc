@@ -243,6 +243,11 @@ class policy_compiler {
       c.topic = std::move(*tmpl);
     }
     c.suspended = p.suspended();
+    c.epsilon_per_day = p.epsilon_per_day();
+    if (c.epsilon_per_day != 0 && !(c.epsilon_per_day >= 0.01 && c.epsilon_per_day <= 10)) {
+      error(f, w + step{"epsilon_per_day"},
+            "epsilon_per_day must be 0.01 to 10, got " + number_text(c.epsilon_per_day));
+    }
     c.granted_by_default = c.basis != legal_basis::consent && c.category == special_category::none;
     if (errors_.size() != before) return;
     purpose_sites_[c.id] = location_text(f, w);
@@ -300,6 +305,7 @@ class policy_compiler {
     locations(f, *c);
     watch_predicate(*c);
     templates(f, w, *c);
+    windows(f, w, *c);
     if (errors_.size() != before) return;
     class_sites_[c->id] = location_text(f, w);
     class_files_.push_back({f, i});
@@ -639,11 +645,150 @@ class policy_compiler {
         }
         break;
       }
+      case pb::Rule::kAggregate:
+        if (!compile_aggregate(f, rw + step{"aggregate"}, rule.aggregate(), a)) return std::nullopt;
+        break;
       default:
-        error(f, rw, "the rule has no action (keep, drop, pseudonymise, round, bucket, coarsen_time, truncate, generalise_location)");
+        error(f, rw, "the rule has no action (keep, drop, pseudonymise, round, bucket, coarsen_time, truncate, generalise_location, aggregate)");
         return std::nullopt;
     }
     return a;
+  }
+
+  bool compile_aggregate(std::size_t f, const where& w, const pb::Aggregate& g, field_action& a) {
+    a.kind = action_kind::aggregate;
+    aggregate_spec& s = a.window;
+    switch (g.function()) {
+      case pb::Aggregate::MEAN: s.fn = aggregate_fn::mean; break;
+      case pb::Aggregate::MIN: s.fn = aggregate_fn::min; break;
+      case pb::Aggregate::MAX: s.fn = aggregate_fn::max; break;
+      case pb::Aggregate::SUM: s.fn = aggregate_fn::sum; break;
+      case pb::Aggregate::COUNT: s.fn = aggregate_fn::count; break;
+      case pb::Aggregate::LAST: s.fn = aggregate_fn::last; break;
+      case pb::Aggregate::DELTA: s.fn = aggregate_fn::delta; break;
+      default:
+        error(f, w + step{"function"}, "aggregate needs a function: MEAN, MIN, MAX, SUM, COUNT, LAST or DELTA");
+        return false;
+    }
+    s.window_seconds = g.window_seconds();
+    if (s.window_seconds < 60 || s.window_seconds > 86400 || 86400 % s.window_seconds != 0) {
+      error(f, w + step{"window_seconds"},
+            "window_seconds must be 60 to 86400 and divide a day (60, 300, 900, 3600, 86400, ...) so that windows "
+            "align to midnight UTC, got " +
+                std::to_string(s.window_seconds));
+      return false;
+    }
+    s.min_samples = g.min_samples() == 0 ? 1 : g.min_samples();
+    if (s.min_samples > 1'000'000) {
+      error(f, w + step{"min_samples"}, "min_samples must be at most 1000000, got " + std::to_string(s.min_samples));
+      return false;
+    }
+    s.step = g.step() == 0 ? 0.001 : g.step();
+    if (s.fn == aggregate_fn::count) s.step = 1;
+    if (!(s.step >= 1e-6 && s.step <= 1e9)) {
+      error(f, w + step{"step"}, "step must be 1e-06 to 1e+09, got " + number_text(g.step()));
+      return false;
+    }
+    s.decimals = decimals_for_step(s.step);
+    s.spread_seconds = g.has_spread_seconds() ? g.spread_seconds() : std::min<std::uint32_t>(s.window_seconds / 10, 300);
+    if (s.spread_seconds > s.window_seconds) {
+      error(f, w + step{"spread_seconds"},
+            "spread_seconds must be at most window_seconds (" + std::to_string(s.window_seconds) + "), got " +
+                std::to_string(s.spread_seconds));
+      return false;
+    }
+    s.wrap_at = g.wrap_at();
+    if (s.wrap_at != 0 && (s.fn != aggregate_fn::delta || !(s.wrap_at > 0 && s.wrap_at <= 1e18))) {
+      error(f, w + step{"wrap_at"}, "wrap_at is for DELTA only, and must be greater than 0 (at most 1e18)");
+      return false;
+    }
+    if (!g.has_noise()) return true;
+    const pb::Noise& n = g.noise();
+    s.noisy = true;
+    s.epsilon = n.epsilon();
+    s.lower = n.lower();
+    s.upper = n.upper();
+    if (s.fn == aggregate_fn::count) {
+      error(f, w + step{"noise"},
+            "COUNT takes no noise: the number of samples in a window is not what the noise protects (one sample's "
+            "value is); use SUM of a 0/1 field to count events privately");
+      return false;
+    }
+    if (!(s.epsilon >= 0.01 && s.epsilon <= 10)) {
+      error(f, w + step{"noise"} + step{"epsilon"}, "epsilon must be 0.01 to 10, got " + number_text(s.epsilon));
+      return false;
+    }
+    if (!std::isfinite(s.lower) || !std::isfinite(s.upper) || !(s.lower < s.upper)) {
+      error(f, w + step{"noise"}, "noise needs finite bounds with lower < upper");
+      return false;
+    }
+    if (s.fn == aggregate_fn::delta && s.lower < 0) {
+      error(f, w + step{"noise"} + step{"lower"}, "DELTA clamps each increase: lower must be 0 or more");
+      return false;
+    }
+    if ((s.upper - s.lower) / s.step > 1e12) {
+      error(f, w + step{"noise"}, "upper - lower must be at most 1e12 steps (" + number_text(s.step) + ")");
+      return false;
+    }
+    return true;
+  }
+
+  // A purpose receives a class either per message or per window; the fields that share a window
+  // share its spread, and one window's noise must fit in a day's budget.
+  void windows(std::size_t f, const where& w, compiled_class& c) {
+    c.windowed.assign(out_->purposes_.size(), 0);
+    for (std::size_t p = 0; p < out_->purposes_.size(); ++p) {
+      const compiled_field* per_window = nullptr;
+      const compiled_field* per_message = nullptr;
+      for (const auto& field : c.fields) {
+        const action_kind k = field.actions[p].kind;
+        if (k == action_kind::aggregate) {
+          if (per_window == nullptr) per_window = &field;
+        } else if (k != action_kind::none && k != action_kind::drop && per_message == nullptr) {
+          per_message = &field;
+        }
+      }
+      if (per_window == nullptr) continue;
+      const std::string& purpose = out_->purposes_[p].id;
+      if (per_message != nullptr) {
+        error(f, w,
+              "purpose " + quoted(purpose) + " receives " + quoted(per_window->path) + " per window and " +
+                  quoted(per_message->path) +
+                  " per message: a purpose receives a class one way or the other (a release per message would "
+                  "tell when the window's samples arrived)");
+        continue;
+      }
+      c.windowed[p] = 1;
+      std::map<std::uint32_t, std::pair<std::uint32_t, double>> groups;  // window -> spread, ε
+      for (const auto& field : c.fields) {
+        const field_action& a = field.actions[p];
+        if (a.kind != action_kind::aggregate) continue;
+        for (const auto& s : field.steps) {
+          if (s.each) {
+            error(f, w, "field " + quoted(field.path) + " is aggregated for " + quoted(purpose) +
+                            ": an aggregated field must name one value, not every element of an array");
+          }
+        }
+        auto [it, fresh] = groups.try_emplace(a.window.window_seconds, a.window.spread_seconds, 0.0);
+        if (!fresh && it->second.first != a.window.spread_seconds) {
+          error(f, w, "fields of purpose " + quoted(purpose) + " with a window of " +
+                          std::to_string(a.window.window_seconds) +
+                          " s leave together and need one spread_seconds; " + quoted(field.path) + " differs");
+        }
+        if (a.window.noisy) it->second.second += a.window.epsilon;
+      }
+      for (const auto& [window, g] : groups) {
+        if (g.second == 0) continue;
+        const double cap = out_->purposes_[p].epsilon_per_day;
+        if (cap == 0) {
+          error(f, w, "purpose " + quoted(purpose) + " gets noisy windows of this class and needs epsilon_per_day");
+        } else if (g.second > cap + 1e-9) {
+          error(f, w, "one " + std::to_string(window) + " s window of this class spends ε " + number_text(g.second) +
+                          " for purpose " + quoted(purpose) + ", more than its epsilon_per_day " + number_text(cap) +
+                          ": it could never be released");
+        }
+      }
+    }
   }
 
   // The class's predicate member joins the field tree as a watched node when the class does not
