@@ -360,7 +360,7 @@ TEST(policy_compiler, rules_name_known_purposes_once_per_field) {
       "test.textproto:6:28: device_class[0].field[0].rule[0].purpose[1]: unknown purpose \"nope\"");
   ERRORS(fields_policy("  field { path: \"v\" rule { purpose: \"service\" } }\n"),
          "test.textproto:6:21: device_class[0].field[0].rule[0]: the rule has no action (keep, "
-         "drop, pseudonymise, round, bucket, coarsen_time, truncate, generalise_location)");
+         "drop, pseudonymise, round, bucket, coarsen_time, truncate, generalise_location, aggregate)");
 }
 
 TEST(policy_compiler, action_parameters) {
