@@ -251,6 +251,11 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
              "\"" + f + "\" is an MQTT filter here: \"+\" and \"#\", no {captures}");
     }
   }
+  auto& ag = *c.mutable_aggregation();
+  if (ag.max_windows() == 0) ag.set_max_windows(4096);
+  v.range({{"aggregation"}, {"max_windows"}}, ag.max_windows(), 1, 1'000'000);
+  if (ag.max_budgets() == 0) ag.set_max_budgets(16384);
+  v.range({{"aggregation"}, {"max_budgets"}}, ag.max_budgets(), 1, 1'000'000);
   if (dv.max_announcements() == 0) dv.set_max_announcements(4096);
   v.range({{"devices"}, {"max_announcements"}}, dv.max_announcements(), 16, 65536);
   auto& up_dates = *c.mutable_updates();

@@ -36,9 +36,13 @@ enum class drop_reason : std::uint8_t {
   ignored_topic,      // the policy's `ignore` names the topic: known, and stays home
   unannounced_topic,  // only classes chosen by announcement could take it, and none was seen
   unknown_announcement, // announced as something (device class, unit) none of them accepts
+  // Aggregation windows (counted by the gateway's window store, not the engine):
+  window_sparse,      // a window closed with fewer samples than min_samples: not released
+  budget_exhausted,   // a window not released: its ε does not fit in what is left of the day's budget
+  window_limit,       // a sample refused: aggregation.max_windows windows are open already
 };
 
-inline constexpr std::size_t kDropReasonCount = 21;
+inline constexpr std::size_t kDropReasonCount = 24;
 
 constexpr std::string_view drop_reason_name(drop_reason r) {
   constexpr std::array<std::string_view, kDropReasonCount> names = {
@@ -51,6 +55,9 @@ constexpr std::string_view drop_reason_name(drop_reason r) {
       "ignored_topic",
       "unannounced_topic",
       "unknown_announcement",
+      "window_sparse",
+      "budget_exhausted",
+      "window_limit",
   };
   return names[static_cast<std::size_t>(r)];
 }

@@ -389,3 +389,20 @@ TEST(gateway_config, the_announcement_table_has_a_default_and_a_range) {
                            "devices { max_announcements: 8 }\n")
                       .c_str());
 }
+
+TEST(gateway_config, aggregation_bounds_have_defaults_and_ranges) {
+  auto r =
+      load_gateway_config(write("c", "gateway_id: \"gw-1\"\nupstream { uri: \"ssl://c:1\" }\n"));
+  CHECK_TRUE(r.ok());
+  LONGS_EQUAL(4096, r->proto.aggregation().max_windows());
+  LONGS_EQUAL(16384, r->proto.aggregation().max_budgets());
+  STRCMP_EQUAL("DIR/portierd.conf:2:28: aggregation.max_budgets: must be 1 to 1000000, got 2000000",
+               error_of("gateway_id: \"gw\" upstream { uri: \"ssl://c:1\" }\n"
+                        "aggregation { max_windows: 1000000 max_budgets: 2000000 }\n")
+                   .c_str());
+  auto small = load_gateway_config(write("c",
+                                         "gateway_id: \"gw\" upstream { uri: \"ssl://c:1\" }\n"
+                                         "aggregation { max_windows: 1 max_budgets: 1 }\n"));
+  CHECK_TRUE(small.ok());
+  LONGS_EQUAL(1, small->proto.aggregation().max_windows());
+}
