@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <tuple>
@@ -589,6 +590,7 @@ void ledger::write_batches_locked(std::vector<batch>& batches, std::int64_t now_
       for (const auto& f : a.fields) r->add_fields(f);
       r->set_count(a.count);
       r->set_bytes(a.bytes);
+      r->set_epsilon_micro(a.epsilon_micro);
       entries.push_back(std::move(e));
     }
     if (std::any_of(b.drops.begin(), b.drops.end(), [](auto n) { return n != 0; })) {
@@ -614,8 +616,9 @@ void ledger::write_batches_locked(std::vector<batch>& batches, std::int64_t now_
   append_locked(entries);
 }
 
-bool ledger::record_release(std::string_view device_id, std::string_view device_class, std::string_view purpose,
-                            std::span<const std::string_view> fields, std::uint64_t bytes, std::int64_t now_ms) {
+bool ledger::record_release(std::string_view device_id, std::string_view device_class,
+                            std::string_view purpose, std::span<const std::string_view> fields,
+                            std::uint64_t bytes, std::int64_t now_ms, std::uint64_t epsilon_micro) {
   note_time(now_ms);
   std::lock_guard lock(agg_mu_);
   roll_minute_agg_locked(now_ms);
@@ -637,6 +640,7 @@ bool ledger::record_release(std::string_view device_id, std::string_view device_
   aggregate& a = it->second;
   ++a.count;
   a.bytes += bytes;
+  a.epsilon_micro += epsilon_micro;
   for (std::string_view f : fields) {
     if (a.fields.find(f) == a.fields.end()) a.fields.emplace(clean_text(f, 1024));
   }
@@ -692,8 +696,9 @@ void ledger::record_consent(const consent_receipt& receipt) {
   append_locked(entries);
 }
 
-void ledger::record_policy(std::string_view name, std::uint64_t version, std::string_view source, bool applied,
-                           std::string_view reason_code, std::int64_t now_ms) {
+void ledger::record_policy(std::string_view name, std::uint64_t version, std::string_view source,
+                           bool applied, std::string_view reason_code, std::int64_t now_ms,
+                           std::span<const cap_change> cap_raises) {
   std::lock_guard lock(mu_);
   note_time(now_ms);
   std::vector<lp::LedgerEntry> entries(1);
@@ -705,6 +710,13 @@ void ledger::record_policy(std::string_view name, std::uint64_t version, std::st
   p->set_source(clean_text(source, 256));
   p->set_applied(applied);
   p->set_reason_code(clean_text(reason_code, 256));
+  for (const cap_change& c : cap_raises.first(std::min<std::size_t>(cap_raises.size(), 64))) {
+    lp::CapRaise* x = p->add_cap_raised();
+    x->set_purpose(clean_text(c.purpose, 64));
+    x->set_before_micro(c.before > 0 ? static_cast<std::uint64_t>(std::llround(c.before * 1e6))
+                                     : 0);
+    x->set_after_micro(c.after > 0 ? static_cast<std::uint64_t>(std::llround(c.after * 1e6)) : 0);
+  }
   append_locked(entries);
 }
 
@@ -929,6 +941,7 @@ std::vector<ledger_record> ledger::read_locked(std::int64_t since_ms, std::int64
         r.fields.assign(x.fields().begin(), x.fields().end());
         r.count = x.count();
         r.bytes = x.bytes();
+        r.epsilon_micro = x.epsilon_micro();
         break;
       }
       case lp::LedgerEntry::kDrops: {
@@ -958,6 +971,8 @@ std::vector<ledger_record> ledger::read_locked(std::int64_t since_ms, std::int64
         r.policy_source = x.source();
         r.policy_applied = x.applied();
         r.policy_reason = x.reason_code();
+        for (const auto& c : x.cap_raised())
+          r.cap_raises.push_back({c.purpose(), c.before_micro(), c.after_micro()});
         break;
       }
       case lp::LedgerEntry::kErasure: {
@@ -1006,6 +1021,7 @@ ledger_report ledger::report(std::int64_t since_ms) const {
     }
     r.count += e.count;
     r.bytes += e.bytes;
+    r.epsilon_micro += e.epsilon_micro;
     r.first_minute_ms = std::min(r.first_minute_ms, e.minute_ms);
     r.last_minute_ms = std::max(r.last_minute_ms, e.minute_ms);
   };
@@ -1031,6 +1047,7 @@ ledger_report ledger::report(std::int64_t since_ms) const {
           e.fields.assign(a.fields.begin(), a.fields.end());
           e.count = a.count;
           e.bytes = a.bytes;
+          e.epsilon_micro = a.epsilon_micro;
           e.minute_ms = minute;
           add(e);
         }

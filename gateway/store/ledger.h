@@ -101,6 +101,13 @@ struct ledger_check {
   std::string head_hash;            // lower-case hex hash of the last entry written; empty when none
 };
 
+// A policy raised a purpose's daily ε cap.
+struct cap_change_record {
+  std::string purpose;
+  std::uint64_t before_micro = 0;
+  std::uint64_t after_micro = 0;
+};
+
 // One decoded entry, for reports and exports. Only the fields of its kind are set.
 struct ledger_record {
   enum class kind : std::uint8_t { release, drops, consent, policy, erasure };
@@ -120,6 +127,7 @@ struct ledger_record {
   std::vector<std::string> fields;
   std::uint64_t count = 0;
   std::uint64_t bytes = 0;
+  std::uint64_t epsilon_micro = 0;  // release: ε spent (window releases with noise)
   // drops: reason name -> count
   std::vector<std::pair<std::string, std::uint64_t>> drops;
   // consent (scope_value holds the device id where readable)
@@ -130,6 +138,7 @@ struct ledger_record {
   std::string policy_source;
   bool policy_applied = false;
   std::string policy_reason;
+  std::vector<cap_change_record> cap_raises;
   // erasure
   std::vector<std::uint64_t> erased_keys;
   std::vector<std::pair<std::string, std::string>> pseudonyms;  // purpose, pseudonym
@@ -148,6 +157,7 @@ struct ledger_report {
     std::vector<std::string> fields;  // union, sorted
     std::uint64_t count = 0;
     std::uint64_t bytes = 0;
+    std::uint64_t epsilon_micro = 0;
     std::int64_t first_minute_ms = 0;
     std::int64_t last_minute_ms = 0;
   };
@@ -176,15 +186,24 @@ class ledger {
 
   // Data path. `fields` are field names (paths), never values. False if the device id is not
   // 1 to 256 bytes of UTF-8 without NUL (nothing recorded).
-  bool record_release(std::string_view device_id, std::string_view device_class, std::string_view purpose,
-                      std::span<const std::string_view> fields, std::uint64_t bytes, std::int64_t now_ms);
+  // `epsilon_micro`: the ε a window's noisy release spent, in millionths (0: none).
+  bool record_release(std::string_view device_id, std::string_view device_class,
+                      std::string_view purpose, std::span<const std::string_view> fields,
+                      std::uint64_t bytes, std::int64_t now_ms, std::uint64_t epsilon_micro = 0);
   void record_drops(const policies::drop_counts& drops, std::int64_t now_ms);
 
   // Written at once. A copy of the receipt, its device (if any) sealed.
   void record_consent(const consent_receipt& receipt);
   // Written at once. `source`: "file reload", "bundle", ...; `reason_code` empty when applied.
-  void record_policy(std::string_view name, std::uint64_t version, std::string_view source, bool applied,
-                     std::string_view reason_code, std::int64_t now_ms);
+  // `cap_raises`: purposes whose daily ε cap the policy raised (purpose, before, after).
+  struct cap_change {
+    std::string purpose;
+    double before = 0;
+    double after = 0;
+  };
+  void record_policy(std::string_view name, std::uint64_t version, std::string_view source,
+                     bool applied, std::string_view reason_code, std::int64_t now_ms,
+                     std::span<const cap_change> cap_raises = {});
 
   // Writes the aggregates of minutes before now's minute.
   void flush(std::int64_t now_ms);
@@ -231,6 +250,7 @@ class ledger {
     std::set<std::string, std::less<>> fields;
     std::uint64_t count = 0;
     std::uint64_t bytes = 0;
+    std::uint64_t epsilon_micro = 0;
   };
   using aggregates =
       std::unordered_map<std::string, aggregate>;  // key: device '\0' class '\0' purpose
