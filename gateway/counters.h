@@ -49,7 +49,15 @@ namespace portier::gateway {
   X(ledger_minutes_dropped, "minutes of ledger aggregates dropped unwritten (the writer fell behind)") \
   X(ledger_keys_evicted, "ledger device keys dropped to stay within devices.max_devices (entries unreadable)") \
   X(unmatched_shapes_evicted, "shapes of unmatched messages forgotten to stay within unmatched.max_shapes") \
-  X(announcements_evicted, "announced state topics forgotten to stay within devices.max_announcements")
+  X(announcements_evicted, "announced state topics forgotten to stay within devices.max_announcements") \
+  X(window_samples, "a message's samples for a purpose's aggregation window (instead of a release)") \
+  X(windows_released, "aggregation windows released (each with one release into the spool)")      \
+  X(windows_refused, "windows dropped at release: the purpose was refused, suspended or paused since") \
+  X(windows_policy_changed, "window fields dropped: the policy changed how the field is aggregated") \
+  X(windows_lost, "window releases lost: the spool did not take them before the stop")           \
+  X(windows_rng_failures, "times the random source failed, so that no window could be released")  \
+  X(windows_journal_torn, "torn window journal tails cut off at start-up (power cut during a write)") \
+  X(windows_journal_corrupt, "window journal entries skipped at start-up: bad frame or authentication")
 
 struct counters {
 #define PORTIER_DECLARE_COUNTER(name, help) std::atomic<std::uint64_t> name{0};
@@ -67,10 +75,20 @@ struct counters {
     std::lock_guard lock(mu_);
     return released_by_purpose_;
   }
+  // Differential privacy: ε spent by window releases, per purpose, in millionths (never a value).
+  void add_epsilon(const std::string& purpose, std::uint64_t micro) {
+    std::lock_guard lock(mu_);
+    epsilon_micro_by_purpose_[purpose] += micro;
+  }
+  std::map<std::string, std::uint64_t> epsilon_micro_by_purpose() const {
+    std::lock_guard lock(mu_);
+    return epsilon_micro_by_purpose_;
+  }
 
  private:
   mutable std::mutex mu_;
   std::map<std::string, std::uint64_t> released_by_purpose_;
+  std::map<std::string, std::uint64_t> epsilon_micro_by_purpose_;
 };
 
 }  // namespace portier::gateway
