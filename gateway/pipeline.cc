@@ -9,6 +9,7 @@ void pipeline::install(std::shared_ptr<policies::evaluator> ev,
   consent_ = std::move(consent);
   std::lock_guard readers(readers_mu_);
   policy_for_readers_ = current_ ? current_->shared_policy() : nullptr;
+  evaluator_for_readers_ = current_;
   consent_for_readers_ = consent_;
 }
 
@@ -34,13 +35,18 @@ std::shared_ptr<const policies::compiled_policy> pipeline::policy() const {
   return policy_for_readers_;
 }
 
+std::shared_ptr<const policies::evaluator> pipeline::evaluator_for_readers() const {
+  std::lock_guard lock(readers_mu_);
+  return evaluator_for_readers_;
+}
+
 std::shared_ptr<const policies::consent_snapshot> pipeline::consent() const {
   std::lock_guard lock(readers_mu_);
   return consent_for_readers_;
 }
 
-void pipeline::process(std::string_view topic, std::string_view payload, std::int64_t now_ms, const sink& out,
-                       const observer& seen) {
+void pipeline::process(std::string_view topic, std::string_view payload, std::int64_t now_ms,
+                       const sink& out, const observer& seen, const window_sink& windows) {
   std::lock_guard lock(mu_);
   ++counters_.received;
   if (!current_) {  // no policy: fail closed
@@ -64,11 +70,20 @@ void pipeline::process(std::string_view topic, std::string_view payload, std::in
   }
   if (!admitted || d.releases().empty()) ++counters_.dropped;
   if (admitted) {
+    bool windowed = false;
     for (const auto& r : d.releases()) {
+      if (r.windowed) {
+        windowed = true;
+        continue;
+      }
       const auto& purpose = current_->policy().purposes()[r.purpose];
       ++counters_.released;
       counters_.add_released(purpose.id);
       out(r, purpose, d);
+    }
+    if (windowed && windows) {
+      for (const auto& r : d.releases()) counters_.window_samples += r.windowed ? 1 : 0;
+      windows(current_->policy(), d);
     }
   }
   if (seen) seen(d, drops, admitted);

@@ -5,6 +5,10 @@
 // recorded in the announcement table (set_announcements), whatever the consent, the pause or the
 // admission: it releases nothing, and the table is bounded. The evaluator reads the same table.
 //
+// A purpose that receives a class per window (release::windowed) gets no release per message: the
+// decision's samples go to the window sink (the window store), counted as `window_samples`, not
+// `released`; the window's release is made later, when it closes (gateway/store/window_store.h).
+//
 // New device ids pass an admission check (set_admission, e.g. device_registry::admit) before any
 // of their releases is handed on: a message of a refused id releases nothing and is counted
 // under `device_churn` (the engine's own outcome for it is not counted).
@@ -39,6 +43,10 @@ class pipeline {
  public:
   using sink = std::function<void(const policies::release&, const policies::compiled_purpose&,
                                   const policies::decision&)>;
+  // Gets a decision with windowed releases once, with the policy that made it (after `out` had
+  // the others). Unset: windowed samples are dropped (nothing leaves; they are not counted).
+  using window_sink =
+      std::function<void(const policies::compiled_policy&, const policies::decision&)>;
 
   explicit pipeline(counters& c) : counters_(c) {}
 
@@ -57,9 +65,15 @@ class pipeline {
   // Unset: nothing is ever announced, and classes chosen by announcement take nothing.
   void set_announcements(policies::announcement_table* table);
 
-  // Evaluates one message; `out` gets each release, then `seen` (if set) the whole decision.
-  void process(std::string_view topic, std::string_view payload, std::int64_t now_ms, const sink& out,
-               const observer& seen = {});
+  // Evaluates one message; `out` gets each release, `windows` the windowed ones, then `seen` (if
+  // set) the whole decision.
+  void process(std::string_view topic, std::string_view payload, std::int64_t now_ms,
+               const sink& out, const observer& seen = {}, const window_sink& windows = {});
+
+  // The installed evaluator, for whoever needs its policy and granted() off the ingress thread
+  // (the window store's releases: consent, pause and suspension at release time). granted() only
+  // reads the immutable policy, so sharing it this way is safe; evaluate() is the ingress's alone.
+  std::shared_ptr<const policies::evaluator> evaluator_for_readers() const;
 
   // Of the most recently installed policy, with `extra` MQTT filters
   // (compiled_policy::subscriptions).
@@ -76,6 +90,7 @@ class pipeline {
   policies::announcement_table* announcements_ = nullptr;
   mutable std::mutex readers_mu_;  // guards the copies below, for readers
   std::shared_ptr<const policies::compiled_policy> policy_for_readers_;
+  std::shared_ptr<const policies::evaluator> evaluator_for_readers_;
   std::shared_ptr<const policies::consent_snapshot> consent_for_readers_;
 };
 

@@ -61,9 +61,12 @@ local_ingress::local_ingress(const gateway_config& config, pipeline& p, spool& s
   session_.on_message([this](std::string_view topic, std::string_view payload, int qos) {
     return on_message(topic, payload, qos);
   });
-  // A read's releases are synced together (durability each: one fdatasync), before any of its
-  // messages is acknowledged; if that fails, none of them is.
-  session_.before_ack([this] { return spool_.sync_appended(); });
+  // A read's releases and window samples are synced together (durability each: one fdatasync
+  // each), before any of its messages is acknowledged; if that fails, none of them is.
+  session_.before_ack([this] {
+    const bool spooled = spool_.sync_appended();
+    return (windows_ == nullptr || windows_->sync()) && spooled;
+  });
   session_.on_batch_end([this] {
     if (send_) send_();  // the releases leave from here, without waking the publisher thread
   });
@@ -126,6 +129,9 @@ mqtt_subscriber::verdict local_ingress::on_message(std::string_view topic, std::
         if (unmatched_ != nullptr && d.drops(policies::drop_reason::unmatched_topic) > 0) {
           unmatched_->record(pipeline_.policy(), topic, payload, now);
         }
+      },
+      [&](const policies::compiled_policy& policy, const policies::decision& d) {
+        if (windows_ != nullptr && !windows_->add(policy, d, now)) stored = false;
       });
   if (stored) return mqtt_subscriber::verdict::taken;
   ++counters_.ingress_write_errors;
@@ -137,8 +143,8 @@ mqtt_subscriber::verdict local_ingress::on_message(std::string_view topic, std::
   // were stored may then leave twice: at least once).
   retry_at_ = std::chrono::steady_clock::now() + kRetryAfterWriteError;
   platform::log_error(
-      "spool could not store a release (write error); the message stays with the "
-      "local broker, trying again in ",
+      "spool or window journal could not store a release (write error); the message stays with "
+      "the local broker, trying again in ",
       kRetryAfterWriteError.count(), " s");
   return mqtt_subscriber::verdict::refused;
 }

@@ -15,8 +15,13 @@
 // three quarters. The spool so never grows past max_bytes by more than one message's releases
 // (and what QoS 0 messages — not redelivered, so taken anyway — bring in one read).
 //
-// A release the spool cannot store (a write error) leaves its message unacknowledged: the
-// session closes and tries again after 5 s, and the broker sends the message again.
+// A purpose that receives a class per window gets the message's samples in the window store
+// (journaled, and synced with the spool before the acknowledgement: window_store.h) instead of a
+// release.
+//
+// A release the spool cannot store (a write error), or samples the window store cannot journal,
+// leave the message unacknowledged: the session closes and tries again after 5 s, and the broker
+// sends the message again.
 #pragma once
 
 #include <atomic>
@@ -32,6 +37,7 @@
 #include "gateway/store/ledger.h"
 #include "gateway/store/spool.h"
 #include "gateway/store/unmatched_shapes.h"
+#include "gateway/store/window_store.h"
 
 namespace portier::gateway {
 
@@ -48,6 +54,8 @@ class local_ingress {
   void set_sender(std::function<void()> send) { send_ = std::move(send); }
   // Set before start(): records the shape of each message no class takes (unmatched_topic).
   void set_unmatched(unmatched_shapes* shapes) { unmatched_ = shapes; }
+  // Set before start(): where windowed samples go. Without it they are dropped (nothing leaves).
+  void set_windows(window_store* windows) { windows_ = windows; }
   void start();
   // Stops taking messages: disconnects from the local broker (the session stays at the broker).
   void stop();
@@ -72,6 +80,7 @@ class local_ingress {
   const std::uint64_t resume_below_;
   std::function<void()> send_;
   unmatched_shapes* unmatched_ = nullptr;
+  window_store* windows_ = nullptr;
   const std::vector<std::string> observe_;  // unmatched.observe
 };
 
