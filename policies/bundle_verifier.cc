@@ -357,4 +357,15 @@ std::vector<std::string> widened_defaults(const compiled_policy& running,
   return out;
 }
 
+std::vector<cap_raise> raised_caps(const compiled_policy& running, const compiled_policy& next) {
+  std::vector<cap_raise> out;
+  for (const auto& p : next.purposes()) {
+    const int before = running.purpose_index(p.id);
+    if (before < 0) continue;
+    const double was = running.purposes()[static_cast<std::size_t>(before)].epsilon_per_day;
+    if (was > 0 && p.epsilon_per_day > was) out.push_back({p.id, was, p.epsilon_per_day});
+  }
+  return out;
+}
+
 }  // namespace portier::policies

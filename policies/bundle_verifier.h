@@ -130,4 +130,15 @@ std::vector<std::string> class_ids(const compiled_policy& policy);
 std::vector<std::string> widened_defaults(const compiled_policy& running,
                                           const compiled_policy& next);
 
+// Purposes defined by both policies whose daily ε cap (epsilon_per_day) `next` raises: their
+// noisy releases may then tell more about each device per day, a change that widens what is
+// released. The daemon records it and shows it to the household (docs/POLICY-UPDATES.md). A cap
+// that appears where there was none is not listed: the purpose had no noisy releases before.
+struct cap_raise {
+  std::string purpose;
+  double before = 0;
+  double after = 0;
+};
+std::vector<cap_raise> raised_caps(const compiled_policy& running, const compiled_policy& next);
+
 }  // namespace portier::policies

@@ -665,3 +665,36 @@ TEST(bundle_verifier, widened_defaults_names_purposes_a_bundle_would_start_grant
   STRCMP_EQUAL("analytics", widened[0].c_str());
   LONGS_EQUAL(1, widened_defaults(*health, *contract).size());
 }
+
+TEST(bundle_verifier, raised_caps_names_purposes_whose_daily_epsilon_a_bundle_raises) {
+  auto policy = [](const char* analytics_cap, const char* research_cap) {
+    const auto purpose = [](const char* id, const char* cap) {
+      return std::string("purpose { id: \"") + id + "\" title: \"T\" retention_seconds: 60 " +
+             (cap[0] ? std::string("epsilon_per_day: ") + cap : std::string()) + " }\n";
+    };
+    const auto rule = [](const char* id, const char* cap) {
+      return cap[0] ? std::string("rule { purpose: \"") + id +
+                          "\" aggregate { function: SUM window_seconds: 3600 noise { epsilon: 0.1 "
+                          "lower: 0 upper: 10 } } } "
+                    : std::string("rule { purpose: \"") + id + "\" keep {} } ";
+    };
+    return test::compile_ok(purpose("analytics", analytics_cap) + purpose("research", research_cap) +
+                            "device_class { id: \"meter\" topic: \"meters/{device}\"\n"
+                            "  field { path: \"energy\" " +
+                            rule("analytics", analytics_cap) + rule("research", research_cap) +
+                            "} }\n");
+  };
+  auto low = policy("0.5", "");
+  auto high = policy("1", "");
+  auto both = policy("0.2", "2");
+  LONGS_EQUAL(0, raised_caps(*low, *low).size());
+  LONGS_EQUAL(0, raised_caps(*high, *low).size());  // lowered: narrower
+  const auto raised = raised_caps(*low, *high);
+  LONGS_EQUAL(1, raised.size());
+  STRCMP_EQUAL("analytics", raised[0].purpose.c_str());
+  DOUBLES_EQUAL(0.5, raised[0].before, 1e-12);
+  DOUBLES_EQUAL(1.0, raised[0].after, 1e-12);
+  // research had no noisy release before (kept as it came): a cap where there was none is no raise.
+  LONGS_EQUAL(0, raised_caps(*high, *both).size());
+  LONGS_EQUAL(1, raised_caps(*both, *high).size());  // analytics 0.2 -> 1
+}
