@@ -25,6 +25,8 @@
 #include "gateway/store/ledger.h"
 #include "gateway/store/spool.h"
 #include "gateway/store/unmatched_shapes.h"
+#include "gateway/store/window_releaser.h"
+#include "gateway/store/window_store.h"
 #include "gateway/updates/policy_updates.h"
 #include "gateway/updates/update_worker.h"
 #include "platform/key_directory.h"
@@ -89,6 +91,7 @@ bool same_connections(const gateway_config& a, const gateway_config& b) {
          a.proto.devices().SerializeAsString() == b.proto.devices().SerializeAsString() &&
          a.proto.updates().SerializeAsString() == b.proto.updates().SerializeAsString() &&
          a.proto.unmatched().SerializeAsString() == b.proto.unmatched().SerializeAsString() &&
+         a.proto.aggregation().SerializeAsString() == b.proto.aggregation().SerializeAsString() &&
          a.password_local == b.password_local && a.password_upstream == b.password_upstream;
 }
 
@@ -130,6 +133,18 @@ spool_options spool_options_from(const gateway_config& cfg) {
                 : spool_options::durability::batch;
   so.batch_interval = std::chrono::milliseconds(cfg.proto.spool().batch_ms());
   return so;
+}
+
+window_store_options window_options_from(const gateway_config& cfg, const spool_options& so,
+                                         ledger& record) {
+  window_store_options o;
+  o.dir = cfg.proto.state_dir();
+  o.limits.max_windows = cfg.proto.aggregation().max_windows();
+  o.limits.max_budgets = cfg.proto.aggregation().max_budgets();
+  o.sync = so.sync;  // a sample is acknowledged as durable as a release would be
+  o.batch_interval = so.batch_interval;
+  o.record = &record;
+  return o;
 }
 
 unmatched_shapes_options unmatched_options_from(const gateway_config& cfg, counters& stats) {
@@ -232,7 +247,7 @@ void reload(const std::string& config_path, const gateway_config& running, count
   if (!same_connections(running, *next)) {
     log_warning(
         "changes to gateway_id, state_dir, local, upstream, spool, control, ledger, devices, "
-        "updates or unmatched take effect after a restart");
+        "updates, unmatched or aggregation take effect after a restart");
   }
   installer.install(next_policy, *next, "reload of " + source);
   ++stats.reloads;
@@ -321,6 +336,13 @@ int run_daemon(const std::string& config_path) {
                                                                  spool_opened)
                .count(),
            " ms");
+  // Aggregation windows and privacy budgets, durable before the ingress takes a message.
+  auto rng = system_random_source();
+  if (!opened(rng)) return 1;
+  auto windows = window_store::open(window_options_from(cfg, spool_options_from(cfg), **record),
+                                    **keys, std::move(*rng), stats);
+  if (!opened(windows)) return 1;
+  log_info("windows: ", (*windows)->open_windows(), " aggregation windows open");
   std::string shapes_problem;
   auto shapes = unmatched_shapes::open(unmatched_options_from(cfg, stats), shapes_problem);
   if (!shapes_problem.empty())
@@ -359,17 +381,19 @@ int run_daemon(const std::string& config_path) {
     up = std::make_unique<upstream_egress>(cfg, **store, stats, [&] {
       return online_status(cfg.proto.gateway_id(), started, stats, pipe, **store,
                            (*consent)->paused(), worker ? worker->report() : std::string(),
-                           shapes->size());
+                           shapes->size(), (*windows)->open_windows());
     });
     up->set_hold([&] { return (*consent)->paused(); });
     in = std::make_unique<local_ingress>(cfg, pipe, **store, stats, devices, record->get());
     in->set_sender([&up] { up->pump(); });
     in->set_unmatched(shapes.get());
+    in->set_windows(windows->get());
   } catch (const std::exception& e) {  // Paho's exceptions stop here
     log_error("cannot start: ", e.what());
     return 1;
   }
-  policy_installer installer(pipe, **consent, **store, *in, **record, identity);
+  policy_installer installer(pipe, **consent, **store, *in, **record, identity, windows->get());
+  window_releaser releaser(**windows, pipe, **store);
   if (updates) {
     worker = std::make_unique<update_worker>(
         *updates, pipe, stats, **record,
@@ -392,6 +416,7 @@ int run_daemon(const std::string& config_path) {
   hc.record = record->get();
   hc.devices = &devices;
   hc.unmatched = shapes.get();
+  hc.windows = windows->get();
   hc.announcements = announced->get();
   hc.identity = identity;
   hc.started = started;
@@ -428,6 +453,7 @@ int run_daemon(const std::string& config_path) {
     if (auto saved = shapes->save_if_due(std::chrono::steady_clock::now()); !saved)
       log_warning("unmatched shapes: ", saved.error_message());
     announcements_saver.tick(std::chrono::steady_clock::now(), std::chrono::seconds(5));
+    releaser.tick(wall_ms());  // windows due: snapshot first, then into the spool
     if (sig == SIGHUP) reload(config_path, cfg, stats, **record, installer, *up);
     if (sig == SIGTERM || sig == SIGINT) break;
   }
@@ -438,6 +464,7 @@ int run_daemon(const std::string& config_path) {
   if (worker) worker->stop();
   if (control) control->stop();
   in->stop();
+  (*windows)->close();  // compacted: what is open waits for the next start
   announcements_saver.save();
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.proto.drain_timeout_ms());

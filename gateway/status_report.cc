@@ -23,7 +23,7 @@ std::string offline_status(const std::string& gateway_id) {
 std::string online_status(const std::string& gateway_id,
                           std::chrono::steady_clock::time_point started, const counters& c,
                           const pipeline& p, const spool& s, bool paused, const std::string& update,
-                          std::uint64_t unmatched_shapes) {
+                          std::uint64_t unmatched_shapes, std::uint64_t windows_open) {
   rapidjson::StringBuffer buf;
   json_writer w(buf);
   w.StartObject();
@@ -56,9 +56,19 @@ std::string online_status(const std::string& gateway_id,
   w.Uint64(s.inflight());
   w.Key("unmatched_shapes");
   w.Uint64(unmatched_shapes);
+  w.Key("windows_open");
+  w.Uint64(windows_open);
   w.Key("released_by_purpose");
   w.StartObject();
   for (const auto& [purpose, n] : c.released_by_purpose()) {
+    w.Key(purpose.c_str(), static_cast<rapidjson::SizeType>(purpose.size()));
+    w.Uint64(n);
+  }
+  w.EndObject();
+  // Differential privacy: ε spent by window releases since start, per purpose, in millionths.
+  w.Key("epsilon_micro_by_purpose");
+  w.StartObject();
+  for (const auto& [purpose, n] : c.epsilon_micro_by_purpose()) {
     w.Key(purpose.c_str(), static_cast<rapidjson::SizeType>(purpose.size()));
     w.Uint64(n);
   }

@@ -161,7 +161,30 @@ bool matches(const policies::window_release& r, std::string_view r_purpose,
   return false;
 }
 
+class owning_drbg_source final : public policies::random_source {
+ public:
+  explicit owning_drbg_source(std::unique_ptr<platform::ctr_drbg> drbg)
+      : drbg_(std::move(drbg)), source_(*drbg_) {}
+  bool fill(std::span<std::uint8_t> out) override { return source_.fill(out); }
+
+ private:
+  std::unique_ptr<platform::ctr_drbg> drbg_;
+  policies::drbg_source source_;
+};
+
 }  // namespace
+
+std::unique_ptr<policies::random_source> owned_drbg_source(
+    std::unique_ptr<platform::ctr_drbg> drbg) {
+  if (!drbg) return nullptr;
+  return std::make_unique<owning_drbg_source>(std::move(drbg));
+}
+
+platform::result<std::unique_ptr<policies::random_source>> system_random_source() {
+  auto drbg = platform::ctr_drbg::from_system();
+  if (!drbg) return platform::error{"windows: no random source: " + drbg.error_message()};
+  return owned_drbg_source(std::move(*drbg));
+}
 
 window_store::window_store(window_store_options options, platform::key_directory& keys,
                            std::unique_ptr<policies::random_source> rng, counters& stats)

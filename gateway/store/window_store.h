@@ -98,6 +98,12 @@ struct cap_raise {
   std::uint64_t policy_version = 0;
 };
 
+// A random source that owns its CTR-DRBG (platform/ctr_drbg.h): the daemon's is seeded from the
+// system (system_random_source), tests' deterministically.
+std::unique_ptr<policies::random_source> owned_drbg_source(
+    std::unique_ptr<platform::ctr_drbg> drbg);
+platform::result<std::unique_ptr<policies::random_source>> system_random_source();
+
 class window_store {
  public:
   // `rng` draws release delays and noise (the daemon: a CTR-DRBG seeded from the system; tests: a

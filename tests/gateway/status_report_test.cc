@@ -51,7 +51,7 @@ TEST(status_report, online_status_counts_without_any_device_value) {
   LONGS_EQUAL(1, sunk);
 
   const std::string s =
-      online_status("gw", std::chrono::steady_clock::now(), c, p, *q, false, "", 7);
+      online_status("gw", std::chrono::steady_clock::now(), c, p, *q, false, "", 7, 3);
   rapidjson::Document d;
   d.Parse(s.c_str());
   CHECK_FALSE(d.HasParseError());
@@ -66,6 +66,9 @@ TEST(status_report, online_status_counts_without_any_device_value) {
   LONGS_EQUAL(1, d["counters"]["dropped_by_reason"]["unmatched_topic"].GetUint64());
   LONGS_EQUAL(7, d["counters"]["unmatched_shapes"].GetUint64());  // how many, never which
   LONGS_EQUAL(0, d["counters"]["unmatched_shapes_evicted"].GetUint64());
+  LONGS_EQUAL(3, d["counters"]["windows_open"].GetUint64());
+  CHECK(d["counters"]["epsilon_micro_by_purpose"].IsObject());
+  LONGS_EQUAL(0, d["counters"]["window_samples"].GetUint64());
   CHECK(s.find("21.12") == std::string::npos);
   CHECK(s.find("hunter2") == std::string::npos);
   CHECK(s.find("Anna") == std::string::npos);
