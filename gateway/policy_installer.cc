@@ -34,13 +34,26 @@ void policy_installer::install(std::shared_ptr<const policies::compiled_policy> 
     platform::log_warning("policy update would grant purpose ", purpose,
                           " without consent: kept refused");
   }
+  const auto raised = policies::raised_caps(*running, *next);
   pipe_.install(std::make_shared<policies::evaluator>(next, identity_, limits_from(config)),
                 consent_.snapshot());
   for (const auto& p : next->purposes()) {
-    if (p.suspended) store_.purge(p.id, spool::scope::household, "");
+    if (!p.suspended) continue;
+    store_.purge(p.id, spool::scope::household, "");
+    if (windows_ != nullptr) windows_->purge(p.id, spool::scope::household, "");
   }
   ingress_.resubscribe();
-  record_.record_policy(next->name(), next->version(), source, true, "", wall_ms());
+  const std::int64_t now = wall_ms();
+  std::vector<ledger::cap_change> changes;
+  for (const auto& r : raised) {
+    platform::log_warning("policy \"", next->name(), "\" version ", next->version(),
+                          " raises the daily privacy budget of purpose ", r.purpose, " from ",
+                          r.before, " to ", r.after, ": more is released about each device");
+    changes.push_back({r.purpose, r.before, r.after});
+    if (windows_ != nullptr)
+      windows_->note_cap_raise({r.purpose, r.before, r.after, now, next->name(), next->version()});
+  }
+  record_.record_policy(next->name(), next->version(), source, true, "", now, changes);
 }
 
 }  // namespace portier::gateway
