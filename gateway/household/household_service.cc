@@ -143,6 +143,9 @@ control::Response household_service::status() {
   c["spool_pending"] = ctx_.store->pending();
   c["spool_bytes"] = ctx_.store->bytes();
   c["unmatched_shapes"] = ctx_.unmatched ? ctx_.unmatched->size() : 0;
+  c["windows_open"] = ctx_.windows ? ctx_.windows->open_windows() : 0;
+  for (const auto& [purpose, n] : ctx_.stats->epsilon_micro_by_purpose())
+    c["epsilon_micro." + purpose] = n;
   return r;
 }
 
@@ -218,6 +221,19 @@ control::Response household_service::purposes() {
     info->set_default_granted(p.granted_by_default);
     info->set_suspended(p.suspended);
     info->set_retention_seconds(p.retention_seconds);
+    if (ctx_.windows != nullptr && p.epsilon_per_day > 0) {
+      const auto b = ctx_.windows->summary(*running, p.id, wall_ms());
+      info->set_epsilon_per_day(p.epsilon_per_day);
+      info->set_epsilon_spent_today(b.most_spent_today);
+      info->set_epsilon_spent_total(b.lifetime_total);
+      info->set_epsilon_devices(static_cast<std::uint32_t>(b.devices));
+      if (const auto raise = ctx_.windows->last_cap_raise(p.id)) {
+        info->set_epsilon_raised_from(raise->before);
+        info->set_epsilon_raised_at_ms(raise->at_ms);
+        info->set_epsilon_raised_by_policy(raise->policy_name);
+        info->set_epsilon_raised_by_version(raise->policy_version);
+      }
+    }
     bool household = p.granted_by_default;
     for (const auto& e : decisions) {
       if (e.purpose != p.id) continue;
@@ -297,7 +313,12 @@ control::Response household_service::set_consent(const control::SetConsentReques
     refused_now = d == policies::consent_decision::refused ||
                   (d == policies::consent_decision::unset && !purpose.granted_by_default);
   }
-  if (refused_now) out->set_spool_records_purged(ctx_.store->purge(purpose.id, purge_scope, value));
+  if (refused_now) {
+    out->set_spool_records_purged(ctx_.store->purge(purpose.id, purge_scope, value));
+    // The samples gathered for it wait in windows: they go too, before the next tick.
+    if (ctx_.windows != nullptr)
+      out->set_windows_purged(ctx_.windows->purge(purpose.id, purge_scope, value));
+  }
   platform::log_info("consent: ", receipt_decision_name(receipt->decision), " purpose ", purpose.id, " (",
                      consent_scope_name(scope), "), ", out->spool_records_purged(), " waiting releases purged");
   return r;
@@ -547,6 +568,9 @@ control::Response household_service::erase(const control::EraseRequest& req) {
     pseudonyms.emplace_back(id, ev.device_pseudonym(p, device));
     purged += ctx_.store->purge(id, spool::scope::device, device);
   }
+  // Its samples in open windows, every purpose at once (one new key, not one per purpose).
+  const std::uint64_t windows_purged =
+      ctx_.windows != nullptr ? ctx_.windows->purge("", spool::scope::device, device) : 0;
   auto erased = ctx_.record->erase_device(device, pseudonyms, purged, wall_ms());
   if (!erased) return failure(Response::INTERNAL, "The ledger could not erase the device: " + erased.error_message());
   ctx_.devices->forget(device);
@@ -605,6 +629,7 @@ control::Response household_service::erase(const control::EraseRequest& req) {
   out->set_erasure_topic(topic);
   out->set_upstream_acknowledged(acknowledged);
   out->set_unmatched_shapes_cleared(shapes_cleared);
+  out->set_windows_purged(windows_purged);
   platform::log_info("erasure: ", purged, " waiting releases and ", erased->ledger_entries,
                      " ledger entries erased; upstream ", acknowledged ? "acknowledged" : "did not acknowledge",
                      " the request");

@@ -2,7 +2,8 @@
 // It reads the running policy, the consent store, the ledger, the device registry and the spool,
 // and changes consent: a change is stored (with its receipt) before it takes effect, takes
 // effect before the next message is evaluated, and a withdrawal then purges what waits in the
-// spool for that purpose and scope. Erasure purges the spool and the ledger for a device and
+// spool and in aggregation windows for that purpose and scope. Erasure purges the spool, the
+// windows and the ledger for a device and
 // asks upstream to erase it too; it also forgets the shapes of unmatched messages, since which of
 // them came from the device cannot be told.
 //
@@ -25,6 +26,7 @@
 #include "gateway/store/ledger.h"
 #include "gateway/store/spool.h"
 #include "gateway/store/unmatched_shapes.h"
+#include "gateway/store/window_store.h"
 #include "policies/evaluator.h"
 
 namespace portier::gateway {
@@ -38,6 +40,7 @@ struct household_context {
   ledger* record = nullptr;
   device_registry* devices = nullptr;
   unmatched_shapes* unmatched = nullptr;  // may be null: no shapes are kept
+  window_store* windows = nullptr;        // may be null: no aggregation windows
   // What devices announced (ESPHome, Home Assistant), read by explain as by the message path.
   policies::announcement_table* announcements = nullptr;
   policies::engine_identity identity;

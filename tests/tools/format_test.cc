@@ -179,6 +179,36 @@ TEST(format_results, purposes_say_who_decided) {
   CHECK_TEXT(text.find("your decision") == std::string::npos, text.c_str());
 }
 
+TEST(format_results, purposes_show_the_privacy_budget_and_who_raised_it) {
+  control::PurposesResult r;
+  auto* p = r.add_purpose();
+  p->set_id("research");
+  p->set_legal_basis(policy::Purpose::CONSENT);
+  p->set_epsilon_per_day(1.0);
+  p->set_epsilon_spent_today(0.6);
+  p->set_epsilon_spent_total(3.4);
+  p->set_epsilon_devices(2);
+  std::string text = format_purposes(r);
+  CHECK_TEXT(text.find("  Privacy budget: ε 0.6 of 1.0 spent today (the most of any device), "
+                       "3.4 in all.\n") != std::string::npos,
+             text.c_str());
+  CHECK_TEXT(text.find("raised") == std::string::npos, text.c_str());
+  p->set_epsilon_raised_from(0.5);
+  p->set_epsilon_raised_at_ms(kNowMs - kDay);
+  p->set_epsilon_raised_by_policy("operator-defaults");
+  p->set_epsilon_raised_by_version(8);
+  text = format_purposes(r);
+  CHECK_TEXT(text.find("  The operator raised this budget from 0.5 to 1.0 a day on 2024-04-30 "
+                       "10:00 (policy \"operator-defaults\" version 8): more is told about each "
+                       "device.\n") != std::string::npos,
+             text.c_str());
+  p->set_epsilon_per_day(0);  // no budget: no line
+  CHECK(format_purposes(r).find("Privacy budget") == std::string::npos);
+  STRCMP_EQUAL("0.05", format_epsilon(0.05).c_str());
+  STRCMP_EQUAL("2.0", format_epsilon(2).c_str());
+  STRCMP_EQUAL("0.13", format_epsilon(0.126).c_str());
+}
+
 TEST(format_results, set_consent) {
   control::SetConsentResult r;
   *r.mutable_receipt() =

@@ -216,6 +216,15 @@ std::string human_bytes(std::uint64_t n) {
   return buf;
 }
 
+std::string format_epsilon(double epsilon) {
+  if (!(epsilon >= 0) || epsilon > 1e9) return "?";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", epsilon);
+  std::string s = buf;
+  while (s.size() > 1 && s.back() == '0' && s[s.size() - 2] != '.') s.pop_back();
+  return s;
+}
+
 std::string format_time(std::int64_t ms, bool seconds) {
   if (ms <= 0) return "never";
   const std::time_t t = static_cast<std::time_t>(ms / 1000);
@@ -296,6 +305,9 @@ std::string drop_reason_text(std::string_view reason) {
       {"ignored_topic", "known messages that always stay home (commands, internals)"},
       {"unannounced_topic", "from sensors that have not said what they measure"},
       {"unknown_announcement", "from sensors that measure something the policy does not cover"},
+      {"window_sparse", "periods with too few readings to be summed up"},
+      {"budget_exhausted", "periods not sent: the day's privacy budget was spent"},
+      {"window_limit", "readings beyond what the gateway summarises at once"},
   };
   const auto it = words.find(reason);
   return it != words.end() ? std::string(it->second) : safe_text(reason);
@@ -461,6 +473,18 @@ std::string format_purposes(const control::PurposesResult& r) {
       o << "  What it may receive waits at most " << format_span(p.retention_seconds())
         << " to be sent, then is deleted.\n";
     }
+    if (p.epsilon_per_day() > 0) {
+      o << "  Privacy budget: ε " << format_epsilon(p.epsilon_spent_today()) << " of "
+        << format_epsilon(p.epsilon_per_day()) << " spent today (the most of any device), "
+        << format_epsilon(p.epsilon_spent_total()) << " in all.\n";
+      if (p.epsilon_raised_at_ms() > 0) {
+        o << "  The operator raised this budget from " << format_epsilon(p.epsilon_raised_from())
+          << " to " << format_epsilon(p.epsilon_per_day()) << " a day on "
+          << format_time(p.epsilon_raised_at_ms()) << " (policy "
+          << quoted(p.epsilon_raised_by_policy()) << " version " << p.epsilon_raised_by_version()
+          << "): more is told about each device.\n";
+      }
+    }
   }
   return o.str();
 }
@@ -481,6 +505,11 @@ std::string format_set_consent(const control::SetConsentResult& r) {
         o << ", and " << plural(r.spool_records_purged(), "message", "messages")
           << " waiting to be sent to it " << (r.spool_records_purged() == 1 ? "was" : "were")
           << " destroyed";
+      }
+      if (r.windows_purged() > 0) {
+        o << (r.spool_records_purged() > 0 ? "; " : ", and ")
+          << plural(r.windows_purged(), "period of readings", "periods of readings")
+          << " gathered for it " << (r.windows_purged() == 1 ? "was" : "were") << " destroyed";
       }
       o << ".\n";
       break;
@@ -616,6 +645,11 @@ std::string format_erase(const control::EraseResult& r) {
   o << "Erased device " << quoted(r.device_id()) << ":\n";
   o << "  " << plural(r.spool_records_purged(), "message", "messages") << " waiting to be sent "
     << (r.spool_records_purged() == 1 ? "was" : "were") << " destroyed.\n";
+  if (r.windows_purged() > 0) {
+    o << "  " << plural(r.windows_purged(), "period of readings", "periods of readings")
+      << " gathered to be summed up " << (r.windows_purged() == 1 ? "was" : "were")
+      << " destroyed.\n";
+  }
   o << "  " << plural(r.ledger_entries_erased(), "ledger entry", "ledger entries")
     << " no longer say which device " << (r.ledger_entries_erased() == 1 ? "it was" : "they were")
     << " about.\n";

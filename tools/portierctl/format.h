@@ -32,6 +32,8 @@ std::string format_time(std::int64_t ms, bool seconds = false);
 std::string format_ago(std::int64_t then_ms, std::int64_t now_ms);
 // 273600 → "3 days 4 hours"; 75 → "1 minute".
 std::string format_span(std::uint64_t seconds);
+// A privacy budget ε with at most two decimals and at least one: "0.6", "1.0", "0.05".
+std::string format_epsilon(double epsilon);
 // "30m", "24h", "7d", "2w" → milliseconds; nullopt for anything else (or over 100 years).
 std::optional<std::int64_t> parse_duration_ms(std::string_view text);
 
