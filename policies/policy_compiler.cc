@@ -726,6 +726,10 @@ class policy_compiler {
       error(f, w + step{"noise"} + step{"lower"}, "DELTA clamps each increase: lower must be 0 or more");
       return false;
     }
+    if (s.upper - s.lower < s.step) {
+      error(f, w + step{"noise"}, "upper - lower must be at least one step (" + number_text(s.step) + ")");
+      return false;
+    }
     if ((s.upper - s.lower) / s.step > 1e12) {
       error(f, w + step{"noise"}, "upper - lower must be at most 1e12 steps (" + number_text(s.step) + ")");
       return false;

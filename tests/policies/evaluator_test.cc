@@ -1035,3 +1035,69 @@ TEST(evaluator_naming, a_predicate_that_does_not_hold_falls_back_to_an_ignore) {
   STRCMP_EQUAL("| duplicate_key=1",
                e.run("o/anna/phone", R"({"_type":"card","_type":"location"})").c_str());
 }
+
+// ---- windowed purposes: samples instead of payloads -------------------------------------------
+
+namespace {
+
+const char* const kWindowPolicy = R"(
+purpose { id: "service" title: "S" legal_basis: CONTRACT retention_seconds: 60 }
+purpose { id: "analytics" title: "A" legal_basis: CONTRACT retention_seconds: 3600 }
+device_class {
+  id: "meter"
+  topic: "m/{device}"
+  field { path: "on" rule { purpose: "service" keep {} } }
+  field { path: "power" rule { purpose: "analytics" aggregate { function: MEAN window_seconds: 900 } } }
+  field { path: "energy.total" rule { purpose: "analytics" aggregate { function: DELTA window_seconds: 900 } } }
+  field { path: "time" rule { purpose: "analytics" drop {} } }
+}
+device_class {
+  id: "raw-power"
+  topic: "r/{device}/power"
+  format: RAW
+  field { path: "$" rule { purpose: "analytics" aggregate { function: MAX window_seconds: 3600 } } }
+}
+)";
+
+}  // namespace
+
+TEST_GROUP(evaluator_windows) {
+  engine e{kWindowPolicy};
+};
+
+TEST(evaluator_windows, a_windowed_purpose_gets_the_numbers_and_nothing_per_message) {
+  STRCMP_EQUAL(
+      "service={\"on\":true} analytics=window{power:412.5,energy.total:1234.25} | policy_drop=5",
+      e.run("m/p1", R"({"on":true,"power":412.5,"energy":{"total":1234.25},"time":"10:00"})")
+          .c_str());
+  const decision& d = e.eval("m/p1", R"({"power":1})");
+  CHECK_EQUAL(1u, d.releases().size());
+  CHECK_TRUE(d.releases()[0].windowed);
+  CHECK_TRUE(d.releases()[0].payload.empty());
+  STRCMP_EQUAL(("portier/gw-test/analytics/meter/" + e.ev.device_pseudonym(1, "p1")).c_str(),
+               d.releases()[0].topic.c_str());
+}
+
+TEST(evaluator_windows, a_value_that_is_not_a_number_is_a_type_mismatch) {
+  STRCMP_EQUAL("analytics=window{power:3} | nothing_permitted=1 policy_drop=2 type_mismatch=1",
+               e.run("m/p1", R"({"power":3,"energy":{"total":"12 kWh"}})").c_str());
+  STRCMP_EQUAL("| nothing_permitted=2 policy_drop=1 type_mismatch=1",
+               e.run("m/p1", R"({"power":"high"})").c_str());
+  STRCMP_EQUAL("| nothing_permitted=2 policy_drop=1 type_mismatch=1",
+               e.run("m/p1", R"({"power":null})").c_str());
+}
+
+TEST(evaluator_windows, a_bare_number_is_a_sample_and_text_is_not) {
+  STRCMP_EQUAL("analytics=window{$:1437} |", e.run("r/plug/power", "1437").c_str());
+  STRCMP_EQUAL("| nothing_permitted=1 type_mismatch=1", e.run("r/plug/power", "ON").c_str());
+}
+
+TEST(evaluator_windows, a_field_given_twice_is_ambiguous) {
+  STRCMP_EQUAL("| duplicate_key=1", e.run("m/p1", R"({"power":3,"power":4000})").c_str());
+}
+
+TEST(evaluator_windows, refused_consent_gives_no_samples) {
+  e.consent.set_household("analytics", consent_decision::refused);
+  STRCMP_EQUAL("| consent_refused=1 nothing_permitted=1 policy_drop=1",
+               e.run("m/p1", R"({"power":3})").c_str());
+}

@@ -358,9 +358,10 @@ TEST(policy_compiler, rules_name_known_purposes_once_per_field) {
   ERRORS(
       fields_policy("  field { path: \"v\" rule { purpose: [\"service\", \"nope\"] keep {} } }\n"),
       "test.textproto:6:28: device_class[0].field[0].rule[0].purpose[1]: unknown purpose \"nope\"");
-  ERRORS(fields_policy("  field { path: \"v\" rule { purpose: \"service\" } }\n"),
-         "test.textproto:6:21: device_class[0].field[0].rule[0]: the rule has no action (keep, "
-         "drop, pseudonymise, round, bucket, coarsen_time, truncate, generalise_location, aggregate)");
+  ERRORS(
+      fields_policy("  field { path: \"v\" rule { purpose: \"service\" } }\n"),
+      "test.textproto:6:21: device_class[0].field[0].rule[0]: the rule has no action (keep, "
+      "drop, pseudonymise, round, bucket, coarsen_time, truncate, generalise_location, aggregate)");
 }
 
 TEST(policy_compiler, action_parameters) {
@@ -773,4 +774,147 @@ TEST(policy_compiler, extra_subscriptions_join_without_copies) {
   for (const auto& s : p->subscriptions(extra)) subscriptions += s + "\n";
   // "home/#" receives what "home/+/state" would, and "tele/+/SENSOR" is there once.
   STRCMP_EQUAL("tele/+/SENSOR\nhome/#\nrtl_433/#\n", subscriptions.c_str());
+}
+
+// ---- aggregation windows and differential privacy ----------------------------------------------
+
+namespace {
+
+// The one error of compiling `text`, which must contain `part` and name its file:line (besides the
+// policy-wide error that no class compiled, when the class under test was the only one).
+void check_one_error(const std::string& text, const char* part, const char* file, int line) {
+  std::vector<std::string> errors = compile_errors(text);
+  std::erase(errors, std::string("test.textproto: a policy needs at least one device_class"));
+  const std::string all = joined(errors);
+  CHECK_EQUAL_TEXT(1u, errors.size(), (text + "\n" + all).c_str());
+  CHECK_TRUE_TEXT(all.find(part) != std::string::npos && all.rfind("test.textproto:", 0) == 0,
+                  (std::string("wanted \"") + part + "\" in " + all).c_str());
+  (void)file;
+  (void)line;
+}
+#define ONE_ERROR(text, part) check_one_error(text, part, __FILE__, __LINE__)
+
+std::string aggregate_policy(const std::string& aggregate, const std::string& purpose_extra = "") {
+  return "purpose { id: \"a\" title: \"A\" legal_basis: CONSENT retention_seconds: 60 " +
+         purpose_extra +
+         " }\n"
+         "device_class {\n  id: \"c\"\n  topic: \"t/{device}\"\n"
+         "  field { path: \"v\" rule { purpose: \"a\" aggregate { " +
+         aggregate + " } } }\n}\n";
+}
+
+}  // namespace
+
+TEST(policy_compiler, aggregate_parameters) {
+  ERRORS(aggregate_policy("function: MEAN window_seconds: 900"));
+  ERRORS(aggregate_policy("function: DELTA window_seconds: 86400 wrap_at: 100000 step: 0.01"));
+  ERRORS(aggregate_policy(
+      "function: SUM window_seconds: 3600 noise { epsilon: 0.5 lower: 0 upper: 10 }",
+      "epsilon_per_day: 1"));
+  ONE_ERROR(aggregate_policy("window_seconds: 900"), "aggregate needs a function");
+  ONE_ERROR(aggregate_policy("function: MEAN window_seconds: 30"),
+            "window_seconds must be 60 to 86400");
+  ONE_ERROR(aggregate_policy("function: MEAN window_seconds: 7000"), "divide a day");
+  ONE_ERROR(aggregate_policy("function: MEAN window_seconds: 172800"),
+            "window_seconds must be 60 to 86400");
+  ONE_ERROR(aggregate_policy("function: MEAN window_seconds: 900 spread_seconds: 901"),
+            "spread_seconds must be at most window_seconds");
+  ONE_ERROR(aggregate_policy("function: MEAN window_seconds: 900 step: 1e-7"),
+            "step must be 1e-06 to 1e+09");
+  ONE_ERROR(aggregate_policy("function: MEAN window_seconds: 900 wrap_at: 10"),
+            "wrap_at is for DELTA only");
+  ONE_ERROR(aggregate_policy("function: MEAN window_seconds: 900 min_samples: 1000001"),
+            "min_samples must be at most 1000000");
+}
+
+TEST(policy_compiler, noise_parameters_and_the_budget) {
+  ONE_ERROR(
+      aggregate_policy("function: COUNT window_seconds: 900 noise { epsilon: 1 lower: 0 upper: 1 }",
+                       "epsilon_per_day: 1"),
+      "COUNT takes no noise");
+  ONE_ERROR(
+      aggregate_policy("function: SUM window_seconds: 900 noise { epsilon: 0 lower: 0 upper: 1 }",
+                       "epsilon_per_day: 1"),
+      "epsilon must be 0.01 to 10");
+  ONE_ERROR(
+      aggregate_policy("function: SUM window_seconds: 900 noise { epsilon: 11 lower: 0 upper: 1 }",
+                       "epsilon_per_day: 10"),
+      "epsilon must be 0.01 to 10");
+  ONE_ERROR(
+      aggregate_policy("function: SUM window_seconds: 900 noise { epsilon: 1 lower: 5 upper: 5 }",
+                       "epsilon_per_day: 1"),
+      "lower < upper");
+  ONE_ERROR(aggregate_policy(
+                "function: DELTA window_seconds: 900 noise { epsilon: 1 lower: -1 upper: 5 }",
+                "epsilon_per_day: 1"),
+            "lower must be 0 or more");
+  ONE_ERROR(
+      aggregate_policy(
+          "function: SUM window_seconds: 900 step: 1e-6 noise { epsilon: 1 lower: 0 upper: 1e7 }",
+          "epsilon_per_day: 1"),
+      "at most 1e12 steps");
+  // Noise needs a budget, and one window must fit in it.
+  ONE_ERROR(
+      aggregate_policy("function: SUM window_seconds: 900 noise { epsilon: 1 lower: 0 upper: 1 }"),
+      "needs epsilon_per_day");
+  ONE_ERROR(
+      aggregate_policy("function: SUM window_seconds: 900 noise { epsilon: 1 lower: 0 upper: 1 }",
+                       "epsilon_per_day: 0.5"),
+      "it could never be released");
+  STRCMP_EQUAL(
+      "test.textproto:1:73: purpose[0].epsilon_per_day: epsilon_per_day must be 0.01 to 10, got 20",
+      compile_errors(
+          aggregate_policy("function: SUM window_seconds: 900", "epsilon_per_day: 20"))[0]
+          .c_str());
+}
+
+TEST(policy_compiler, a_purpose_gets_a_class_per_window_or_per_message) {
+  const std::string purposes =
+      "purpose { id: \"a\" title: \"A\" legal_basis: CONSENT retention_seconds: 60 }\n";
+  ONE_ERROR(purposes +
+                "device_class { id: \"c\" topic: \"t/{device}\"\n"
+                "  field { path: \"v\" rule { purpose: \"a\" aggregate { function: MEAN "
+                "window_seconds: 900 } } }\n"
+                "  field { path: \"w\" rule { purpose: \"a\" round { step: 1 } } } }\n",
+            "per window and \"w\" per message");
+  // Dropping a field for the purpose is no release per message.
+  ERRORS(purposes +
+         "device_class { id: \"c\" topic: \"t/{device}\"\n"
+         "  field { path: \"v\" rule { purpose: \"a\" aggregate { function: MEAN window_seconds: "
+         "900 } } }\n"
+         "  field { path: \"w\" rule { purpose: \"a\" drop {} } } }\n");
+  ONE_ERROR(purposes +
+                "device_class { id: \"c\" topic: \"t/{device}\"\n"
+                "  field { path: \"v[*]\" rule { purpose: \"a\" aggregate { function: MEAN "
+                "window_seconds: 900 } } "
+                "} }\n",
+            "not every element of an array");
+  ONE_ERROR(purposes +
+                "device_class { id: \"c\" topic: \"t/{device}\"\n"
+                "  field { path: \"v\" rule { purpose: \"a\" aggregate { function: MEAN "
+                "window_seconds: 900 "
+                "spread_seconds: 10 } } }\n"
+                "  field { path: \"w\" rule { purpose: \"a\" aggregate { function: MAX "
+                "window_seconds: 900 "
+                "spread_seconds: 20 } } } }\n",
+            "need one spread_seconds");
+}
+
+TEST(policy_compiler, aggregate_defaults) {
+  auto p = compile_ok(aggregate_policy("function: COUNT window_seconds: 3600 step: 0.5"));
+  const aggregate_spec& s = p->find_class("c")->fields[0].actions[0].window;
+  CHECK_TRUE(s.fn == aggregate_fn::count);
+  CHECK_EQUAL(3600u, s.window_seconds);
+  CHECK_EQUAL(1u, s.min_samples);
+  DOUBLES_EQUAL(1, s.step, 0);          // COUNT is always on a grid of 1
+  CHECK_EQUAL(300u, s.spread_seconds);  // a tenth of the window, at most 300 s
+  CHECK_TRUE(p->find_class("c")->windowed_for(0));
+  auto q = compile_ok(aggregate_policy("function: MEAN window_seconds: 900 spread_seconds: 0"));
+  CHECK_EQUAL(0u, q->find_class("c")->fields[0].actions[0].window.spread_seconds);
+  DOUBLES_EQUAL(0.001, q->find_class("c")->fields[0].actions[0].window.step, 0);
+  CHECK_EQUAL(90u, compile_ok(aggregate_policy("function: MEAN window_seconds: 900"))
+                       ->find_class("c")
+                       ->fields[0]
+                       .actions[0]
+                       .window.spread_seconds);
 }

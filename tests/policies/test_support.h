@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -62,7 +63,19 @@ inline std::shared_ptr<const compiled_policy> compile_ok(std::string_view text) 
 inline std::string summary(const decision& d, const compiled_policy& p) {
   std::string out;
   for (const auto& r : d.releases()) {
-    out += p.purposes()[r.purpose].id + "=" + r.payload + " ";
+    out += p.purposes()[r.purpose].id + "=";
+    if (r.windowed) {  // window{path:value,...}: the samples the message adds to its window
+      out += "window{";
+      for (std::size_t i = 0; i < r.samples.size(); ++i) {
+        char v[32];
+        std::snprintf(v, sizeof v, "%g", r.samples[i].value);
+        out += (i ? "," : "") + d.device_class()->fields[r.samples[i].field].path + ":" + v;
+      }
+      out += "}";
+    } else {
+      out += r.payload;
+    }
+    out += " ";
   }
   out += "|";
   for (std::size_t i = 0; i < kDropReasonCount; ++i) {
