@@ -14,11 +14,14 @@
 
 #include "windows.pb.h"
 
+#include "test_random.h"
 #include "test_support.h"
 
 using namespace portier::policies;
 using portier::policies::test::compile_ok;
 using portier::policies::test::engine;
+using portier::policies::test::failing_source;
+using portier::policies::test::seeded_drbg;
 
 namespace {
 
@@ -29,40 +32,19 @@ std::int64_t at(int h, int m, int s = 0, std::int64_t day = kDay1) {
   return day + ((h * 60 + m) * 60 + s) * std::int64_t{1000};
 }
 
-// Deterministic bytes (splitmix64); `failing` makes every fill fail.
-class seeded_random final : public random_source {
- public:
-  explicit seeded_random(std::uint64_t seed) : state_(seed) {}
-  bool fill(std::span<std::uint8_t> out) override {
-    if (failing) return false;
-    for (auto& b : out) {
-      if (used_ == 8) {
-        word_ = next();
-        used_ = 0;
-      }
-      b = static_cast<std::uint8_t>(word_ >> (8 * used_++));
-    }
-    return true;
-  }
-  bool failing = false;
-
- private:
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  std::uint64_t state_;
-  std::uint64_t word_ = 0;
-  int used_ = 8;
-};
-
 // A policy, an evaluator, the aggregator and a generator, as the gateway holds them.
 struct windows_fixture {
   explicit windows_fixture(std::string_view policy_text, window_limits limits = {},
                            std::uint64_t seed = 1)
-      : e(policy_text), agg(std::make_unique<window_aggregator>(limits)), rng(seed) {}
+      : e(policy_text), agg(std::make_unique<window_aggregator>(limits)) {
+    reseed(seed);
+  }
+
+  // A fresh generator, seeded deterministically.
+  void reseed(std::uint64_t seed) {
+    drbg = seeded_drbg("window-aggregator-" + std::to_string(seed));
+    rng = std::make_unique<drbg_source>(*drbg);
+  }
 
   void send(std::string_view device, std::string_view payload, std::int64_t t) {
     const decision& d = e.eval("meter/" + std::string(device), payload, t);
@@ -73,7 +55,7 @@ struct windows_fixture {
   std::string due_with(const compiled_policy& p, std::int64_t t, bool permit = true) {
     released.clear();
     const bool ok = agg->take_due(
-        p, t, rng, [permit](std::size_t, std::string_view, std::string_view) { return permit; },
+        p, t, *rng, [permit](std::size_t, std::string_view, std::string_view) { return permit; },
         released);
     CHECK_TRUE(ok);
     std::string out;
@@ -86,7 +68,8 @@ struct windows_fixture {
 
   engine e;
   std::unique_ptr<window_aggregator> agg;
-  seeded_random rng;
+  std::unique_ptr<portier::platform::ctr_drbg> drbg;
+  std::unique_ptr<drbg_source> rng;
   std::vector<window_release> released;
 };
 
@@ -586,13 +569,12 @@ TEST(window_release_time, a_window_the_household_no_longer_permits_is_dropped) {
 TEST(window_release_time, a_failing_random_source_changes_nothing) {
   windows_fixture f(noisy_sum_policy("30"));
   f.send("a", R"({"v":1})", at(10, 0, 10));
-  f.rng.failing = true;
+  failing_source broken;
   std::vector<window_release> out;
-  CHECK_FALSE(f.agg->take_due(*f.e.policy, at(10, 2), f.rng, {}, out));
+  CHECK_FALSE(f.agg->take_due(*f.e.policy, at(10, 2), broken, {}, out));
   LONGS_EQUAL(0, out.size());
   LONGS_EQUAL(1, f.agg->open_windows());
   LONGS_EQUAL(at(10, 1), f.agg->next_due_ms());  // still open
-  f.rng.failing = false;
   CHECK(!f.due(at(10, 2)).empty());
   DOUBLES_EQUAL(0.4, f.spent_today("a", at(10, 2)), 1e-12);
 }
@@ -648,7 +630,8 @@ TEST(window_state, a_saved_state_loads_and_gives_the_same_releases) {
 
   windows_fixture g(kStatePolicy, {}, 99);
   g.agg = std::move(*loaded);
-  g.rng = f.rng;  // the same draws from here on
+  f.reseed(5);  // the same draws from here on
+  g.reseed(5);
   for (int minute = 2; minute < 5; ++minute) {
     const std::string a = f.due(at(10, minute, 15));
     STRCMP_EQUAL(a.c_str(), g.due(at(10, minute, 15)).c_str());
