@@ -138,58 +138,69 @@ void append_shortest(std::string& out, double v) {
 
 }  // namespace
 
+namespace {
+
+// The state's parts (outside impl: clang needs them complete where std::optional uses them).
+struct accumulator {
+  std::string path;
+  aggregate_fn fn = aggregate_fn::mean;
+  std::uint64_t count = 0;  // DELTA: increases measured (a first reading only sets the base)
+  double sum = 0;
+  double min = 0;
+  double max = 0;
+  double last = 0;
+  double increase = 0;
+  bool clamped = false;
+  double lower = 0;
+  double upper = 0;
+  double wrap_at = 0;
+
+  bool same(std::string_view p, const aggregate_spec& s) const {
+    return fn == s.fn && clamped == s.noisy &&
+           (!clamped || (lower == s.lower && upper == s.upper)) && path == p;
+  }
+};
+struct window {
+  std::int64_t start_ms = 0;
+  std::int64_t release_at_ms = 0;  // closed: 0 until take_due() draws it
+  std::vector<accumulator> fields;
+  bool done = false;  // take_due(): released or dropped, to be erased
+};
+struct reading {
+  std::string path;
+  double value = 0;
+};
+struct series {
+  std::string purpose;
+  std::string device_class;
+  std::string device_id;
+  std::string topic;
+  std::uint32_t window_seconds = 0;
+  std::uint32_t spread_seconds = 0;
+  std::optional<window> open;
+  std::vector<window> closed;  // by start, ascending, all before `open`
+  std::vector<reading> readings;
+  std::int64_t next_start_ms = 0;  // windows_proto Series.next_start_ms
+
+  std::int64_t length_ms() const { return std::int64_t{window_seconds} * 1000; }
+  bool idle() const { return !open && closed.empty(); }
+  std::size_t window_count() const { return closed.size() + (open ? 1 : 0); }
+};
+struct budget_record {
+  std::int64_t day = 0;
+  std::uint64_t spent_micro = 0;
+  std::uint64_t lifetime_micro = 0;
+  bool exhausted = false;
+};
+
+}  // namespace
+
 struct window_aggregator::impl {
-  struct accumulator {
-    std::string path;
-    aggregate_fn fn = aggregate_fn::mean;
-    std::uint64_t count = 0;  // DELTA: increases measured (a first reading only sets the base)
-    double sum = 0;
-    double min = 0;
-    double max = 0;
-    double last = 0;
-    double increase = 0;
-    bool clamped = false;
-    double lower = 0;
-    double upper = 0;
-    double wrap_at = 0;
-
-    bool same(std::string_view p, const aggregate_spec& s) const {
-      return fn == s.fn && clamped == s.noisy &&
-             (!clamped || (lower == s.lower && upper == s.upper)) && path == p;
-    }
-  };
-  struct window {
-    std::int64_t start_ms = 0;
-    std::int64_t release_at_ms = 0;  // closed: 0 until take_due() draws it
-    std::vector<accumulator> fields;
-    bool done = false;  // take_due(): released or dropped, to be erased
-  };
-  struct reading {
-    std::string path;
-    double value = 0;
-  };
-  struct series {
-    std::string purpose;
-    std::string device_class;
-    std::string device_id;
-    std::string topic;
-    std::uint32_t window_seconds = 0;
-    std::uint32_t spread_seconds = 0;
-    std::optional<window> open;
-    std::vector<window> closed;  // by start, ascending, all before `open`
-    std::vector<reading> readings;
-    std::int64_t next_start_ms = 0;  // windows_proto Series.next_start_ms
-
-    std::int64_t length_ms() const { return std::int64_t{window_seconds} * 1000; }
-    bool idle() const { return !open && closed.empty(); }
-    std::size_t window_count() const { return closed.size() + (open ? 1 : 0); }
-  };
-  struct budget_record {
-    std::int64_t day = 0;
-    std::uint64_t spent_micro = 0;
-    std::uint64_t lifetime_micro = 0;
-    bool exhausted = false;
-  };
+  using accumulator = portier::policies::accumulator;
+  using window = portier::policies::window;
+  using reading = portier::policies::reading;
+  using series = portier::policies::series;
+  using budget_record = portier::policies::budget_record;
 
   std::map<std::string, series, std::less<>> series_;
   std::map<std::string, budget_record, std::less<>> budgets_;
@@ -444,7 +455,8 @@ bool window_aggregator::take_due(const compiled_policy& policy, std::int64_t now
   };
   std::vector<due_window> due;
 
-  for (auto& [key, s] : impl_->series_) {
+  for (auto& entry : impl_->series_) {
+    series& s = entry.second;
     const std::int64_t len = s.length_ms();
     const std::int64_t spread_ms = std::int64_t{s.spread_seconds} * 1000;
     auto visit = [&](window& w) -> bool {
@@ -982,6 +994,10 @@ platform::result<std::unique_ptr<window_aggregator>> window_aggregator::load(
                 std::to_string(limits.max_windows));
   }
   for (int i = 0; i < in.series_size(); ++i) {
+    // Counted before the windows are read, so that a state cannot make load() build many.
+    if (static_cast<std::size_t>(in.series(i).closed_size()) > limits.max_windows - m.windows_) {
+      return fail("more windows than max_windows " + std::to_string(limits.max_windows));
+    }
     impl::series s;
     if (std::string why = impl::load_series(in.series(i), s); !why.empty()) {
       return fail("series " + std::to_string(i) + ": " + why);
