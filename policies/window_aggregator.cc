@@ -193,6 +193,27 @@ struct budget_record {
   bool exhausted = false;
 };
 
+// A window's value of one field, before rounding and noise.
+double result(const accumulator& a) {
+  switch (a.fn) {
+    case aggregate_fn::mean:
+      return a.sum / static_cast<double>(a.count);
+    case aggregate_fn::min:
+      return a.min;
+    case aggregate_fn::max:
+      return a.max;
+    case aggregate_fn::sum:
+      return a.sum;
+    case aggregate_fn::count:
+      return static_cast<double>(a.count);
+    case aggregate_fn::last:
+      return a.last;
+    case aggregate_fn::delta:
+      return a.increase;
+  }
+  return 0;
+}
+
 }  // namespace
 
 struct window_aggregator::impl {
@@ -573,30 +594,7 @@ bool window_aggregator::take_due(const compiled_policy& policy, std::int64_t now
         sparse = true;
         continue;
       }
-      double value = 0;
-      switch (a.fn) {
-        case aggregate_fn::mean:
-          value = a.sum / static_cast<double>(a.count);
-          break;
-        case aggregate_fn::min:
-          value = a.min;
-          break;
-        case aggregate_fn::max:
-          value = a.max;
-          break;
-        case aggregate_fn::sum:
-          value = a.sum;
-          break;
-        case aggregate_fn::count:
-          value = static_cast<double>(a.count);
-          break;
-        case aggregate_fn::last:
-          value = a.last;
-          break;
-        case aggregate_fn::delta:
-          value = a.increase;
-          break;
-      }
+      const double value = result(a);
       const double grid = std::round(value / spec->step);  // ties away from zero
       // A result too large for the grid, or whose noise cannot be drawn, is left out like a
       // sparse one: nothing is released that is not what the policy says.

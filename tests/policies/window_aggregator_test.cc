@@ -93,15 +93,27 @@ std::string payload(const char* start, int seconds, const std::string& fields) {
          std::to_string(seconds) + R"(,"fields":{)" + fields + "}}";
 }
 
-void check_function(const char* function, const char* expected, const char* file, int line) {
+// A release as due() prints it: "device payload".
+std::string line(const char* device, const char* start, int seconds, const std::string& fields) {
+  return std::string(device) + " " + payload(start, seconds, fields);
+}
+
+template <typename F>
+void check_due(F& f, std::int64_t t, const std::string& expected, const char* file, int at_line) {
+  STRCMP_EQUAL_LOCATION(expected.c_str(), f.due(t).c_str(), nullptr, file, at_line);
+}
+// The releases due at t, one "device payload" per line ("" for none).
+#define DUE(f, t, expected) check_due(f, t, expected, __FILE__, __LINE__)
+
+void check_function(const char* function, const char* expected, const char* file, int at_line) {
   windows_fixture f(policy_with(std::string("function: ") + function +
                                 " window_seconds: 900 step: 0.1 spread_seconds: 0"));
   f.send("a", R"({"v":10})", at(10, 0, 10));
   f.send("a", R"({"v":12})", at(10, 5));
   f.send("a", R"({"v":15.5})", at(10, 14, 59));
-  STRCMP_EQUAL_LOCATION("", f.due(at(10, 14, 59)).c_str(), function, file, line);
-  const std::string want = "a " + payload("2026-12-05T10:00:00Z", 900, expected);
-  STRCMP_EQUAL_LOCATION(want.c_str(), f.due(at(10, 15)).c_str(), function, file, line);
+  STRCMP_EQUAL_LOCATION("", f.due(at(10, 14, 59)).c_str(), function, file, at_line);
+  const std::string want = line("a", "2026-12-05T10:00:00Z", 900, expected);
+  STRCMP_EQUAL_LOCATION(want.c_str(), f.due(at(10, 15)).c_str(), function, file, at_line);
 }
 #define FUNCTION(function, expected) check_function(function, expected, __FILE__, __LINE__)
 
@@ -138,11 +150,10 @@ TEST(window_functions, results_are_rounded_to_the_step_with_ties_away_from_zero)
   f.send("b", R"({"v":-2})", at(10, 0, 1));
   f.send("b", R"({"v":-3})", at(10, 0, 2));
   f.send("c", R"({"v":-0.4})", at(10, 0, 1));
-  STRCMP_EQUAL(("a " + payload("2026-12-05T10:00:00Z", 60, R"("v":{"mean":3})") + "\nb " +
-                payload("2026-12-05T10:00:00Z", 60, R"("v":{"mean":-3})") + "\nc " +
-                payload("2026-12-05T10:00:00Z", 60, R"("v":{"mean":0})"))
-                   .c_str(),
-               f.due(at(10, 1)).c_str());
+  DUE(f, at(10, 1),
+      line("a", "2026-12-05T10:00:00Z", 60, R"("v":{"mean":3})") + "\n" +
+          line("b", "2026-12-05T10:00:00Z", 60, R"("v":{"mean":-3})") + "\n" +
+          line("c", "2026-12-05T10:00:00Z", 60, R"("v":{"mean":0})"));
 }
 
 TEST(window_functions, windows_align_to_utc_and_name_their_start) {
@@ -150,16 +161,13 @@ TEST(window_functions, windows_align_to_utc_and_name_their_start) {
   f.send("a", R"({"v":1})", at(10, 59, 59) + 999);
   f.send("a", R"({"v":1})", at(11, 0));
   f.send("a", R"({"v":1})", at(11, 59, 0));
-  STRCMP_EQUAL(("a " + payload("2026-12-05T10:00:00Z", 3600, R"("v":{"count":1})")).c_str(),
-               f.due(at(11, 0)).c_str());
-  STRCMP_EQUAL(("a " + payload("2026-12-05T11:00:00Z", 3600, R"("v":{"count":2})")).c_str(),
-               f.due(at(12, 0)).c_str());
+  DUE(f, at(11, 0), line("a", "2026-12-05T10:00:00Z", 3600, R"("v":{"count":1})"));
+  DUE(f, at(12, 0), line("a", "2026-12-05T11:00:00Z", 3600, R"("v":{"count":2})"));
 
   windows_fixture day(policy_with("function: COUNT window_seconds: 86400 spread_seconds: 0"));
   day.send("a", R"({"v":1})", at(23, 59, 59));
-  STRCMP_EQUAL("", day.due(at(23, 59, 59)).c_str());
-  STRCMP_EQUAL(("a " + payload("2026-12-05T00:00:00Z", 86400, R"("v":{"count":1})")).c_str(),
-               day.due(kDay1 + kDayMs).c_str());
+  DUE(day, at(23, 59, 59), "");
+  DUE(day, kDay1 + kDayMs, line("a", "2026-12-05T00:00:00Z", 86400, R"("v":{"count":1})"));
 }
 
 TEST(window_functions, one_release_per_device_and_window_with_every_field_together) {
@@ -168,14 +176,12 @@ TEST(window_functions, one_release_per_device_and_window_with_every_field_togeth
   f.send("b", R"({"power":10,"status":{"code":3}})", at(10, 2));
   f.send("a", R"({"status":{"code":7},"power":410,"energy":100.75})", at(10, 3));
   // Fields in the class's order, whatever order the device sent them in.
-  STRCMP_EQUAL(
-      ("a " +
-       payload("2026-12-05T10:00:00Z", 900,
-               R"("power":{"mean":405.0},"energy":{"delta":0.25},"status.code":{"last":7})") +
-       "\nb " +
-       payload("2026-12-05T10:00:00Z", 900, R"("power":{"mean":10.0},"status.code":{"last":3})"))
-          .c_str(),
-      f.due(at(10, 15)).c_str());
+  DUE(f, at(10, 15),
+      line("a", "2026-12-05T10:00:00Z", 900,
+           R"("power":{"mean":405.0},"energy":{"delta":0.25},"status.code":{"last":7})") +
+          "\n" +
+          line("b", "2026-12-05T10:00:00Z", 900,
+               R"("power":{"mean":10.0},"status.code":{"last":3})"));
   LONGS_EQUAL(2, f.released.size());
   CHECK(f.released[0].topic != f.released[1].topic);
   STRNCMP_EQUAL("portier/gw-test/energy/meter/", f.released[0].topic.c_str(), 29);
@@ -200,24 +206,20 @@ TEST(window_delta, the_increase_runs_from_the_last_reading_of_the_previous_windo
   f.send("a", R"({"v":105})", at(10, 0, 50));
   f.send("a", R"({"v":107})", at(10, 1, 10));
   f.send("a", R"({"v":110})", at(10, 1, 20));
-  STRCMP_EQUAL(("a " + payload("2026-12-05T10:00:00Z", 60, R"("v":{"delta":5})")).c_str(),
-               f.due(at(10, 1, 30)).c_str());
-  STRCMP_EQUAL(("a " + payload("2026-12-05T10:01:00Z", 60, R"("v":{"delta":5})")).c_str(),
-               f.due(at(10, 2)).c_str());
+  DUE(f, at(10, 1, 30), line("a", "2026-12-05T10:00:00Z", 60, R"("v":{"delta":5})"));
+  DUE(f, at(10, 2), line("a", "2026-12-05T10:01:00Z", 60, R"("v":{"delta":5})"));
   // Two windows later, after a silent one: from 110.
   f.send("a", R"({"v":111})", at(10, 3, 5));
-  STRCMP_EQUAL(("a " + payload("2026-12-05T10:03:00Z", 60, R"("v":{"delta":1})")).c_str(),
-               f.due(at(10, 4)).c_str());
+  DUE(f, at(10, 4), line("a", "2026-12-05T10:03:00Z", 60, R"("v":{"delta":1})"));
 }
 
 TEST(window_delta, a_first_reading_only_sets_the_base) {
   windows_fixture f(policy_with("function: DELTA window_seconds: 60 step: 1 spread_seconds: 0"));
   f.send("a", R"({"v":100})", at(10, 0, 10));
-  STRCMP_EQUAL("", f.due(at(10, 1)).c_str());
+  DUE(f, at(10, 1), "");
   LONGS_EQUAL(1, f.agg->counts().window_sparse);
   f.send("a", R"({"v":103})", at(10, 1, 10));
-  STRCMP_EQUAL(("a " + payload("2026-12-05T10:01:00Z", 60, R"("v":{"delta":3})")).c_str(),
-               f.due(at(10, 2)).c_str());
+  DUE(f, at(10, 2), line("a", "2026-12-05T10:01:00Z", 60, R"("v":{"delta":3})"));
 }
 
 TEST(window_delta, a_decrease_is_a_reset_counted_from_zero) {
@@ -226,8 +228,7 @@ TEST(window_delta, a_decrease_is_a_reset_counted_from_zero) {
   f.send("a", R"({"v":105})", at(10, 0, 20));
   f.send("a", R"({"v":3})", at(10, 0, 30));  // the meter restarted: 3 since
   f.send("a", R"({"v":5})", at(10, 0, 40));
-  STRCMP_EQUAL(("a " + payload("2026-12-05T10:00:00Z", 60, R"("v":{"delta":10})")).c_str(),
-               f.due(at(10, 1)).c_str());
+  DUE(f, at(10, 1), line("a", "2026-12-05T10:00:00Z", 60, R"("v":{"delta":10})"));
 }
 
 TEST(window_delta, a_decrease_with_wrap_at_is_a_wrap) {
@@ -236,10 +237,8 @@ TEST(window_delta, a_decrease_with_wrap_at_is_a_wrap) {
   f.send("a", R"({"v":65530})", at(10, 0, 10));
   f.send("a", R"({"v":65534})", at(10, 0, 20));
   f.send("a", R"({"v":4})", at(10, 1, 30));
-  STRCMP_EQUAL(("a " + payload("2026-12-05T10:00:00Z", 60, R"("v":{"delta":4})")).c_str(),
-               f.due(at(10, 1)).c_str());
-  STRCMP_EQUAL(("a " + payload("2026-12-05T10:01:00Z", 60, R"("v":{"delta":6})")).c_str(),
-               f.due(at(10, 2)).c_str());
+  DUE(f, at(10, 1), line("a", "2026-12-05T10:00:00Z", 60, R"("v":{"delta":4})"));
+  DUE(f, at(10, 2), line("a", "2026-12-05T10:01:00Z", 60, R"("v":{"delta":6})"));
 }
 
 TEST_GROUP(window_min_samples){};
@@ -249,7 +248,7 @@ TEST(window_min_samples, a_window_with_too_few_samples_is_not_released) {
       policy_with("function: MEAN window_seconds: 60 min_samples: 3 spread_seconds: 0"));
   f.send("a", R"({"v":1})", at(10, 0, 10));
   f.send("a", R"({"v":2})", at(10, 0, 20));
-  STRCMP_EQUAL("", f.due(at(10, 1)).c_str());
+  DUE(f, at(10, 1), "");
   LONGS_EQUAL(1, f.agg->counts().window_sparse);
   LONGS_EQUAL(0, f.agg->counts().released);
   LONGS_EQUAL(0, f.agg->open_windows());
@@ -267,8 +266,7 @@ device_class {
 )");
   f.send("x", R"({"a":1,"b":5})", at(10, 0, 10));
   f.send("x", R"({"a":3,"b":6})", at(10, 0, 20));
-  STRCMP_EQUAL(("x " + payload("2026-12-05T10:00:00Z", 60, R"("a":{"mean":2})")).c_str(),
-               f.due(at(10, 1)).c_str());
+  DUE(f, at(10, 1), line("x", "2026-12-05T10:00:00Z", 60, R"("a":{"mean":2})"));
   LONGS_EQUAL(1, f.released[0].fields.size());
   LONGS_EQUAL(0, f.agg->counts().window_sparse);
 }
@@ -316,9 +314,7 @@ device_class {
   f.send("a", R"({"v":5})", at(10, 0, 10));
   f.send("a", R"({"v":1000000})", at(10, 0, 20));
   f.send("a", R"({"v":-7})", at(10, 0, 30));  // counts 0
-  STRCMP_EQUAL(
-      ("a " + payload("2026-12-05T10:00:00Z", 60, R"("v":{"sum":20,"epsilon":10})")).c_str(),
-      f.due(at(10, 1)).c_str());
+  DUE(f, at(10, 1), line("a", "2026-12-05T10:00:00Z", 60, R"("v":{"sum":20,"epsilon":10})"));
   DOUBLES_EQUAL(10, f.released[0].epsilon, 0);
 }
 
@@ -387,10 +383,10 @@ TEST(window_budget, the_days_epsilon_allows_two_releases_of_0_4_then_none_until_
   DOUBLES_EQUAL(0.4, f.spent_today("b", at(10, 3)), 1e-12);
   // Nothing more of a that day, however little it would spend.
   f.send("a", R"({"v":1})", at(12, 0, 30));
-  STRCMP_EQUAL("", f.due(at(12, 1)).c_str());
+  DUE(f, at(12, 1), "");
   LONGS_EQUAL(2, f.agg->counts().budget_exhausted);
   f.send("a", R"({"v":1})", at(23, 59, 10));
-  STRCMP_EQUAL("", f.due(at(23, 59, 59) + 999).c_str());
+  DUE(f, at(23, 59, 59) + 999, "");
   f.send("a", R"({"v":1})", at(23, 59, 30));
   // A new UTC day: the budget is renewed (this window of yesterday is released today), the
   // lifetime spend goes on.
@@ -419,8 +415,8 @@ TEST(window_budget, a_clock_stepped_back_to_the_previous_day_does_not_refill_it)
   // The clock steps back to the previous day, whose budget was never touched: the window closed
   // at 00:03 is brought to now + spread, and its release still counts against day 2.
   DOUBLES_EQUAL(0.8, f.spent_today("a", at(23, 59)), 1e-12);
-  STRCMP_EQUAL("", f.due(at(23, 59)).c_str());
-  STRCMP_EQUAL("", f.due(at(23, 59, 30)).c_str());
+  DUE(f, at(23, 59), "");
+  DUE(f, at(23, 59, 30), "");
   LONGS_EQUAL(1, f.agg->counts().budget_exhausted);
   DOUBLES_EQUAL(0.8, f.spent_today("a", at(23, 59, 30)), 1e-12);
   DOUBLES_EQUAL(0.8, f.agg->budget(*f.e.policy, "stats", "a", day2).spent_lifetime, 1e-12);
@@ -432,43 +428,36 @@ TEST(window_clock, a_sample_from_before_the_open_window_joins_it_and_nothing_is_
   windows_fixture f(policy_with("function: MEAN window_seconds: 900 step: 0.1 spread_seconds: 0"));
   f.send("a", R"({"v":10})", at(10, 20));
   f.send("a", R"({"v":20})", at(10, 5));  // the clock stepped back
-  STRCMP_EQUAL("", f.due(at(10, 6)).c_str());
-  STRCMP_EQUAL(("a " + payload("2026-12-05T10:15:00Z", 900, R"("v":{"mean":15.0})")).c_str(),
-               f.due(at(10, 30)).c_str());
+  DUE(f, at(10, 6), "");
+  DUE(f, at(10, 30), line("a", "2026-12-05T10:15:00Z", 900, R"("v":{"mean":15.0})"));
   // Back again, after the release: the sample goes to the next window, 10:15 never reopens.
   f.send("a", R"({"v":7})", at(10, 10));
-  STRCMP_EQUAL("", f.due(at(10, 30)).c_str());
-  STRCMP_EQUAL(("a " + payload("2026-12-05T10:30:00Z", 900, R"("v":{"mean":7.0})")).c_str(),
-               f.due(at(10, 45)).c_str());
-  STRCMP_EQUAL("", f.due(at(11, 45)).c_str());
+  DUE(f, at(10, 30), "");
+  DUE(f, at(10, 45), line("a", "2026-12-05T10:30:00Z", 900, R"("v":{"mean":7.0})"));
+  DUE(f, at(11, 45), "");
   LONGS_EQUAL(2, f.agg->counts().released);
 }
 
 TEST(window_clock, a_clock_stepped_forward_closes_the_open_window_once_and_opens_a_later_one) {
   windows_fixture f(policy_with("function: MEAN window_seconds: 900 step: 0.1 spread_seconds: 0"));
   f.send("a", R"({"v":4})", at(10, 0, 10));
-  STRCMP_EQUAL(("a " + payload("2026-12-05T10:00:00Z", 900, R"("v":{"mean":4.0})")).c_str(),
-               f.due(at(12, 0)).c_str());
+  DUE(f, at(12, 0), line("a", "2026-12-05T10:00:00Z", 900, R"("v":{"mean":4.0})"));
   f.send("a", R"({"v":8})", at(12, 0, 30));
-  STRCMP_EQUAL(("a " + payload("2026-12-05T12:00:00Z", 900, R"("v":{"mean":8.0})")).c_str(),
-               f.due(at(12, 15)).c_str());
+  DUE(f, at(12, 15), line("a", "2026-12-05T12:00:00Z", 900, R"("v":{"mean":8.0})"));
   // A sample after the jump closes the open window before take_due() does.
   f.send("a", R"({"v":1})", at(14, 0));
   f.send("a", R"({"v":2})", at(16, 5));
-  STRCMP_EQUAL(("a " + payload("2026-12-05T14:00:00Z", 900, R"("v":{"mean":1.0})")).c_str(),
-               f.due(at(16, 5, 1)).c_str());
-  STRCMP_EQUAL("", f.due(at(16, 10)).c_str());
-  STRCMP_EQUAL(("a " + payload("2026-12-05T16:00:00Z", 900, R"("v":{"mean":2.0})")).c_str(),
-               f.due(at(16, 15)).c_str());
+  DUE(f, at(16, 5, 1), line("a", "2026-12-05T14:00:00Z", 900, R"("v":{"mean":1.0})"));
+  DUE(f, at(16, 10), "");
+  DUE(f, at(16, 15), line("a", "2026-12-05T16:00:00Z", 900, R"("v":{"mean":2.0})"));
 }
 
 TEST(window_clock, a_release_far_ahead_after_the_clock_stepped_back_waits_at_most_the_spread) {
   windows_fixture f(policy_with("function: COUNT window_seconds: 60 spread_seconds: 20"));
   f.send("a", R"({"v":1})", at(10, 0, 10));
-  f.send("a", R"({"v":1})", at(10, 1, 10));   // closes 10:00, release from 10:01:00 to 10:01:20
-  STRCMP_EQUAL("", f.due(at(9, 0)).c_str());  // an hour back
-  STRCMP_EQUAL(("a " + payload("2026-12-05T10:00:00Z", 60, R"("v":{"count":1})")).c_str(),
-               f.due(at(9, 0, 20)).c_str());
+  f.send("a", R"({"v":1})", at(10, 1, 10));  // closes 10:00, release from 10:01:00 to 10:01:20
+  DUE(f, at(9, 0), "");                      // an hour back
+  DUE(f, at(9, 0, 20), line("a", "2026-12-05T10:00:00Z", 60, R"("v":{"count":1})"));
 }
 
 TEST_GROUP(window_limits){};
@@ -483,13 +472,11 @@ TEST(window_limits,
   LONGS_EQUAL(1, f.agg->counts().window_limit);
   LONGS_EQUAL(3, f.agg->counts().samples);
   LONGS_EQUAL(2, f.agg->open_windows());
-  STRCMP_EQUAL(("a " + payload("2026-12-05T10:00:00Z", 60, R"("v":{"count":2})") + "\nb " +
-                payload("2026-12-05T10:00:00Z", 60, R"("v":{"count":1})"))
-                   .c_str(),
-               f.due(at(10, 1)).c_str());
+  DUE(f, at(10, 1),
+      line("a", "2026-12-05T10:00:00Z", 60, R"("v":{"count":2})") + "\n" +
+          line("b", "2026-12-05T10:00:00Z", 60, R"("v":{"count":1})"));
   f.send("c", R"({"v":1})", at(10, 1, 10));  // room again
-  STRCMP_EQUAL(("c " + payload("2026-12-05T10:01:00Z", 60, R"("v":{"count":1})")).c_str(),
-               f.due(at(10, 2)).c_str());
+  DUE(f, at(10, 2), line("c", "2026-12-05T10:01:00Z", 60, R"("v":{"count":1})"));
 }
 
 TEST(window_limits, budgets_of_past_days_make_room_and_a_release_needing_one_more_waits) {
@@ -522,7 +509,7 @@ TEST(window_purge, purging_a_device_or_a_purpose_drops_its_windows_and_keeps_its
   LONGS_EQUAL(0, f.agg->purge("stats", "other", ""));
   LONGS_EQUAL(2, f.agg->purge("stats", "", ""));
   LONGS_EQUAL(0, f.agg->open_windows());
-  STRCMP_EQUAL("", f.due(at(10, 3)).c_str());
+  DUE(f, at(10, 3), "");
   DOUBLES_EQUAL(0.4, f.spent_today("a", at(10, 3)), 1e-12);
   DOUBLES_EQUAL(0.4, f.spent_today("b", at(10, 3)), 1e-12);
 }
@@ -542,7 +529,7 @@ device_class {
   field { path: "status.code" rule { purpose: "energy" aggregate { function: LAST window_seconds: 900 step: 1 spread_seconds: 0 } } }
 }
 )");
-  STRCMP_EQUAL(("a " + payload("2026-12-05T10:00:00Z", 900, R"("status.code":{"last":1})")).c_str(),
+  STRCMP_EQUAL(line("a", "2026-12-05T10:00:00Z", 900, R"("status.code":{"last":1})").c_str(),
                f.due_with(*changed, at(10, 15)).c_str());
   LONGS_EQUAL(1, f.agg->counts().policy_changed);
   // Noise added (a clamp) changes the aggregate too; a purpose gone drops everything.
@@ -563,7 +550,7 @@ TEST(window_release_time, a_window_the_household_no_longer_permits_is_dropped) {
   STRCMP_EQUAL("", f.due_with(*f.e.policy, at(10, 15), false).c_str());
   LONGS_EQUAL(1, f.agg->counts().not_permitted);
   LONGS_EQUAL(0, f.agg->open_windows());
-  STRCMP_EQUAL("", f.due(at(10, 30)).c_str());
+  DUE(f, at(10, 30), "");
 }
 
 TEST(window_release_time, a_failing_random_source_changes_nothing) {
