@@ -396,7 +396,7 @@ TEST(gateway_config, aggregation_bounds_have_defaults_and_ranges) {
   CHECK_TRUE(r.ok());
   LONGS_EQUAL(4096, r->proto.aggregation().max_windows());
   LONGS_EQUAL(16384, r->proto.aggregation().max_budgets());
-  STRCMP_EQUAL("DIR/portierd.conf:2:28: aggregation.max_budgets: must be 1 to 1000000, got 2000000",
+  STRCMP_EQUAL("DIR/portierd.conf:2:36: aggregation.max_budgets: must be 1 to 1000000, got 2000000",
                error_of("gateway_id: \"gw\" upstream { uri: \"ssl://c:1\" }\n"
                         "aggregation { max_windows: 1000000 max_budgets: 2000000 }\n")
                    .c_str());
