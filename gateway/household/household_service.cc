@@ -366,6 +366,7 @@ control::Response household_service::report(const control::ReportRequest& req) {
     for (const auto& f : row.fields) o->add_fields(f);
     o->set_messages(row.count);
     o->set_bytes(row.bytes);
+    o->set_epsilon_micro(row.epsilon_micro);
     o->set_first_ms(row.first_minute_ms);
     o->set_last_ms(row.last_minute_ms);
   }
@@ -474,6 +475,8 @@ control::Response household_service::export_ledger() {
         w.Uint64(e.count);
         w.Key("bytes");
         w.Uint64(e.bytes);
+        w.Key("epsilon_micro");
+        w.Uint64(e.epsilon_micro);
         break;
       case ledger_record::kind::drops:
         put(w, "type", "drops");
@@ -504,6 +507,18 @@ control::Response household_service::export_ledger() {
         w.Key("applied");
         w.Bool(e.policy_applied);
         put(w, "reason", e.policy_reason);
+        w.Key("cap_raised");
+        w.StartArray();
+        for (const auto& cr : e.cap_raises) {
+          w.StartObject();
+          put(w, "purpose", cr.purpose);
+          w.Key("before_micro");
+          w.Uint64(cr.before_micro);
+          w.Key("after_micro");
+          w.Uint64(cr.after_micro);
+          w.EndObject();
+        }
+        w.EndArray();
         break;
       case ledger_record::kind::erasure:
         put(w, "type", "erasure");

@@ -139,3 +139,45 @@ TEST(pipeline, records_announcements_and_reads_states_by_them) {
   LONGS_EQUAL(1, out.size());
   STRCMP_EQUAL("21.5", out[0].c_str());
 }
+
+TEST(pipeline, a_windowed_purpose_gets_samples_counted_apart_from_releases) {
+  auto src = policies::parse_policy_source("p.textproto", R"(
+    name: "w" version: 1
+    purpose { id: "service" title: "S" legal_basis: CONTRACT retention_seconds: 60 }
+    purpose { id: "analytics" title: "A" legal_basis: CONTRACT retention_seconds: 60 }
+    device_class { id: "meter" topic: "meters/{device}"
+      field { path: "power" rule { purpose: "service" keep {} }
+                            rule { purpose: "analytics" aggregate { function: MEAN window_seconds: 900 } } } })");
+  CHECK(src.ok());
+  std::vector<policies::policy_source> sources;
+  sources.push_back(std::move(*src));
+  auto compiled = policies::compile_policy(sources);
+  CHECK(compiled.policy != nullptr);
+  counters c;
+  pipeline p(c);
+  p.install(std::make_shared<policies::evaluator>(
+                compiled.policy, policies::engine_identity{"gw", std::vector<std::uint8_t>(32, 1)}),
+            std::make_shared<policies::consent_snapshot>());
+  std::vector<std::string> sunk;
+  int windowed = 0;
+  const auto sink = [&](const policies::release& r, const policies::compiled_purpose& purpose,
+                        const policies::decision&) {
+    CHECK_FALSE(r.windowed);
+    sunk.push_back(purpose.id);
+  };
+  const auto windows = [&](const policies::compiled_policy& policy, const policies::decision& d) {
+    CHECK(&policy == compiled.policy.get());
+    for (const auto& r : d.releases()) windowed += r.windowed ? 1 : 0;
+  };
+  p.process("meters/m1", R"({"power":412})", 0, sink, {}, windows);
+  LONGS_EQUAL(1, sunk.size());
+  STRCMP_EQUAL("service", sunk[0].c_str());
+  LONGS_EQUAL(1, windowed);
+  LONGS_EQUAL(1, c.released.load());
+  LONGS_EQUAL(1, c.window_samples.load());
+  LONGS_EQUAL(0, c.dropped.load());
+  // Without a window sink the samples go nowhere (and nothing leaves per message for them).
+  p.process("meters/m1", R"({"power":413})", 0, sink);
+  LONGS_EQUAL(2, sunk.size());
+  LONGS_EQUAL(1, c.window_samples.load());
+}

@@ -681,3 +681,33 @@ TEST(ledger, threads_record_and_read_at_once) {
   LONGS_EQUAL(2000, r.dropped_count);
   expect_ok(lg->last_seq());
 }
+
+TEST(ledger, window_releases_record_the_epsilon_spent_and_policies_the_caps_they_raise) {
+  open_ledger();
+  std::vector<std::string_view> fields = {"energy"};
+  CHECK(lg->record_release("meter-1", "dsmr", "research", fields, 90, kT0, 600'000));
+  CHECK(lg->record_release("meter-1", "dsmr", "research", fields, 90, kT0 + 1'000, 300'000));
+  const std::vector<gateway::ledger::cap_change> raised = {{"research", 0.5, 1.0}};
+  lg->record_policy("p", 2, "bundle", true, "", kT0 + 2'000, raised);
+  // Not written yet: the report adds the open minute.
+  auto rep = lg->report(0);
+  LONGS_EQUAL(1, rep.releases.size());
+  LONGS_EQUAL(900'000, rep.releases[0].epsilon_micro);
+  lg->flush_all(kT0 + 3'000);
+  open_ledger();
+  rep = lg->report(0);
+  LONGS_EQUAL(900'000, rep.releases[0].epsilon_micro);
+  LONGS_EQUAL(2, rep.releases[0].count);
+  const auto records = lg->read(0);
+  bool policy_seen = false;
+  for (const auto& r : records) {
+    if (r.type != ledger_record::kind::policy) continue;
+    policy_seen = true;
+    LONGS_EQUAL(1, r.cap_raises.size());
+    STRCMP_EQUAL("research", r.cap_raises[0].purpose.c_str());
+    LONGS_EQUAL(500'000, r.cap_raises[0].before_micro);
+    LONGS_EQUAL(1'000'000, r.cap_raises[0].after_micro);
+  }
+  CHECK(policy_seen);
+  expect_ok(records.size());
+}
