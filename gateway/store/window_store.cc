@@ -514,7 +514,8 @@ std::size_t window_store::tick(const policies::compiled_policy& policy, std::int
   {
     std::lock_guard lock(mu_);
     if (closed_) return 0;
-    if (agg_->next_due_ms() <= now_ms) {
+    // While the spool refuses, windows wait in the aggregator (bounded there), not here.
+    if (agg_->next_due_ms() <= now_ms && pending_.size() < options_.limits.max_windows) {
       std::vector<policies::window_release> due;
       if (!agg_->take_due(policy, now_ms, *rng_, permitted, due)) {
         ++stats_.windows_rng_failures;
