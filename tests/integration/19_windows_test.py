@@ -9,7 +9,7 @@ takes about three minutes:
      until after B's: each window leaves exactly once after it is back, with its own sum;
   n  "noisy": a noisy sum with epsilon 0.6 per window and a budget of 1 a day: A leaves (0.6 spent,
      as `portierctl purposes` says), portierd restarts, and B is budget_exhausted: the spend
-     survived the restart.
+     survived the restart; a reload that raises the budget is shown under the purpose.
 
 A plain release sent after everything (a sentinel) arrives after every window release before
 it, so "exactly once" is checked without waiting on the clock."""
@@ -82,7 +82,8 @@ class WindowsTest(ControlGatewayTest):
         # Its session waits at the upstream broker while the broker is down: nothing portierd
         # sends after the outage can slip past it.
         obs = self.persistent_observer(upstream, topics=("portier/%s/#" % GW,))
-        d = self.controlled_portierd(local, upstream, policy_dir=write_policy(self.tmp, POLICY),
+        policy_dir = write_policy(self.tmp, POLICY)
+        d = self.controlled_portierd(local, upstream, policy_dir=policy_dir,
                                      extra="drain_timeout_ms: 300")
         dev = self.device(local)
         taken = [0]  # messages portierd acknowledged to the local broker, all devices
@@ -191,6 +192,16 @@ class WindowsTest(ControlGatewayTest):
         self.assertEqual(ctl_counter(status, "windows_lost"), 0)
         self.assertEqual(ctl_counter(status, "windows_journal_corrupt"), 0)
         self.assertEqual(ctl_counter(status, "windows_journal_torn"), 0)
+
+        # A reload that raises research's budget widens what is released: the household is told.
+        with open(os.path.join(policy_dir, "policy.textproto"), "w") as f:
+            f.write(POLICY.replace("version: 1", "version: 2").replace("epsilon_per_day: 1", "epsilon_per_day: 2"))
+        d.hup()
+        d.log.wait_for(r"raises the daily privacy budget of purpose research from 1 to 2")
+        text = d.ctl("purposes", as_json=False).out
+        self.assertIn("ε 0.6 of 2.0 spent today", text)
+        self.assertIn('The operator raised this budget from 1.0 to 2.0 a day on', text)
+        self.assertIn('(policy "windows" version 2): more is told about each device.', text)
         self.assertEqual(d.term(), 0)
 
 

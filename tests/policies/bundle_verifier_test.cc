@@ -669,7 +669,7 @@ TEST(bundle_verifier, widened_defaults_names_purposes_a_bundle_would_start_grant
 TEST(bundle_verifier, raised_caps_names_purposes_whose_daily_epsilon_a_bundle_raises) {
   auto policy = [](const char* analytics_cap, const char* research_cap) {
     const auto purpose = [](const char* id, const char* cap) {
-      return std::string("purpose { id: \"") + id + "\" title: \"T\" retention_seconds: 60 " +
+      return std::string("purpose { id: \"") + id + "\" title: \"T\" legal_basis: CONTRACT retention_seconds: 60 " +
              (cap[0] ? std::string("epsilon_per_day: ") + cap : std::string()) + " }\n";
     };
     const auto rule = [](const char* id, const char* cap) {
