@@ -308,7 +308,22 @@ platform::result<bool> window_store::recover() {
       !state.ParseFromString(plaintext)) {
     return start_afresh_locked("the snapshot does not authenticate");
   }
-  auto loaded = policies::window_aggregator::load(state, options_.limits);
+  // A state that holds more than the limits allow now (they were lowered since) is kept whole, so
+  // that no budget is refilled: the lower limits apply as windows are released and past days'
+  // budgets go.
+  policies::window_limits limits = options_.limits;
+  std::size_t windows = 0;
+  for (const auto& s : state.series()) windows += (s.has_open() ? 1 : 0) + s.closed_size();
+  limits.max_windows = std::max({limits.max_windows, windows,
+                                 static_cast<std::size_t>(state.series_size())});
+  limits.max_budgets =
+      std::max(limits.max_budgets, static_cast<std::size_t>(state.budget_size()));
+  if (limits.max_windows != options_.limits.max_windows ||
+      limits.max_budgets != options_.limits.max_budgets) {
+    platform::log_warning("windows: the state holds more than aggregation.max_windows or "
+                          "max_budgets allow now; kept whole until they drain");
+  }
+  auto loaded = policies::window_aggregator::load(state, limits);
   if (!loaded) return start_afresh_locked("the snapshot does not load: " + loaded.error_message());
   agg_ = std::move(*loaded);
   key_id_ = key_id;

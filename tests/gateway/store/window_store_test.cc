@@ -361,3 +361,19 @@ TEST(window_store, nothing_is_in_clear_on_disk) {
   CHECK(all.find("meter") == std::string::npos);
   CHECK(all.find("analytics") == std::string::npos);
 }
+
+TEST(window_store, lower_limits_after_a_restart_keep_the_state_and_its_budgets) {
+  open_store();
+  add("noisy/a", 5, kT0 + 1'000);
+  LONGS_EQUAL(1, tick(kT0 + kMinute));
+  add("meters/a", 1, kT0 + kMinute + 1'000);
+  add("meters/b", 1, kT0 + kMinute + 1'000);
+  store->close();
+  policies::window_limits lower;
+  lower.max_windows = 1;
+  lower.max_budgets = 1;
+  open_store("", lower);
+  CHECK_TRUE(store->problem().empty());
+  LONGS_EQUAL(2, store->open_windows());
+  DOUBLES_EQUAL(0.6, store->summary(*policy, "research", kT0 + kMinute).most_spent_today, 1e-9);
+}
