@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -20,5 +21,10 @@ result<bool> check_private_key_mode(const std::string& path);
 
 // Replaces `path` atomically with `content`, created with `mode` permissions.
 result<bool> write_file_atomic(const std::string& path, std::string_view content, unsigned mode);
+
+// Reads (writes) exactly n bytes at `offset`, retrying short transfers and EINTR: the record
+// files of the spool and the window journal. False on an error or (reading) the end of the file.
+bool pread_all(int fd, char* buf, std::size_t n, std::uint64_t offset);
+bool pwrite_all(int fd, const char* buf, std::size_t n, std::uint64_t offset);
 
 }  // namespace portier::platform

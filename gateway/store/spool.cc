@@ -21,6 +21,8 @@
 namespace portier::gateway {
 
 namespace sp = ::portier::spool;
+using platform::pread_all;
+using platform::pwrite_all;
 
 namespace {
 
@@ -32,28 +34,6 @@ constexpr std::uint32_t kMaxBody = 2u << 20;
 constexpr auto kCursorSaveInterval = std::chrono::milliseconds(100);
 constexpr std::size_t kTailCacheMax = 256;  // records
 constexpr std::size_t kRefCacheMax = 1024;  // device ids
-
-bool pread_all(int fd, char* buf, std::size_t n, std::uint64_t offset) {
-  std::size_t done = 0;
-  while (done < n) {
-    const ssize_t r = ::pread(fd, buf + done, n - done, static_cast<off_t>(offset + done));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    done += static_cast<std::size_t>(r);
-  }
-  return true;
-}
-
-bool pwrite_all(int fd, const char* buf, std::size_t n, std::uint64_t offset) {
-  std::size_t done = 0;
-  while (done < n) {
-    const ssize_t r = ::pwrite(fd, buf + done, n - done, static_cast<off_t>(offset + done));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    done += static_cast<std::size_t>(r);
-  }
-  return true;
-}
 
 std::string segment_name(std::uint64_t index) {
   char buf[32];

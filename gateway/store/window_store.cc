@@ -22,6 +22,8 @@
 namespace portier::gateway {
 
 namespace pw = ::portier::windows;
+using platform::pread_all;
+using platform::pwrite_all;
 using policies::drop_reason;
 
 namespace {
@@ -35,28 +37,6 @@ constexpr std::size_t kMaxSnapshotBytes = 256u << 20;
 constexpr std::size_t kMaxCapRaises = 64;
 constexpr char kSnapshotName[] = "windows.pb";
 constexpr char kJournalName[] = "windows.journal";
-
-bool pread_all(int fd, char* buf, std::size_t n, std::uint64_t offset) {
-  std::size_t done = 0;
-  while (done < n) {
-    const ssize_t r = ::pread(fd, buf + done, n - done, static_cast<off_t>(offset + done));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    done += static_cast<std::size_t>(r);
-  }
-  return true;
-}
-
-bool pwrite_all(int fd, const char* buf, std::size_t n, std::uint64_t offset) {
-  std::size_t done = 0;
-  while (done < n) {
-    const ssize_t r = ::pwrite(fd, buf + done, n - done, static_cast<off_t>(offset + done));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    done += static_cast<std::size_t>(r);
-  }
-  return true;
-}
 
 std::string key_name(std::uint64_t key_id) {
   char hex[17];

@@ -4,50 +4,23 @@
 // does not authenticate: the spool then yields nothing (no record in the input can carry a valid
 // tag under the keys made here) and keeps working (a record appended afterwards is read back).
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "gateway/counters.h"
 #include "gateway/store/spool.h"
 #include "platform/key_directory.h"
+#include "tests/fuzz/fuzz_files.h"
 
 namespace {
 
 using namespace portier;
 
-const std::string& work_dir();
-
-void remove_tree(const std::string& dir) {
-  std::error_code ignored;
-  std::filesystem::remove_all(dir, ignored);
-}
-
-const std::string& work_dir() {
-  static const std::string dir = [] {
-    // A tmpfs when there is one: every run creates keys and files and syncs them.
-    struct stat st {};
-    std::string tmpl = ::stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
-    tmpl += "/portier-fuzz-store-XXXXXX";
-    return std::string(::mkdtemp(tmpl.data()));
-  }();
-  static const bool cleanup_registered = [] {
-    return std::atexit([] { remove_tree(work_dir()); }) == 0;
-  }();
-  (void)cleanup_registered;
-  return dir;
-}
-
-void write_file(const std::string& path, const std::uint8_t* data, std::size_t size) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-}
+using fuzz::write_file;
 
 [[noreturn]] void violated(const char* what) {
   std::fprintf(stderr, "fuzz_store_recovery: %s\n", what);
@@ -80,8 +53,8 @@ void fuzz_spool(const std::string& dir, const std::uint8_t* data, std::size_t si
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
-  const std::string dir = work_dir() + "/run";
-  remove_tree(dir);
+  const std::string dir = fuzz::work_dir("fuzz-store") + "/run";
+  fuzz::remove_tree(dir);
   ::mkdir(dir.c_str(), 0700);
   fuzz_spool(dir, data + 1, size - 1);
   return 0;

@@ -5,13 +5,10 @@
 // no input can carry a valid tag under the keys made here, so the store opens with no window at
 // all, and keeps working (a sample added afterwards is released when its window closes).
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -22,6 +19,7 @@
 #include "platform/key_directory.h"
 #include "policies/evaluator.h"
 #include "policies/policy_compiler.h"
+#include "tests/fuzz/fuzz_files.h"
 
 namespace {
 
@@ -29,32 +27,7 @@ using namespace portier;
 
 constexpr std::int64_t kT0 = 1'764'000'000'000;  // the start of a minute
 
-const std::string& work_dir();
-
-void remove_tree(const std::string& dir) {
-  std::error_code ignored;
-  std::filesystem::remove_all(dir, ignored);
-}
-
-const std::string& work_dir() {
-  static const std::string dir = [] {
-    // A tmpfs when there is one: every run creates keys and files and syncs them.
-    struct stat st {};
-    std::string tmpl = ::stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
-    tmpl += "/portier-fuzz-windows-XXXXXX";
-    return std::string(::mkdtemp(tmpl.data()));
-  }();
-  static const bool cleanup_registered = [] {
-    return std::atexit([] { remove_tree(work_dir()); }) == 0;
-  }();
-  (void)cleanup_registered;
-  return dir;
-}
-
-void write_file(const std::string& path, const std::uint8_t* data, std::size_t size) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-}
+using fuzz::write_file;
 
 [[noreturn]] void violated(const char* what) {
   std::fprintf(stderr, "fuzz_window_recovery: %s\n", what);
@@ -127,8 +100,8 @@ void fuzz_windows(const std::string& dir, bool snapshot, const std::uint8_t* dat
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
-  const std::string dir = work_dir() + "/run";
-  remove_tree(dir);
+  const std::string dir = fuzz::work_dir("fuzz-windows") + "/run";
+  fuzz::remove_tree(dir);
   ::mkdir(dir.c_str(), 0700);
   fuzz_windows(dir, (data[0] & 1) != 0, data + 1, size - 1);
   return 0;

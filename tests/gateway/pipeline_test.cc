@@ -13,11 +13,11 @@ using namespace portier::gateway;
 
 namespace {
 
-std::shared_ptr<const policies::compiled_policy> test_policy() {
-  auto src = policies::parse_policy_source("p.textproto", R"(
+std::shared_ptr<const policies::compiled_policy> test_policy(const char* text = R"(
     name: "test" version: 3
     purpose { id: "service" title: "S" legal_basis: CONTRACT retention_seconds: 60 }
-    device_class { id: "sensor" topic: "home/{device}" field { path: "t" rule { purpose: "service" keep {} } } })");
+    device_class { id: "sensor" topic: "home/{device}" field { path: "t" rule { purpose: "service" keep {} } } })") {
+  auto src = policies::parse_policy_source("p.textproto", text);
   CHECK(src.ok());
   std::vector<policies::policy_source> sources;
   sources.push_back(std::move(*src));
@@ -141,22 +141,17 @@ TEST(pipeline, records_announcements_and_reads_states_by_them) {
 }
 
 TEST(pipeline, a_windowed_purpose_gets_samples_counted_apart_from_releases) {
-  auto src = policies::parse_policy_source("p.textproto", R"(
+  const auto compiled = test_policy(R"(
     name: "w" version: 1
     purpose { id: "service" title: "S" legal_basis: CONTRACT retention_seconds: 60 }
     purpose { id: "analytics" title: "A" legal_basis: CONTRACT retention_seconds: 60 }
     device_class { id: "meter" topic: "meters/{device}"
       field { path: "power" rule { purpose: "service" keep {} }
                             rule { purpose: "analytics" aggregate { function: MEAN window_seconds: 900 } } } })");
-  CHECK(src.ok());
-  std::vector<policies::policy_source> sources;
-  sources.push_back(std::move(*src));
-  auto compiled = policies::compile_policy(sources);
-  CHECK(compiled.policy != nullptr);
   counters c;
   pipeline p(c);
   p.install(std::make_shared<policies::evaluator>(
-                compiled.policy, policies::engine_identity{"gw", std::vector<std::uint8_t>(32, 1)}),
+                compiled, policies::engine_identity{"gw", std::vector<std::uint8_t>(32, 1)}),
             std::make_shared<policies::consent_snapshot>());
   std::vector<std::string> sunk;
   int windowed = 0;
@@ -166,7 +161,7 @@ TEST(pipeline, a_windowed_purpose_gets_samples_counted_apart_from_releases) {
     sunk.push_back(purpose.id);
   };
   const auto windows = [&](const policies::compiled_policy& policy, const policies::decision& d) {
-    CHECK(&policy == compiled.policy.get());
+    CHECK(&policy == compiled.get());
     for (const auto& r : d.releases()) windowed += r.windowed ? 1 : 0;
   };
   p.process("meters/m1", R"({"power":412})", 0, sink, {}, windows);

@@ -143,6 +143,15 @@ TEST_GROUP(window_store) {
     return all;
   }
 
+  // A spool that takes nothing (closed: append() fails, as on a write error).
+  std::unique_ptr<spool> closed_spool() {
+    spool_options so;
+    so.dir = dir + "/closed-spool";
+    auto closed = spool::open(so, *keys, kSecret, stats).value();
+    closed->close();
+    return closed;
+  }
+
   // A crash at this instant: the state files as they are on disk, opened by a new store.
   std::string crash_copy() {
     const std::string copy = dir + "/crashed-" + std::to_string(seed);
@@ -253,12 +262,8 @@ TEST(window_store, a_snapshot_that_does_not_authenticate_starts_afresh_and_nothi
 TEST(window_store, a_release_is_snapshotted_before_it_reaches_the_spool) {
   open_store();
   add("noisy/a", 5, kT0 + 1'000);
-  // The spool refuses (closed): the window is already gone from the snapshot, and its ε spent.
-  spool_options so;
-  so.dir = dir + "/closed-spool";
-  auto closed = spool::open(so, *keys, kSecret, stats).value();
-  closed->close();
-  LONGS_EQUAL(0, tick(kT0 + kMinute, *closed));
+  // The spool refuses: the window is already gone from the snapshot, and its ε spent.
+  LONGS_EQUAL(0, tick(kT0 + kMinute, *closed_spool()));
   const std::string copy = crash_copy();  // a crash between the snapshot and the spool
   store.reset();
   open_store(copy);
@@ -273,11 +278,7 @@ TEST(window_store, a_release_is_snapshotted_before_it_reaches_the_spool) {
 TEST(window_store, a_release_the_spool_refused_goes_at_the_next_tick) {
   open_store();
   add("meters/a", 5, kT0 + 1'000);
-  spool_options so;
-  so.dir = dir + "/closed-spool";
-  auto closed = spool::open(so, *keys, kSecret, stats).value();
-  closed->close();
-  LONGS_EQUAL(0, tick(kT0 + kMinute, *closed));
+  LONGS_EQUAL(0, tick(kT0 + kMinute, *closed_spool()));
   LONGS_EQUAL(1, tick(kT0 + kMinute + 1'000));
   const auto r = drain();
   LONGS_EQUAL(1, r.size());
