@@ -553,9 +553,12 @@ std::size_t window_store::tick(const policies::compiled_policy& policy, std::int
     const policies::window_release& r = it->release;
     if (out.append(it->purpose, r.topic, r.payload, r.expires_at_ms, r.device_id, r.device_class,
                    now_ms, spool::clock::now()) == 0) {
-      platform::log_error("windows: the spool did not take a window's release; trying again");
+      if (!spool_failing_)
+        platform::log_error("windows: the spool did not take a window's release; trying again");
+      spool_failing_ = true;
       break;
     }
+    spool_failing_ = false;
     ++n;
     if (r.epsilon > 0) stats_.add_epsilon(it->purpose, to_micro(r.epsilon));
     if (options_.record != nullptr) {

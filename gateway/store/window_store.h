@@ -191,7 +191,8 @@ class window_store {
 
   mutable std::mutex io_mu_;  // snapshot writes and pending_, in order; taken before mu_
   std::vector<pending_release> pending_;
-  bool snapshot_failing_ = false;
+  bool snapshot_failing_ = false;  // logged once until a write succeeds
+  bool spool_failing_ = false;     // likewise
 
   mutable std::mutex mu_;  // the aggregator, the journal, keys, cap_raises_
   std::unique_ptr<policies::window_aggregator> agg_;
