@@ -1,6 +1,9 @@
 #include "platform/aes_gcm.h"
 
 #include <cstdlib>
+#include <cstring>
+
+#include "platform/random.h"
 
 namespace portier::platform {
 
@@ -37,6 +40,18 @@ bool aes_gcm::open(const nonce& n, std::string_view aad, std::string_view sealed
     plaintext.clear();
     return false;
   }
+  return true;
+}
+
+bool nonce_sequence::next(aes_gcm::nonce& n) {
+  if (!ready_ || counter_ == 0xFFFFFFFFu) {
+    if (!random_bytes(prefix_)) return false;
+    counter_ = 0;
+    ready_ = true;
+  }
+  ++counter_;
+  std::memcpy(n.data(), prefix_.data(), prefix_.size());
+  for (int i = 0; i < 4; ++i) n[8 + i] = static_cast<std::uint8_t>(counter_ >> (8 * i));
   return true;
 }
 

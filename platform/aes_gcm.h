@@ -34,4 +34,19 @@ class aes_gcm {
   mbedtls_gcm_context ctx_;
 };
 
+// Nonces for records sealed under long-lived keys (the spool, the window journal): a random 8-byte
+// prefix, drawn at first use and again when the 32-bit counter after it wraps, so that no nonce
+// repeats under a key within a process, and across processes only with probability 2^-64 per pair
+// of prefixes, without a system call per record. Not thread-safe: the owner's lock guards it.
+class nonce_sequence {
+ public:
+  // False if no random prefix could be drawn (nothing may be sealed then).
+  bool next(aes_gcm::nonce& n);
+
+ private:
+  std::array<std::uint8_t, 8> prefix_{};
+  std::uint32_t counter_ = 0;
+  bool ready_ = false;
+};
+
 }  // namespace portier::platform

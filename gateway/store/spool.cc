@@ -311,23 +311,11 @@ bool spool::roll_locked() {
   return true;
 }
 
-bool spool::next_nonce_locked(platform::aes_gcm::nonce& n) {
-  if (!nonce_ready_ || nonce_counter_ == 0xFFFFFFFFu) {
-    if (!platform::random_bytes(nonce_prefix_)) return false;
-    nonce_counter_ = 0;
-    nonce_ready_ = true;
-  }
-  ++nonce_counter_;
-  std::memcpy(n.data(), nonce_prefix_.data(), nonce_prefix_.size());
-  for (int i = 0; i < 4; ++i) n[8 + i] = static_cast<std::uint8_t>(nonce_counter_ >> (8 * i));
-  return true;
-}
-
 bool spool::write_frame_locked(std::string_view purpose, std::uint64_t key_id,
                                const std::string& plaintext, bool wake_reader, spool_entry* fresh) {
   platform::aes_gcm* cipher = cipher_locked(key_id, purpose);
   platform::aes_gcm::nonce nonce{};
-  if (cipher == nullptr || purpose.size() > 255 || !next_nonce_locked(nonce)) return false;
+  if (cipher == nullptr || purpose.size() > 255 || !nonces_.next(nonce)) return false;
   const std::uint64_t seq = next_seq_;
   std::string body;
   body.reserve(kMinBody + purpose.size() + plaintext.size());

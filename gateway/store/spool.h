@@ -176,7 +176,6 @@ class spool {
   bool write_frame_locked(std::string_view purpose, std::uint64_t key_id,
                           const std::string& plaintext, bool wake_reader = true,
                           spool_entry* fresh = nullptr);
-  bool next_nonce_locked(platform::aes_gcm::nonce& n);
   platform::aes_gcm* cipher_locked(std::uint64_t key_id, std::string_view purpose);
   std::optional<std::uint64_t> current_key_locked(std::string_view purpose, bool create);
   bool save_keys_locked();
@@ -235,10 +234,7 @@ class spool {
     spool_entry entry;
   };
   std::deque<cached_record> tail_;
-  // Nonces: a random 8-byte prefix (drawn at start and when the counter wraps) and a counter.
-  std::array<std::uint8_t, 8> nonce_prefix_{};
-  std::uint32_t nonce_counter_ = 0;
-  bool nonce_ready_ = false;
+  platform::nonce_sequence nonces_;
   mutable std::mutex ref_mu_;
   mutable std::map<std::string, std::string, std::less<>> ref_cache_;  // device id -> device_ref
   std::thread background_;

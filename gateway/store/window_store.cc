@@ -207,18 +207,6 @@ platform::result<std::uint64_t> window_store::new_key_locked() {
   return id;
 }
 
-bool window_store::next_nonce_locked(platform::aes_gcm::nonce& n) {
-  if (!nonce_ready_ || nonce_counter_ == 0xFFFFFFFFu) {
-    if (!platform::random_bytes(nonce_prefix_)) return false;
-    nonce_counter_ = 0;
-    nonce_ready_ = true;
-  }
-  ++nonce_counter_;
-  std::memcpy(n.data(), nonce_prefix_.data(), nonce_prefix_.size());
-  for (int i = 0; i < 4; ++i) n[8 + i] = static_cast<std::uint8_t>(nonce_counter_ >> (8 * i));
-  return true;
-}
-
 std::string window_store::state_bytes_locked() const {
   pw::WindowState state;
   agg_->save(state);
@@ -238,7 +226,7 @@ std::string window_store::state_bytes_locked() const {
 std::string window_store::sealed_snapshot_locked(std::uint64_t key_id, std::string_view plaintext) {
   platform::aes_gcm* cipher = cipher_locked(key_id);
   platform::aes_gcm::nonce nonce{};
-  if (cipher == nullptr || !next_nonce_locked(nonce)) return "";
+  if (cipher == nullptr || !nonces_.next(nonce)) return "";
   std::string out(kSnapshotMagic, 4);
   platform::put_u64le(out, key_id);
   out.append(reinterpret_cast<const char*>(nonce.data()), nonce.size());
@@ -404,7 +392,7 @@ bool window_store::journal_locked(const policies::window_input& in) {
   }
   platform::aes_gcm* cipher = cipher_locked(key_id_);
   platform::aes_gcm::nonce nonce{};
-  if (cipher == nullptr || !next_nonce_locked(nonce)) return false;
+  if (cipher == nullptr || !nonces_.next(nonce)) return false;
   std::string body;
   platform::put_u64le(body, key_id_);
   body.append(reinterpret_cast<const char*>(nonce.data()), nonce.size());

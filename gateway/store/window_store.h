@@ -177,7 +177,6 @@ class window_store {
   platform::result<bool> compact_locked(bool rotate);
   platform::aes_gcm* cipher_locked(std::uint64_t key_id);
   platform::result<std::uint64_t> new_key_locked();
-  bool next_nonce_locked(platform::aes_gcm::nonce& n);
   // The aggregator's counts since the last call, into stats_ (and the ledger's drops).
   void count_locked(std::int64_t now_ms);
   bool sync_journal();
@@ -205,9 +204,7 @@ class window_store {
   std::uint64_t next_seq_ = 1;      // of the next journal entry
   std::uint64_t appended_seq_ = 0;  // the last entry written
   std::uint64_t durable_seq_ = 0;   // the last entry synced (or in a snapshot)
-  std::array<std::uint8_t, 8> nonce_prefix_{};
-  std::uint32_t nonce_counter_ = 0;
-  bool nonce_ready_ = false;
+  platform::nonce_sequence nonces_;
   bool closed_ = false;
   std::string frame_buf_;  // reused by journal_locked
   std::condition_variable background_cv_;

@@ -14,6 +14,7 @@
 
 #include "consent.pb.h"
 #include "platform/crc32.h"
+#include "tests/gateway/test_files.h"
 
 #include <CppUTest/TestHarness.h>
 
@@ -25,17 +26,8 @@ namespace {
 
 constexpr std::int64_t kNow = 1'700'000'000'000;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void spit(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
+using portier::gateway::test::slurp;
+using portier::gateway::test::spit;
 
 // Frames a body the way the store does: what a forger who knows the format writes.
 std::string framed(const std::string& body) {

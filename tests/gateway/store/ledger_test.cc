@@ -17,6 +17,7 @@
 #include "gateway/digest.h"
 #include "ledger.pb.h"
 #include "platform/hmac_sha256.h"
+#include "tests/gateway/test_files.h"
 
 #include <CppUTest/TestHarness.h>
 
@@ -29,17 +30,8 @@ const std::vector<std::uint8_t> kSecret(32, 9);
 constexpr std::int64_t kT0 = 1'700'000'040'000;  // the start of a minute
 constexpr std::int64_t kMin = 60'000;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void spit(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
+using portier::gateway::test::slurp;
+using portier::gateway::test::spit;
 
 // Every regular file under `dir`, recursively.
 std::vector<std::string> files_under(const std::string& dir) {

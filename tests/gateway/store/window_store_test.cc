@@ -14,6 +14,7 @@
 #include "platform/ctr_drbg.h"
 #include "policies/evaluator.h"
 #include "policies/policy_compiler.h"
+#include "tests/gateway/test_files.h"
 
 #include <CppUTest/TestHarness.h>
 
@@ -55,17 +56,8 @@ std::shared_ptr<const policies::compiled_policy> compile(const char* text) {
   return compiled.policy;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void spit(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
+using portier::gateway::test::slurp;
+using portier::gateway::test::spit;
 
 struct released {
   std::string purpose;
