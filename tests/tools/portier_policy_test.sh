@@ -53,11 +53,11 @@ expect_file() {  # case, file (out|err), expected whole content
 
 run_tool check "$defaults"
 expect_status "check defaults (directory)" 0 &&
-  expect_file "check defaults (directory)" out "ok: 4 purposes, 188 device classes, 227 topic filters"
+  expect_file "check defaults (directory)" out "ok: 5 purposes, 199 device classes, 226 topic filters"
 
 run_tool check "$defaults"/*.textproto
 expect_status "check defaults (files)" 0 &&
-  expect_file "check defaults (files)" out "ok: 4 purposes, 188 device classes, 227 topic filters"
+  expect_file "check defaults (files)" out "ok: 5 purposes, 199 device classes, 226 topic filters"
 
 cat >"$tmp/broken.textproto" <<'EOF'
 purpose { id: "analytics" title: "Insights" legal_basis: CONSENT retention_seconds: 60 }
@@ -131,7 +131,8 @@ expect_status "run with an unknown option" 2 && expect_in "run with an unknown o
 run_tool explain "$defaults"
 expect_status "explain defaults" 0
 for title in "Keep your devices working [service]" "Energy and climate insights [analytics]" \
-  "Presence and location [location]" "temperature rounded to 0.5 °C"; do
+  "Presence and location [location]" "temperature: averaged per quarter hour, to 0.5 °C" \
+  "Energy and climate research with privacy noise [energy-research]"; do
   expect_in "explain defaults mentions \"$title\"" out "$title"
 done
 run_tool explain "$tmp/broken.textproto"
@@ -201,7 +202,7 @@ location_topic='portier/gw-test/location/zigbee2mqtt-device/mfqijjcekdh7coxj'
 printf '%s\n%s\n\n%s\n' "$anna" "$power" "$unknown" >"$tmp/stdin"
 run_tool run "$defaults"
 expect_status "run with default consent" 0 &&
-  expect_file "run with default consent" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":97}}],"dropped":[{"reason":"consent_refused","count":2},{"reason":"unlisted_field","count":1},{"reason":"policy_drop","count":2}]}
+  expect_file "run with default consent" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":97}}],"dropped":[{"reason":"consent_refused","count":3},{"reason":"unlisted_field","count":1},{"reason":"policy_drop","count":2}]}
 {"topic":"stat/tasmota_1A2B3C/POWER","releases":[{"purpose":"service","topic":"portier/gw-test/service/tasmota-power/meuxptsza2qur3ks","payload":"ON"}],"dropped":[]}
 {"topic":"rtl_433/raspberrypi/events","releases":[],"dropped":[{"reason":"unmatched_topic","count":1}]}'
 
@@ -267,9 +268,9 @@ broken='{"topic":"zigbee2mqtt/Anna bedroom sensor","payload":{"battery":,"x":"]"
 printf '%s\n%s\n%s\n' "$big" "$huge" "$broken" >"$tmp/stdin"
 run_tool run "$defaults"
 expect_status "run reads payloads as the gateway does" 0 &&
-  expect_file "run reads payloads as the gateway does" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":12345678901234567890123}}],"dropped":[{"reason":"consent_refused","count":2}]}
-{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[],"dropped":[{"reason":"invalid_json","count":1},{"reason":"consent_refused","count":2}]}
-{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[],"dropped":[{"reason":"invalid_json","count":1},{"reason":"consent_refused","count":2}]}'
+  expect_file "run reads payloads as the gateway does" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":12345678901234567890123}}],"dropped":[{"reason":"consent_refused","count":3}]}
+{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[],"dropped":[{"reason":"invalid_json","count":1},{"reason":"consent_refused","count":3}]}
+{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[],"dropped":[{"reason":"invalid_json","count":1},{"reason":"consent_refused","count":3}]}'
 printf '%s\n' "$big" >"$tmp/stdin"
 run_tool run "$defaults" --human
 expect_status "run --human shows the payload as given" 0 &&
@@ -369,7 +370,7 @@ fi
 cp "$tmp/out" "$tmp/draft.textproto"
 run_tool check "$defaults" "$tmp/draft.textproto"
 expect_status "a draft compiles with the defaults" 0 &&
-  expect_in "a draft compiles with the defaults" out "ok: 4 purposes, "
+  expect_in "a draft compiles with the defaults" out "ok: 5 purposes, "
 echo '{"topic":"rtl_433/Eve-pi/Acurite-Tower/5","payload":{"model":"x","id":5,"temperature_C":18}}' >"$tmp/stdin"
 run_tool run "$defaults" "$tmp/draft.textproto" --grant-all
 expect_status "a draft releases nothing" 0 &&
