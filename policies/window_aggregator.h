@@ -11,10 +11,13 @@
 // reopens and no sample is counted twice or lost. Every open window whose end has passed closes in
 // take_due(); a closed window is given a release time `end + uniform[0, spread]` when it closes
 // (a release time further ahead than window + spread, after the clock stepped back, is brought to
-// now + spread). DELTA keeps the series' last reading across windows, so a window's increase runs
-// from the last reading before it; a decrease is a reset (the new reading counts from 0) or, with
-// wrap_at, a wrap (wrap_at - previous + new). With noise, each sample (DELTA: each increase) is
-// clamped to [lower, upper] when it is added.
+// now + spread). A window that has closed is never opened again: a sample from before it (the
+// clock stepped back further) goes to the window after the last one closed. DELTA keeps the
+// series' last reading across windows, so a window's increase runs from the last reading before
+// it; a decrease is a reset (the new reading counts from 0) or, with wrap_at, a wrap (wrap_at -
+// previous + new). A series' first reading only sets its base: DELTA's samples (for min_samples)
+// are the increases measured. With noise, each sample (DELTA: each increase) is clamped to
+// [lower, upper] when it is added.
 //
 // At its release time a window is computed with the policy then in force: an accumulator whose
 // field the purpose no longer aggregates with the same function, window and clamp is dropped
@@ -28,14 +31,20 @@
 // earlier day keeps charging the later day, so stepping the clock never refills a budget.
 //
 // Bounded: at most `max_windows` windows (open and closed, waiting for release) at once; a sample
-// that would open one more is refused (window_limit). Budget records (one per purpose and device)
-// are bounded by `max_budgets`: the records of past days go first; a record of today is never
-// evicted, and a release that would need one more is not made (budget_exhausted).
+// that would open one more is refused (window_limit), as is one the state could not hold (a sum
+// that would overflow, a spec or size load() would refuse). Series are bounded by `max_windows`
+// too: a series without a window is kept (its DELTA readings, where its next window may start)
+// until a new series needs the room, the longest idle first. Budget records (one per purpose and
+// device) are bounded by `max_budgets`: the records of past days go first; a record of today is
+// never evicted, and a release that would need one more is not made (budget_exhausted). Budgets
+// are kept in millionths of ε, each field's ε rounded up.
 //
 // The payload of a release is JSON:
 //   {"window_start":"2026-12-05T10:15:00Z","window_seconds":900,
 //    "fields":{"power":{"mean":412.3},"energy":{"delta":0.25,"epsilon":0.5}}}
-// keyed by field path; "epsilon" appears on noisy values. Nothing of the samples' times leaves.
+// keyed by field path, in the class's field order; "epsilon" appears on noisy values. Nothing of
+// the samples' times leaves. Releases come out in one order (purpose, class, device, window), so
+// a state saved and loaded draws the same delays and noise as the one that was saved.
 //
 // Pure: no I/O, no clock, no randomness of its own (random_source), no threads. Not thread-safe:
 // the gateway serialises calls (gateway/store/window_store.h, which also makes it durable through
@@ -102,7 +111,7 @@ struct window_release {
   std::string payload;      // JSON, as above
   std::int64_t window_start_ms = 0;
   std::uint32_t window_seconds = 0;
-  std::int64_t expires_at_ms = 0;  // release time + the purpose's retention
+  std::int64_t expires_at_ms = 0;  // release time (as drawn, not now) + the retention
   double epsilon = 0;              // spent by this release (0 without noise)
   std::vector<std::string> fields; // paths released
 };
@@ -139,8 +148,9 @@ class window_aggregator {
   // Closes the windows that have ended, then computes and returns (appended to `out`) those whose
   // release time has come. `permitted(purpose index, device id, class id)` says whether the
   // purpose may still receive the device's data (consent, suspension); a window it refuses is
-  // dropped (not_permitted). Draws noise and release delays from `rng`; false (nothing changed)
-  // if rng fails.
+  // dropped (not_permitted); an empty `permitted` permits all. Draws noise and release delays
+  // from `rng`; false (nothing changed, nothing appended) if rng fails: every draw is made
+  // before anything changes.
   using permission = std::function<bool(std::size_t, std::string_view, std::string_view)>;
   bool take_due(const compiled_policy& policy, std::int64_t now_ms, random_source& rng, const permission& permitted,
                 std::vector<window_release>& out);
@@ -169,7 +179,8 @@ class window_aggregator {
 
   // The whole state (windows, readings carried for DELTA, budgets) as a message, and back. load()
   // treats its input as hostile: every bound and invariant is checked, and a state that breaks one
-  // is refused with the reason (the caller starts afresh, keeping nothing of it).
+  // is refused with the reason (the caller starts afresh, keeping nothing of it). save() replaces
+  // `out`'s series and budgets and leaves journal_seq to the caller.
   void save(windows::WindowState& out) const;
   static platform::result<std::unique_ptr<window_aggregator>> load(const windows::WindowState& in,
                                                                    window_limits limits = {});

@@ -39,13 +39,15 @@
 #include "policies/evaluator.h"
 #include "policies/policy_compiler.h"
 #include "policies/policy_source.h"
+#include "policies/window_aggregator.h"
 
 // ---- allocation counting --------------------------------------------------------------------
 // Not under sanitizers: they replace the allocator themselves.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define PORTIER_BENCH_COUNT_ALLOCS 0
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
 #define PORTIER_BENCH_COUNT_ALLOCS 0
 #endif
 #endif
@@ -54,8 +56,8 @@
 #endif
 
 namespace {
-std::atomic<std::uint64_t> g_news{0};    // operator new (any form)
-std::atomic<std::uint64_t> g_mallocs{0}; // malloc, calloc, realloc that allocates (new included)
+std::atomic<std::uint64_t> g_news{0};     // operator new (any form)
+std::atomic<std::uint64_t> g_mallocs{0};  // malloc, calloc, realloc that allocates (new included)
 }  // namespace
 
 #if PORTIER_BENCH_COUNT_ALLOCS
@@ -78,7 +80,9 @@ void* realloc(void* p, std::size_t n) {
   g_mallocs.fetch_add(1, std::memory_order_relaxed);
   return __libc_realloc(p, n);
 }
-void free(void* p) { __libc_free(p); }
+void free(void* p) {
+  __libc_free(p);
+}
 }
 #define PORTIER_BENCH_COUNT_MALLOC 1
 #endif
@@ -99,8 +103,12 @@ void* counted_new_aligned(std::size_t n, std::align_val_t al) {
 }
 }  // namespace
 
-void* operator new(std::size_t n) { return counted_new(n); }
-void* operator new[](std::size_t n) { return counted_new(n); }
+void* operator new(std::size_t n) {
+  return counted_new(n);
+}
+void* operator new[](std::size_t n) {
+  return counted_new(n);
+}
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
   try {
     return counted_new(n);
@@ -115,16 +123,36 @@ void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
     return nullptr;
   }
 }
-void* operator new(std::size_t n, std::align_val_t a) { return counted_new_aligned(n, a); }
-void* operator new[](std::size_t n, std::align_val_t a) { return counted_new_aligned(n, a); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  return counted_new_aligned(n, a);
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return counted_new_aligned(n, a);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
 #endif
 
 #ifndef PORTIER_BENCH_COUNT_MALLOC
@@ -162,7 +190,43 @@ constexpr std::string_view kOwnTracksPayload =
     R"("lat":52.370216,"lon":4.895168,"m":1,"t":"p","tid":"AS","topic":"owntracks/anna/iphone",)"
     R"("tst":1714551825,"vac":3,"vel":0})";
 
-constexpr unsigned kFloorFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseNumbersAsStringsFlag |
+// A DSMR-reader telegram (policies/defaults/samples/dsmr.jsonl), and one policy for it twice: its
+// analytics fields sent per message (rounded, as before windows existed) and gathered per quarter
+// hour (DELTA energy, MEAN power): the cost of an aggregated field beside a plain one.
+constexpr std::string_view kDsmrTopic = "dsmr/json";
+constexpr std::string_view kDsmrPayload =
+    R"({"id":184321,"timestamp":"2024-05-01T08:23:45Z","electricity_delivered_1":4563.123,)"
+    R"("electricity_returned_1":1021.458,"electricity_delivered_2":5234.982,"electricity_returned_2":2310.004,)"
+    R"("electricity_currently_delivered":2.347,"electricity_currently_returned":0.0,)"
+    R"("phase_currently_delivered_l1":0.412,"phase_currently_delivered_l2":1.873,"phase_currently_delivered_l3":0.062,)"
+    R"("extra_device_timestamp":"2024-05-01T08:15:00Z","extra_device_delivered":3123.456,)"
+    R"("phase_voltage_l1":229.4,"phase_voltage_l2":231.1,"phase_voltage_l3":230.2})";
+
+std::string dsmr_policy(bool windowed) {
+  const auto rule = [&](const char* plain, const char* window) {
+    return std::string("rule { purpose: \"analytics\" ") + (windowed ? window : plain) + " }";
+  };
+  const char* energy = "aggregate { function: DELTA window_seconds: 900 step: 0.001 }";
+  const char* power = "aggregate { function: MEAN window_seconds: 900 step: 0.01 }";
+  std::string p =
+      "purpose { id: \"analytics\" title: \"A\" legal_basis: CONTRACT retention_seconds: 86400 }\n"
+      "device_class { id: \"dsmr\" topic: \"dsmr/json\" device_id: \"p1-meter\"\n";
+  for (const char* f :
+       {"electricity_delivered_1", "electricity_returned_1", "electricity_delivered_2",
+        "electricity_returned_2", "extra_device_delivered"}) {
+    p += std::string("  field { path: \"") + f + "\" " + rule("round { step: 0.01 }", energy) +
+         " }\n";
+  }
+  for (const char* f : {"electricity_currently_delivered", "electricity_currently_returned",
+                        "phase_voltage_l1", "phase_voltage_l2", "phase_voltage_l3"}) {
+    p +=
+        std::string("  field { path: \"") + f + "\" " + rule("round { step: 0.1 }", power) + " }\n";
+  }
+  return p + "}\n";
+}
+
+constexpr unsigned kFloorFlags = rapidjson::kParseValidateEncodingFlag |
+                                 rapidjson::kParseNumbersAsStringsFlag |
                                  rapidjson::kParseIterativeFlag;
 
 struct options {
@@ -194,7 +258,8 @@ void warm_up(measurement& m, const options& opt) {
   while (bench_clock::now() < end) g_sink += m.run(256);
   const auto t0 = bench_clock::now();
   g_sink += m.run(m.batch);
-  const double s = std::chrono::duration<double>(bench_clock::now() - t0).count() / static_cast<double>(m.batch);
+  const double s =
+      std::chrono::duration<double>(bench_clock::now() - t0).count() / static_cast<double>(m.batch);
   m.batch = std::max<std::uint64_t>(16, static_cast<std::uint64_t>(opt.round_ms / 1000.0 / 50 / s));
 }
 
@@ -225,7 +290,9 @@ double median(std::vector<double> v) {
 class number_text_writer : public rapidjson::Writer<rapidjson::StringBuffer> {
  public:
   using Writer::Writer;
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool) { return RawValue(s, n, rapidjson::kNumberType); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    return RawValue(s, n, rapidjson::kNumberType);
+  }
 };
 
 // The floor for a payload: parse and re-serialise it unchanged, reader, writer and buffer reused.
@@ -251,18 +318,36 @@ struct floor_state {
 std::uint64_t run_engine(evaluator& ev, const consent_snapshot& consent, std::string_view topic,
                          std::string_view payload, std::uint64_t n) {
   std::uint64_t releases = 0;
-  for (std::uint64_t i = 0; i < n; ++i) releases += ev.evaluate(topic, payload, consent, 1714551825123).releases().size();
+  for (std::uint64_t i = 0; i < n; ++i)
+    releases += ev.evaluate(topic, payload, consent, 1714551825123).releases().size();
   return releases;
 }
 
-void print_releases(evaluator& ev, const consent_snapshot& consent, std::string_view topic, std::string_view payload) {
+void print_releases(evaluator& ev, const consent_snapshot& consent, std::string_view topic,
+                    std::string_view payload) {
   const decision& d = ev.evaluate(topic, payload, consent, 1714551825123);
   if (d.releases().empty()) {
-    std::fprintf(stderr, "bench-engine: %.*s released nothing: wrong policy?\n", static_cast<int>(topic.size()),
-                 topic.data());
+    std::fprintf(stderr, "bench-engine: %.*s released nothing: wrong policy?\n",
+                 static_cast<int>(topic.size()), topic.data());
     std::exit(1);
   }
-  for (const release& r : d.releases()) std::printf("  %s  %s\n", r.topic.c_str(), r.payload.c_str());
+  for (const release& r : d.releases())
+    std::printf("  %s  %s\n", r.topic.c_str(), r.payload.c_str());
+}
+
+// The data path of a windowed purpose: evaluate, then add the samples to the device's open window
+// (the window stays open: the clock is fixed, so this is the steady cost per message; windows are
+// computed and released once per window, off the data path).
+std::uint64_t run_windowed(evaluator& ev, window_aggregator& windows,
+                           const consent_snapshot& consent, std::string_view topic,
+                           std::string_view payload, std::uint64_t n) {
+  std::uint64_t samples = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const decision& d = ev.evaluate(topic, payload, consent, 1714551825123);
+    windows.add(ev.policy(), d, 1714551825123);
+    for (const auto& r : d.releases()) samples += r.samples.size() > 0 ? 1 : 0;
+  }
+  return samples;
 }
 
 std::string rate_text(double r) {
@@ -283,7 +368,9 @@ std::string per_msg(double v, bool counted) {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: bench-engine-bin [--policy DIR] [--rounds N] [--round-ms MS] [--only TEXT [--count N]]\n");
+  std::fprintf(stderr,
+               "usage: bench-engine-bin [--policy DIR] [--rounds N] [--round-ms MS] [--only TEXT "
+               "[--count N]]\n");
   return 2;
 }
 
@@ -324,12 +411,14 @@ int main(int argc, char** argv) {
   identity.secret.assign(32, 0x42);
   evaluator ev(compiled.policy, identity);
   consent_snapshot consent;
-  for (const auto& p : compiled.policy->purposes()) consent.set_household(p.id, consent_decision::granted);
+  for (const auto& p : compiled.policy->purposes())
+    consent.set_household(p.id, consent_decision::granted);
 
-  std::printf("Portier engine benchmark: policy %s (%s v%llu), every purpose granted\n", opt.policy_dir.c_str(),
-              compiled.policy->name().c_str(), static_cast<unsigned long long>(compiled.policy->version()));
-  std::printf("%d rounds; in each, every measurement runs for %d ms in turn (after a warm-up)\n", opt.rounds,
-              opt.round_ms);
+  std::printf("Portier engine benchmark: policy %s (%s v%llu), every purpose granted\n",
+              opt.policy_dir.c_str(), compiled.policy->name().c_str(),
+              static_cast<unsigned long long>(compiled.policy->version()));
+  std::printf("%d rounds; in each, every measurement runs for %d ms in turn (after a warm-up)\n",
+              opt.rounds, opt.round_ms);
 #ifdef NDEBUG
   std::printf("build: optimised (NDEBUG)\n");
 #else
@@ -339,14 +428,48 @@ int main(int argc, char** argv) {
   print_releases(ev, consent, kZigbeeTopic, kZigbeePayload);
   print_releases(ev, consent, kOwnTracksTopic, kOwnTracksPayload);
 
-  floor_state z_floor(kZigbeePayload), o_floor(kOwnTracksPayload);
+  auto compile_text = [](const std::string& text) {
+    auto src = parse_policy_source("bench.textproto", text);
+    if (!src) std::abort();
+    std::vector<policy_source> v;
+    v.push_back(std::move(*src));
+    compile_result r = compile_policy(v);
+    if (!r.policy) {
+      for (const auto& e : r.errors) std::fprintf(stderr, "%s\n", e.c_str());
+      std::exit(1);
+    }
+    return r.policy;
+  };
+  evaluator dsmr_plain(compile_text(dsmr_policy(false)), identity);
+  evaluator dsmr_window(compile_text(dsmr_policy(true)), identity);
+  window_aggregator windows;
+  print_releases(dsmr_plain, consent, kDsmrTopic, kDsmrPayload);
+
+  floor_state z_floor(kZigbeePayload), o_floor(kOwnTracksPayload), d_floor(kDsmrPayload);
   std::vector<measurement> ms;
-  ms.push_back({"floor: parse+write, zigbee2mqtt", [&](std::uint64_t n) { return z_floor.run(n); }});
-  ms.push_back({"evaluate: zigbee2mqtt climate",
-                [&](std::uint64_t n) { return run_engine(ev, consent, kZigbeeTopic, kZigbeePayload, n); }, 0});
+  ms.push_back(
+      {"floor: parse+write, zigbee2mqtt", [&](std::uint64_t n) { return z_floor.run(n); }});
+  ms.push_back(
+      {"evaluate: zigbee2mqtt climate",
+       [&](std::uint64_t n) { return run_engine(ev, consent, kZigbeeTopic, kZigbeePayload, n); },
+       0});
   ms.push_back({"floor: parse+write, owntracks", [&](std::uint64_t n) { return o_floor.run(n); }});
   ms.push_back({"evaluate: owntracks location",
-                [&](std::uint64_t n) { return run_engine(ev, consent, kOwnTracksTopic, kOwnTracksPayload, n); }, 2});
+                [&](std::uint64_t n) {
+                  return run_engine(ev, consent, kOwnTracksTopic, kOwnTracksPayload, n);
+                },
+                2});
+  ms.push_back({"floor: parse+write, dsmr", [&](std::uint64_t n) { return d_floor.run(n); }});
+  ms.push_back({"evaluate: dsmr, per message",
+                [&](std::uint64_t n) {
+                  return run_engine(dsmr_plain, consent, kDsmrTopic, kDsmrPayload, n);
+                },
+                4});
+  ms.push_back({"evaluate+add: dsmr, per window",
+                [&](std::uint64_t n) {
+                  return run_windowed(dsmr_window, windows, consent, kDsmrTopic, kDsmrPayload, n);
+                },
+                4});
 
   if (!opt.only.empty()) {  // profiling: the matching measurements only, no table
     for (auto& m : ms) {
@@ -367,36 +490,42 @@ int main(int argc, char** argv) {
   for (int r = 0; r < opt.rounds; ++r) {
     for (auto& m : ms) run_round(m, opt);
   }
-  if (!z_floor.reproduced() || !o_floor.reproduced()) {
+  if (!z_floor.reproduced() || !o_floor.reproduced() || !d_floor.reproduced()) {
     std::fprintf(stderr, "bench-engine: the floor did not reproduce its input\n");
     return 1;
   }
   auto ratio_of = [&](const measurement& m) {
     std::vector<double> ratios;
-    for (std::size_t r = 0; r < m.rates.size(); ++r) ratios.push_back(m.rates[r] / ms[static_cast<std::size_t>(m.floor)].rates[r]);
+    for (std::size_t r = 0; r < m.rates.size(); ++r)
+      ratios.push_back(m.rates[r] / ms[static_cast<std::size_t>(m.floor)].rates[r]);
     return median(ratios);
   };
 
   const bool news_counted = PORTIER_BENCH_COUNT_ALLOCS != 0;
   const bool mallocs_counted = PORTIER_BENCH_COUNT_ALLOCS != 0 && PORTIER_BENCH_COUNT_MALLOC != 0;
-  std::printf("\n%-32s %9s %19s %7s %9s %9s %8s %10s\n", "measurement", "msgs/s", "(min..max)", "ns/msg",
-              "vs floor", "releases", "new/msg", "alloc/msg");
+  std::printf("\n%-32s %9s %19s %7s %9s %9s %8s %10s\n", "measurement", "msgs/s", "(min..max)",
+              "ns/msg", "vs floor", "releases", "new/msg", "alloc/msg");
   for (const auto& m : ms) {
     const double rate = median(m.rates);
     const auto [lo, hi] = std::minmax_element(m.rates.begin(), m.rates.end());
     char spread[48], ratio[16];
-    std::snprintf(spread, sizeof spread, "(%s..%s)", rate_text(*lo).c_str(), rate_text(*hi).c_str());
+    std::snprintf(spread, sizeof spread, "(%s..%s)", rate_text(*lo).c_str(),
+                  rate_text(*hi).c_str());
     std::snprintf(ratio, sizeof ratio, "%.2f x", m.floor < 0 ? 1.0 : ratio_of(m));
     const auto msgs = static_cast<double>(m.messages);
-    std::printf("%-32s %9s %19s %7.0f %9s %9.2f %8s %10s\n", m.name.c_str(), rate_text(rate).c_str(), spread,
-                1e9 / rate, ratio, static_cast<double>(m.releases) / msgs,
+    std::printf("%-32s %9s %19s %7.0f %9s %9.2f %8s %10s\n", m.name.c_str(),
+                rate_text(rate).c_str(), spread, 1e9 / rate, ratio,
+                static_cast<double>(m.releases) / msgs,
                 per_msg(static_cast<double>(m.news) / msgs, news_counted).c_str(),
                 per_msg(static_cast<double>(m.mallocs) / msgs, mallocs_counted).c_str());
   }
-  std::printf("\nmsgs/s: messages per second of this thread's CPU time, median round. vs floor: median over\n"
-              "rounds of engine/floor in the same round.\n"
-              "alloc/msg: every heap allocation (malloc, calloc, realloc, operator new); new/msg: operator new\n"
-              "only; both counted over the timed rounds, after the warm-up (steady state).\n");
+  std::printf(
+      "\nmsgs/s: messages per second of this thread's CPU time, median round. vs floor: median "
+      "over\n"
+      "rounds of engine/floor in the same round.\n"
+      "alloc/msg: every heap allocation (malloc, calloc, realloc, operator new); new/msg: operator "
+      "new\n"
+      "only; both counted over the timed rounds, after the warm-up (steady state).\n");
 
   bool ok = true;
   std::printf("\nTargets:\n");
@@ -405,10 +534,12 @@ int main(int argc, char** argv) {
     const double ratio = ratio_of(m);
     const bool pass = ratio >= 0.5;
     ok = ok && pass;
-    std::printf("  %-30s throughput >= 0.5 x floor:     %.2f x  %s\n", m.name.c_str(), ratio, pass ? "PASS" : "MISS");
+    std::printf("  %-30s throughput >= 0.5 x floor:     %.2f x  %s\n", m.name.c_str(), ratio,
+                pass ? "PASS" : "MISS");
     if (news_counted) {
       const std::uint64_t allocs = mallocs_counted ? m.mallocs : m.news;
-      const double per_release = static_cast<double>(allocs) / static_cast<double>(std::max<std::uint64_t>(1, m.releases));
+      const double per_release =
+          static_cast<double>(allocs) / static_cast<double>(std::max<std::uint64_t>(1, m.releases));
       const bool apass = allocs <= m.releases;
       ok = ok && apass;
       std::printf("  %-30s <= 1 allocation per release: %.2f    %s\n", m.name.c_str(), per_release,

@@ -18,10 +18,13 @@ class input_line {
  public:
   static constexpr auto npos = std::string_view::npos;
 
-  // False unless the line is an object with "topic" (a string) and "payload", once each.
-  bool read(std::string_view line, std::string& topic, std::string& payload) {
+  // False unless the line is an object with "topic" (a string) and "payload", once each. A
+  // "time" member (at most once), when `time` is given, is copied there as its text (a string's
+  // content, or a number's text); otherwise `time` is cleared. Other members are ignored.
+  bool read(std::string_view line, std::string& topic, std::string& payload, std::string* time = nullptr) {
     line_ = line;
-    bool has_topic = false, has_payload = false;
+    bool has_topic = false, has_payload = false, has_time = false;
+    if (time != nullptr) time->clear();
     std::size_t i = skip_space(0);
     if (i >= line_.size() || line_[i] != '{') return false;
     for (i = skip_space(i + 1);; i = skip_space(i + 1)) {  // each member, after '{' or ','
@@ -45,6 +48,14 @@ class input_line {
           return false;
         }
         has_payload = true;
+      } else if (key_ == "time" && time != nullptr) {
+        if (has_time) return false;
+        if (value.front() != '"') {
+          time->assign(value);
+        } else if (!decode(value, *time)) {
+          return false;
+        }
+        has_time = true;
       }
       i = skip_space(v_end);
       if (i >= line_.size() || line_[i] != ',') break;

@@ -39,6 +39,19 @@ Commands:
                         beside what each purpose receives.
                         Without --gateway-secret a fixed test secret is used, so
                         pseudonyms differ from a real gateway's.
+      [--start TIME] [--every DURATION] [--seed TEXT] [--no-flush]
+                        Aggregated fields (windows): a line's optional "time"
+                        ("2026-12-05T10:15:03Z" or epoch ms) is the clock; lines
+                        without one are --start (default 2026-01-01T00:00:00Z)
+                        plus --every (e.g. 10s) per line. A windowed purpose's
+                        release lists its "window_samples"; each window that
+                        leaves is a line {"window": {"released_at", "purpose",
+                        "topic", "payload", "epsilon"}}, at the time it would
+                        leave (its spread included). At the end every open window
+                        leaves (--no-flush: they stay), then a {"windows": counts}
+                        line. Noise and delays come from a CTR-DRBG seeded with
+                        --seed (default fixed, so runs repeat; a gateway seeds
+                        from the system).
   suggest [FILE] [--policy FILE|DIR]...
                         Draft device classes for messages no class takes, from
                         `portierctl unmatched --json` or from captured messages
