@@ -35,20 +35,35 @@ const std::filesystem::path kSamplesDir = kDefaultsDir + "/samples";
 //  - A line whose purpose receives the class per window (issue 13: the smart meter, plugs and
 //    climate sensors for analytics) sends nothing upstream by itself: it adds samples to the
 //    device's open window, whose one release later stands for every message of the window. Such a
-//    line counts as released (useful, for analytics) with 0 upstream bytes; the window releases
-//    are not counted here (they depend on how many messages a window gathers, which a corpus of
-//    single documented messages does not say).
+//    line counts as released (useful, for analytics) with 0 bytes of its own. Each file's lines are
+//    fed, a second apart, through a window_aggregator, and the windows it then releases are counted
+//    with their bytes and printed beside. That is the worst case for windows: a corpus holds one or
+//    two documented messages per device, where a real window gathers 90 telegrams or 60 plug
+//    reports, so the reduction is guarded per message (what issue 12 measured: each message
+//    against its releases), and the figure with the windows is reported, not hidden.
 constexpr double kMinHandledPercent = 90;
+// When the corpus's messages arrive (a second apart): 2024-05-01T00:00:00Z, the day of most
+// documented examples.
+constexpr std::int64_t kCorpusStart = 1'714'521'600'000;
 constexpr double kMinReductionPercent = 80;
 
+// "95.0% less", or "215.9% more" when the releases outweigh the input.
+std::string change(double reduction) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%5.1f%% %s", reduction < 0 ? -reduction : reduction,
+                reduction < 0 ? "more" : "less");
+  return buf;
+}
+
 std::string figures(const std::string& name, const corpus_stats& s) {
-  char buf[260];
+  char buf[320];
   std::snprintf(buf, sizeof buf,
                 "%-16s %4zu lines, %5.1f%% handled, %5.1f%% release to service or analytics, "
-                "%5.1f%% into windows, %7zu B in, %6zu B upstream, %5.1f%% less",
+                "%5.1f%% into windows, %7zu B in, %6zu B upstream, %s; + %3zu windows %5zu B: %s",
                 name.c_str(), s.lines, s.handled_percent(), s.useful_percent(),
                 corpus_stats::percent(s.windowed, s.lines), s.input_bytes, s.upstream_bytes,
-                s.reduction_percent());
+                change(s.reduction_percent()).c_str(), s.window_releases, s.window_bytes,
+                change(s.reduction_with_windows_percent()).c_str());
   return buf;
 }
 
@@ -56,8 +71,10 @@ constexpr const char* kLegend =
     "handled: released to a purpose (a release, or samples into a window) or kept home on "
     "purpose;\n"
     "into windows: lines whose samples go into a window instead of a release of their own;\n"
-    "B upstream: release payloads per message (a window's samples: 0 B; the window's one "
-    "release later stands for all its messages)\n";
+    "B upstream: release payloads per message (a window's samples: 0 B), and less: against the "
+    "input;\n"
+    "+ windows: the releases of the windows the lines opened, and less: with them (each stands for "
+    "all messages of its window; here one or two, in a home 60 to 900)\n";
 
 // Parses one line written in a test, failing the test if it is not a valid corpus line.
 sample_line line(const std::string& text) {
@@ -102,8 +119,11 @@ TEST(samples, the_corpus_meets_the_issue_targets) {
   for (const auto& file : sample_files(kSamplesDir)) {
     corpus_stats stats;
     announcement_map announced;
+    window_aggregator windows;
+    std::int64_t now = kCorpusStart;
     for (const auto& s : load_sample_file(file, errors))
-      (void)check_sample(e.ev, e.consent, re, s, stats, &announced);
+      (void)check_sample(e.ev, e.consent, re, s, stats, &announced, &windows, now += 1000);
+    (void)release_all_windows(*e.policy, windows, now, stats);
     report += figures(file.stem().string(), stats) + "\n";
     total.add(stats);
   }
