@@ -47,9 +47,9 @@ struct row {
   double epsilon = 0;
   double sensitivity = 0;  // in steps
   std::uint64_t samples = 0;
-  double exact = 0;     // E|X| · step
-  double measured = 0;  // mean |X| · step over kDraws
-  double tolerance = 0; // kStandardErrors standard errors, in the field's unit
+  double exact = 0;      // E|X| · step
+  double measured = 0;   // mean |X| · step over kDraws
+  double tolerance = 0;  // kStandardErrors standard errors, in the field's unit
 };
 
 std::string function_name(aggregate_fn fn) {
@@ -129,10 +129,11 @@ TEST(noise_utility, every_noisy_default_costs_what_the_documentation_says) {
           }
           r.measured = sum / kDraws * w.step;
           r.tolerance = kStandardErrors * standard_error(*d) * w.step;
-          const std::string what = r.device_class + " " + f.path + " for " + r.purpose +
-                                   " with " + std::to_string(n) + " samples";
-          CHECK_TEXT(std::fabs(r.measured - r.exact) <= r.tolerance,
-                     (what + ": measured " + text(r.measured) + ", exact " + text(r.exact)).c_str());
+          const std::string what = r.device_class + " " + f.path + " for " + r.purpose + " with " +
+                                   std::to_string(n) + " samples";
+          CHECK_TEXT(
+              std::fabs(r.measured - r.exact) <= r.tolerance,
+              (what + ": measured " + text(r.measured) + ", exact " + text(r.exact)).c_str());
           // The tolerance is tight enough to see a scale off by a tenth.
           const auto wrong = discrete_laplace::make(w.epsilon * 1.1, r.sensitivity);
           CHECK_TEXT(std::fabs(r.measured - wrong->expected_abs() * w.step) > r.tolerance,
