@@ -52,26 +52,6 @@ struct row {
   double tolerance = 0;  // kStandardErrors standard errors, in the field's unit
 };
 
-std::string function_name(aggregate_fn fn) {
-  switch (fn) {
-    case aggregate_fn::mean:
-      return "mean";
-    case aggregate_fn::min:
-      return "min";
-    case aggregate_fn::max:
-      return "max";
-    case aggregate_fn::sum:
-      return "sum";
-    case aggregate_fn::count:
-      return "count";
-    case aggregate_fn::last:
-      return "last";
-    case aggregate_fn::delta:
-      return "increase";
-  }
-  return "";
-}
-
 // The sample counts a rule's cost is measured at (as docs/DEFAULTS.md lists them).
 std::vector<std::uint64_t> sample_counts(const aggregate_spec& w) {
   if (w.fn != aggregate_fn::mean) return {1};
@@ -115,7 +95,7 @@ TEST(noise_utility, every_noisy_default_costs_what_the_documentation_says) {
           const auto d = discrete_laplace::make(w.epsilon, noise_sensitivity_steps(w, n));
           CHECK_TRUE(d.has_value());
           row r{policy->purposes()[p].id, c->id, f.title, f.unit,
-                function_name(w.fn) + " per " + window_name(w.window_seconds)};
+                std::string(aggregate_fn_name(w.fn)) + " per " + window_name(w.window_seconds)};
           r.epsilon = w.epsilon;
           r.sensitivity = noise_sensitivity_steps(w, n);
           r.samples = n;
