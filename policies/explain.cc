@@ -1,6 +1,9 @@
 #include "policies/explain.h"
 
+#include "policies/noise_cost.h"
+
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string_view>
 #include <vector>
@@ -31,29 +34,74 @@ std::string capitalised(std::string s) {
   return s;
 }
 
-// "summed per 15 minutes, never single readings, with random noise (ε 0.1)": how a field leaves
-// per window, in plain words.
-std::string window_words(const aggregate_spec& w) {
-  std::string per = "per " + duration(w.window_seconds);
-  if (per == "per 1 hour") per = "per hour";
-  if (per == "per 1 day") per = "per day";
-  if (per == "per 1 minute") per = "per minute";
-  if (per == "per 15 minutes") per = "per quarter hour";
+// A positive number to two significant digits, as a person writes it: 0.42, 1.7, 17, 170.
+std::string two_digits(double v) {
+  if (!(v > 0) || !std::isfinite(v)) return number(v);
+  const double unit = std::pow(10.0, std::floor(std::log10(v)) - 1);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.12g", std::round(v / unit) * unit);
+  return buf;
+}
+
+// "per quarter hour", "per hour", "per 6 hours".
+std::string per_window(std::uint32_t seconds) {
+  if (seconds == 60) return "per minute";
+  if (seconds == 900) return "per quarter hour";
+  if (seconds == 3600) return "per hour";
+  if (seconds == 86400) return "per day";
+  return "per " + duration(seconds);
+}
+
+// "off by 0.4 kWh on average"; for a mean, with the fewest samples it is sent with ("off by
+// 0.42 °C on average with 48 readings, less with more"). Empty without noise.
+std::string noise_error_words(const aggregate_spec& w, const std::string& unit) {
+  const std::uint64_t n = w.fn == aggregate_fn::mean ? w.min_samples : 1;
+  const auto error = expected_noise_error(w, n);
+  if (!error) return "";
+  std::string s = "off by " + with_unit(two_digits(*error), unit) + " on average";
+  if (w.fn == aggregate_fn::mean) {
+    s += " with " + std::to_string(n) + (n == 1 ? " reading" : " readings") + ", less with more";
+  }
+  return s;
+}
+
+// "how much it rose per quarter hour, to 0.001 kWh; never single readings, with random noise
+// added (...)": how a field leaves per window, in plain words.
+std::string window_words(const aggregate_spec& w, const std::string& unit) {
+  const std::string per = per_window(w.window_seconds);
+  const std::string each = per == "per quarter hour" ? "of each quarter hour"
+                           : per == "per hour"       ? "of each hour"
+                           : per == "per day"        ? "of each day (UTC)"
+                           : per == "per minute"     ? "of each minute"
+                                                     : "of every " + duration(w.window_seconds);
+  const std::string to = ", to " + with_unit(number(w.step), unit);
   std::string s;
   switch (w.fn) {
-    case aggregate_fn::mean: s = "averaged " + per; break;
-    case aggregate_fn::min: s = "its lowest value " + per; break;
-    case aggregate_fn::max: s = "its highest value " + per; break;
-    case aggregate_fn::sum: s = "summed " + per; break;
-    case aggregate_fn::count: s = "how many readings there were " + per; break;
-    case aggregate_fn::last: s = "its last value " + per; break;
-    case aggregate_fn::delta: s = "how much it rose " + per; break;
+    case aggregate_fn::mean:
+      s = "averaged " + per + to + "; never single readings";
+      break;
+    case aggregate_fn::sum:
+      s = "summed " + per + to + "; never single readings";
+      break;
+    case aggregate_fn::count:
+      s = "how many readings there were " + per + "; never the readings";
+      break;
+    case aggregate_fn::delta:
+      s = "how much it rose " + per + to + "; never single readings";
+      break;
+    case aggregate_fn::min:
+      s = "only its lowest reading " + each + to;
+      break;
+    case aggregate_fn::max:
+      s = "only its highest reading " + each + to;
+      break;
+    case aggregate_fn::last:
+      s = "only its last reading " + each + to;
+      break;
   }
-  s += ", never single readings";
   if (w.noisy) {
-    char eps[32];
-    std::snprintf(eps, sizeof eps, "%g", w.epsilon);
-    s += std::string(", with random noise added (differential privacy, ε ") + eps + " a window)";
+    s += ", with random noise added (differential privacy, ε " + number(w.epsilon) +
+         " a window): " + noise_error_words(w, unit);
   }
   return s;
 }
@@ -83,7 +131,8 @@ std::string explain_field(const compiled_class& c, std::size_t field, std::size_
     case action_kind::generalise_location:
       return f.title + " and " + c.fields[static_cast<std::size_t>(a.partner_field)].title + " only as a " +
              number(a.cell_km) + " km grid cell";
-    case action_kind::aggregate: return with_unit(f.title, f.unit.empty() ? "" : "(" + f.unit + ")") + " " + window_words(a.window);
+    case action_kind::aggregate:
+      return f.title + ": " + window_words(a.window, f.unit);
   }
   return "";
 }
@@ -258,6 +307,62 @@ bool leaves(const compiled_field& f) {
 
 constexpr const char* kOther = "Other";
 
+// The table of what each noisy rule's noise costs: the expected absolute error of a figure, for a
+// mean with the fewest readings it is sent with and with a reading every 15 and every 5 minutes.
+std::string noise_costs(const compiled_policy& policy) {
+  std::string rows;
+  for (const auto& c : policy.classes()) {
+    for (const auto& f : c->fields) {
+      for (std::size_t p = 0; p < f.actions.size(); ++p) {
+        const field_action& a = f.actions[p];
+        if (a.kind != action_kind::aggregate || !a.window.noisy) continue;
+        const aggregate_spec& w = a.window;
+        std::string error;
+        if (w.fn == aggregate_fn::mean) {
+          std::vector<std::uint64_t> counts{w.min_samples};
+          for (const std::uint32_t every : {900u, 300u}) {
+            if (w.window_seconds / every > counts.back())
+              counts.push_back(w.window_seconds / every);
+          }
+          for (const auto n : counts) {
+            const auto e = expected_noise_error(w, n);
+            if (!e) continue;
+            error += (error.empty() ? "" : ", ") + with_unit(two_digits(*e), f.unit) + " (" +
+                     std::to_string(n) + " readings)";
+          }
+        } else if (const auto e = expected_noise_error(w, 1)) {
+          error = with_unit(two_digits(*e), f.unit);
+        }
+        const std::string words = window_words(w, f.unit);
+        rows += "| " + md_code(policy.purposes()[p].id) + " | " + md_code(c->id) + " | " +
+                field_name(f) + " | " + md_text(words.substr(0, words.find(';'))) + " | " +
+                number(w.epsilon) + " | " + plain_number(w.lower) + " to " +
+                md_text(with_unit(plain_number(w.upper), f.unit)) + " | " + md_text(error) + " |\n";
+      }
+    }
+  }
+  return "\n## What the noise costs\n\n"
+         "Noise protects each reading and costs accuracy. The average error is how far, on "
+         "average, a figure "
+         "sent is from the true one (after rounding to its step): the mean absolute value of the "
+         "discrete "
+         "Laplace noise, E|X| = step / sinh(ε / Δ), where Δ, the most one reading can move the "
+         "figure, is "
+         "the clamp's width in steps (for an average, divided by the number of readings). Each "
+         "reading is "
+         "clamped to the range shown before it counts (for an increase, each rise between two "
+         "readings). "
+         "The noise is drawn afresh for every figure, so over many homes or days it averages out. "
+         "`tests/policies/noise_utility_test.cc` draws 20,000 noise values for each rule and "
+         "checks that "
+         "the measured error matches; "
+         "[policies/defaults/README.md](../policies/defaults/README.md) lists the measured "
+         "figures.\n\n"
+         "| Purpose | Device class | Field | Figure | ε | Clamp per reading | Average error |\n"
+         "|---|---|---|---|---|---|---|\n" +
+         rows;
+}
+
 }  // namespace
 
 std::string explain_form(const compiled_class& c, std::size_t field, std::size_t purpose) {
@@ -327,7 +432,7 @@ std::string explain_form(const compiled_class& c, std::size_t field, std::size_t
       }
       return "";
     case action_kind::aggregate:
-      return window_words(a.window);
+      return window_words(a.window, f.unit);
   }
   return "";
 }
@@ -390,6 +495,13 @@ std::string explain_policy_markdown(const compiled_policy& policy) {
              "basis.\n";
     }
     if (p.suspended) out += "- Suspended by the operator: nothing is sent.\n";
+    if (p.epsilon_per_day > 0) {
+      out += "- Privacy budget: the noisy figures of one device spend at most ε " +
+             number(p.epsilon_per_day) +
+             " a day (UTC days); once it is spent, nothing more of that device is sent for this "
+             "purpose until "
+             "the next day.\n";
+    }
     out += "- A release waits at most " + duration(p.retention_seconds) +
            " to be sent (for example while the internet is down); then it is deleted.\n";
     out +=
@@ -409,8 +521,32 @@ std::string explain_policy_markdown(const compiled_policy& policy) {
       "centre of the square of that size it lies in, never the exact place.\n"
       "- **as sent, if text of at most 16 characters**: the value leaves unchanged only if it is "
       "of that type and that short; anything else stays home.\n"
-      "- **its first 8 characters**: longer text is cut.\n"
-      "- **—**: the purpose does not receive the field.\n";
+      "- **its first 8 characters**: longer text is cut.\n";
+  bool windows = false, noisy = false;
+  for (const auto& c : policy.classes()) {
+    for (const auto& f : c->fields) {
+      for (const auto& a : f.actions) {
+        windows = windows || a.kind == action_kind::aggregate;
+        noisy = noisy || (a.kind == action_kind::aggregate && a.window.noisy);
+      }
+    }
+  }
+  if (windows) {
+    out +=
+        "- **averaged per quarter hour** (summed, how much it rose, only its last reading; per "
+        "hour, per day): the readings are not sent one by one. Those of each quarter hour (hour, "
+        "day; counted from midnight UTC) leave together as one figure once it is over, at a random "
+        "moment soon after (by default within a tenth of the window, at most 5 minutes), with the "
+        "window's start and length and never the readings' times.\n";
+  }
+  if (noisy) {
+    out +=
+        "- **with random noise added (differential privacy, ε 0.25 a window)**: before the figure "
+        "leaves, a random number is added to it, so that no single reading can be told from it. "
+        "Smaller ε means more noise. Each figure spends its ε from the purpose's daily privacy "
+        "budget; the [average error](#what-the-noise-costs) says how far a figure is off.\n";
+  }
+  out += "- **—**: the purpose does not receive the field.\n";
 
   // Ecosystems, sorted, "Other" last.
   std::vector<std::string> ecosystems;
@@ -502,6 +638,8 @@ std::string explain_policy_markdown(const compiled_policy& policy) {
       out += "| Topics | Why |\n|---|---|\n" + ignored;
     }
   }
+
+  if (noisy) out += noise_costs(policy);
 
   out +=
       "\n## Everything else stays home\n\n"

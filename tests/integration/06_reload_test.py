@@ -12,11 +12,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import DEFAULT_POLICY_DIR, GatewayTest, decoded, main, on_topic  # noqa: E402
 
 SENSOR = "zigbee2mqtt/Anna bedroom sensor"
-# The temperature field of the default Zigbee2MQTT class, as written there (once).
-TEMPERATURE = ('path: "temperature" title: "temperature" unit: "°C"\n'
-               '    why: "room climate insights; 0.5 °C is enough to see a cold or overheated room"\n'
-               '    rule { purpose: "analytics" round { step: 0.5 } }')
-ANALYTICS = "portier/gw06/analytics/zigbee2mqtt-device/+"
+# The device temperature field of the default Zigbee2MQTT class, as written there (once): the
+# service receives it per message (analytics receives the room climate per window, 19_windows).
+TEMPERATURE = ('path: "device_temperature" title: "temperature inside the device" unit: "°C"\n'
+               '    why: "warns of an overheating plug or relay"\n'
+               '    rule { purpose: "service" round { step: 1 } }')
+SERVICE = "portier/gw06/service/zigbee2mqtt-device/+"
 RELOADED = r"info: reloaded: policy \"portier-defaults\" version %d"
 REJECTED = r"error: reload rejected, the running policy stays"
 
@@ -39,15 +40,15 @@ class Reload(GatewayTest):
             f.write(text.replace(old, new))
 
     def temperature(self, obs, since, value=21.74):
-        """Sends a temperature reading; returns what analytics received."""
-        self.dev.publish(SENSOR, {"temperature": value})
-        return decoded(obs.expect(on_topic(ANALYTICS), since=since))
+        """Sends a device temperature; returns what the service received."""
+        self.dev.publish(SENSOR, {"device_temperature": value})
+        return decoded(obs.expect(on_topic(SERVICE), since=since))
 
     def test_invalid_policy_is_rejected_and_the_old_one_keeps_working(self):
         local, upstream, obs, daemon, self.dev = self.world(policy_dir=self.policy_dir, grant=["analytics"])
-        self.assertEqual(self.temperature(obs, 0), {"temperature": 21.5})
+        self.assertEqual(self.temperature(obs, 0), {"device_temperature": 22})
 
-        self.edit("zigbee2mqtt.textproto", TEMPERATURE, TEMPERATURE.replace("step: 0.5", 'step: "half"'))
+        self.edit("zigbee2mqtt.textproto", TEMPERATURE, TEMPERATURE.replace("step: 1", 'step: "one"'))
         daemon.hup()
         daemon.log.wait_for(REJECTED)
         self.assertRegex(daemon.log.text(), r"error: policy: %s:\d+:\d+: " % re.escape(
@@ -55,7 +56,7 @@ class Reload(GatewayTest):
         self.assertEqual(daemon.log.count(r"info: reloaded: "), 0)
 
         mark = obs.mark()
-        self.assertEqual(self.temperature(obs, mark), {"temperature": 21.5})
+        self.assertEqual(self.temperature(obs, mark), {"device_temperature": 22})
         status = self.status(obs, daemon, lambda s: s["counters"]["reload_failures"] == 1, since=mark)
         self.assertEqual(status["policy"], {"name": "portier-defaults", "version": 1})
         self.assertEqual(status["counters"]["reloads"], 0)
@@ -63,24 +64,23 @@ class Reload(GatewayTest):
 
     def test_changed_policy_applies_to_the_next_message(self):
         local, upstream, obs, daemon, self.dev = self.world(policy_dir=self.policy_dir, grant=["analytics"])
-        self.assertEqual(self.temperature(obs, 0), {"temperature": 21.5})
+        self.assertEqual(self.temperature(obs, 0), {"device_temperature": 22})
 
-        self.edit("zigbee2mqtt.textproto", TEMPERATURE, TEMPERATURE.replace("step: 0.5", "step: 5"))
+        self.edit("zigbee2mqtt.textproto", TEMPERATURE, TEMPERATURE.replace("step: 1", "step: 5"))
         self.edit("purposes.textproto", "version: 1", "version: 2")
         daemon.hup()
         daemon.log.wait_for(RELOADED % 2)
 
         mark = obs.mark()
-        self.assertEqual(self.temperature(obs, mark), {"temperature": 20})
+        self.assertEqual(self.temperature(obs, mark), {"device_temperature": 20})
         status = self.status(obs, daemon, lambda s: s["policy"]["version"] == 2, since=mark)
         self.assertEqual(status["counters"]["reloads"], 1)
 
     def test_removed_device_class_stops_its_messages_and_subscriptions(self):
         local, upstream, obs, daemon, self.dev = self.world(policy_dir=self.policy_dir, grant=["analytics"])
-        plug = ("tele/kitchen-plug/SENSOR", {"ENERGY": {"Power": 1873}})
+        plug = ("stat/kitchen-plug/POWER", b"ON")
         self.dev.publish(*plug)
-        self.assertEqual(decoded(obs.expect(on_topic("portier/gw06/analytics/tasmota-sensor/+"))),
-                         {"ENERGY": {"Power": 1870}})
+        self.assertEqual(obs.expect(on_topic("portier/gw06/service/tasmota-power/+")).payload, b"ON")
 
         os.remove(os.path.join(self.policy_dir, "tasmota.textproto"))
         daemon.hup()
@@ -90,8 +90,8 @@ class Reload(GatewayTest):
 
         mark = obs.mark()
         self.dev.publish(*plug)
-        self.assertEqual(self.temperature(obs, mark), {"temperature": 21.5})  # later, so also after the plug's
-        self.assertEqual(obs.seen(on_topic("portier/gw06/+/tasmota-sensor/+"), mark), [])
+        self.assertEqual(self.temperature(obs, mark), {"device_temperature": 22})  # later: after the plug's too
+        self.assertEqual(obs.seen(on_topic("portier/gw06/+/tasmota-power/+"), mark), [])
 
     def test_consent_preset_in_the_configuration_applies_only_at_first_start(self):
         """`grant:` in the configuration is a first-start preset (docs/CONFIGURATION.md); after

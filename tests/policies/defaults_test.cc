@@ -50,7 +50,7 @@ TEST_GROUP(defaults) {
 };
 
 TEST(defaults, the_policy_compiles) {
-  LONGS_EQUAL(4, e.policy->purposes().size());
+  LONGS_EQUAL(5, e.policy->purposes().size());
   STRCMP_EQUAL("portier-defaults", e.policy->name().c_str());
   LONGS_EQUAL(1, e.policy->version());
   CHECK_TRUE(e.policy->classes().size() >= 30);
@@ -138,7 +138,7 @@ TEST(defaults, a_zigbee2mqtt_climate_sensor) {
   STRCMP_EQUAL("zigbee2mqtt/Anna bedroom sensor", s.topic.c_str());
   const decision& d = e.ev.evaluate(s.topic, s.payload, e.consent, 0);
   STRCMP_EQUAL("zigbee2mqtt-device", d.device_class()->id.c_str());
-  LONGS_EQUAL(2, d.releases().size());
+  LONGS_EQUAL(3, d.releases().size());
   STRCMP_EQUAL("portier/gw-test/service/zigbee2mqtt-device/kezu6euatcy5sxpb",
                d.releases()[0].topic.c_str());
   STRCMP_EQUAL(
@@ -147,11 +147,17 @@ TEST(defaults, a_zigbee2mqtt_climate_sensor) {
       R"({"battery":97,"linkquality":"good","last_seen":"2024-05-01T10:23:00+02:00",)"
       R"("device":{"ieeeAddr":"azbv4cinn6ntwmgm"}})",
       d.releases()[0].payload.c_str());
+  // Battery and last seen are for the service only: analytics receives the readings, not now but
+  // into the quarter hour's window (its release goes to this topic once the window is over), and
+  // energy-research temperature and humidity into the day's.
   STRCMP_EQUAL("portier/gw-test/analytics/zigbee2mqtt-device/o2y2yse7s5pge2sc",
                d.releases()[1].topic.c_str());
-  // Battery and last seen are for the service only: analytics receives the readings.
-  STRCMP_EQUAL(R"({"humidity":48,"pressure":1012,"temperature":21.5})",
-               d.releases()[1].payload.c_str());
+  CHECK_TRUE(d.releases()[1].windowed);
+  STRCMP_EQUAL("", d.releases()[1].payload.c_str());
+  STRCMP_CONTAINS(
+      "analytics=window{humidity:48.27,pressure:1012.4,temperature:21.53} "
+      "energy-research=window{humidity:48.27,temperature:21.53} |",
+      summary(d, *e.policy).c_str());
   LONGS_EQUAL(1,
               d.drops(drop_reason::nothing_permitted));  // location: no occupancy or contact in it
 
@@ -159,7 +165,7 @@ TEST(defaults, a_zigbee2mqtt_climate_sensor) {
   consent_snapshot defaults;
   const decision& by_default = e.ev.evaluate(s.topic, s.payload, defaults, 0);
   LONGS_EQUAL(1, by_default.releases().size());
-  LONGS_EQUAL(2, by_default.drops(drop_reason::consent_refused));
+  LONGS_EQUAL(3, by_default.drops(drop_reason::consent_refused));
 }
 
 TEST(defaults, an_owntracks_location) {
@@ -192,14 +198,14 @@ TEST(defaults, a_zigbee2mqtt_last_seen_keeps_its_unit_and_loses_its_precision) {
     return out.c_str();
   };
   // Only the service receives last_seen: policy_drop, then nothing_permitted for the others.
-  STRCMP_EQUAL(R"(service={"last_seen":1714551780000} | nothing_permitted=2 policy_drop=2)",
+  STRCMP_EQUAL(R"(service={"last_seen":1714551780000} | nothing_permitted=3 policy_drop=3)",
                run(R"({"last_seen":1714551825123})"));
   // Microseconds and nanoseconds were taken for milliseconds: 3.6 s and 3.6 ms resolution left.
-  STRCMP_EQUAL(R"(service={"last_seen":1714551780000000} | nothing_permitted=2 policy_drop=2)",
+  STRCMP_EQUAL(R"(service={"last_seen":1714551780000000} | nothing_permitted=3 policy_drop=3)",
                run(R"({"last_seen":1714551825123456})"));
-  STRCMP_EQUAL(R"(service={"last_seen":1714551780000000000} | nothing_permitted=2 policy_drop=2)",
+  STRCMP_EQUAL(R"(service={"last_seen":1714551780000000000} | nothing_permitted=3 policy_drop=3)",
                run(R"({"last_seen":1714551825123456789})"));
-  STRCMP_EQUAL("| nothing_permitted=3 policy_drop=2 implausible_time=1",
+  STRCMP_EQUAL("| nothing_permitted=4 policy_drop=3 implausible_time=1",
                run(R"({"last_seen":17145518251234})"));
 }
 
@@ -218,9 +224,9 @@ TEST(defaults, free_text_leaves_only_short_and_of_the_expected_type) {
                run(inventory, R"([{"type":"Router","definition":{"model":")" + model64 + R"(M"}}])")
                    .c_str());
   const char* sensor = "zigbee2mqtt/Anna bedroom sensor";
-  STRCMP_EQUAL("| nothing_permitted=3 policy_drop=2 type_mismatch=1",
+  STRCMP_EQUAL("| nothing_permitted=4 policy_drop=3 type_mismatch=1",
                run(sensor, R"({"state":"Anna is at home, the door code is 1234"})").c_str());
-  STRCMP_EQUAL("| nothing_permitted=3 policy_drop=2 type_mismatch=1",
+  STRCMP_EQUAL("| nothing_permitted=4 policy_drop=3 type_mismatch=1",
                run(sensor, R"({"state":1})").c_str());
 }
 
@@ -326,26 +332,26 @@ TEST(defaults, esphome_sensors_take_their_class_from_the_discovery_message) {
   const char* state = "livingroom/sensor/living_room_reading/state";
   STRCMP_EQUAL("| unannounced_topic=1", a.run(state, "21.43").c_str());
   a.esphome("sensor", "living_room_reading", R"("dev_cla":"temperature","unit_of_meas":"°C")");
-  STRCMP_EQUAL("esphome-temperature analytics=21.5 |", a.run(state, "21.43").c_str());
+  STRCMP_EQUAL("esphome-temperature analytics=window{$:21.43} |", a.run(state, "21.43").c_str());
   // Announced again (the household changed the sensor): the same topic now reads as power.
   a.esphome("sensor", "living_room_reading", R"("dev_cla":"power","unit_of_meas":"W")");
-  STRCMP_EQUAL("esphome-power analytics=1870 |", a.run(state, "1873.4").c_str());
-  // Energy in Wh and in kWh are rounded to steps of their own unit.
+  STRCMP_EQUAL("esphome-power analytics=window{$:1873.4} |", a.run(state, "1873.4").c_str());
+  // Energy in Wh and in kWh: a class each, whose window is rounded to a step of its own unit.
   a.esphome("sensor", "living_room_reading", R"("dev_cla":"energy","unit_of_meas":"kWh")");
-  STRCMP_EQUAL("esphome-energy-kwh analytics=3.22 |", a.run(state, "3.217").c_str());
+  STRCMP_EQUAL("esphome-energy-kwh analytics=window{$:3.217} |", a.run(state, "3.217").c_str());
   a.esphome("sensor", "living_room_reading", R"("dev_cla":"energy","unit_of_meas":"Wh")");
-  STRCMP_EQUAL("esphome-energy analytics=3220 |", a.run(state, "3217").c_str());
+  STRCMP_EQUAL("esphome-energy analytics=window{$:3217} |", a.run(state, "3217").c_str());
   // Power in kW has no class (10 W steps would be 10 kW): dropped, and said why.
   a.esphome("sensor", "living_room_reading", R"("dev_cla":"power","unit_of_meas":"kW")");
   STRCMP_EQUAL("| unknown_announcement=1", a.run(state, "1.873").c_str());
   // Without a device class the unit decides, where it is unambiguous...
   a.esphome("sensor", "living_room_reading", R"("unit_of_meas":"°C")");
-  STRCMP_EQUAL("esphome-temperature analytics=21.5 |", a.run(state, "21.43").c_str());
+  STRCMP_EQUAL("esphome-temperature analytics=window{$:21.43} |", a.run(state, "21.43").c_str());
   // ... and "%" is not (humidity, battery, moisture): only with its device class.
   a.esphome("sensor", "living_room_reading", R"("unit_of_meas":"%")");
   STRCMP_EQUAL("| unknown_announcement=1", a.run(state, "47.8").c_str());
   a.esphome("sensor", "living_room_reading", R"("dev_cla":"humidity","unit_of_meas":"%")");
-  STRCMP_EQUAL("esphome-humidity analytics=48 |", a.run(state, "47.8").c_str());
+  STRCMP_EQUAL("esphome-humidity analytics=window{$:47.8} |", a.run(state, "47.8").c_str());
   a.esphome("sensor", "living_room_reading", R"("dev_cla":"battery","unit_of_meas":"%")");
   STRCMP_EQUAL("esphome-battery service=88 |", a.run(state, "87.5").c_str());
   // A value template means the state payload is not the value as such.
@@ -444,12 +450,12 @@ TEST(defaults, home_assistant_statestream_states_are_read_by_their_attributes) {
   STRCMP_EQUAL("ha-statestream-unit service=\"°C\" |",
                a.run("homeassistant/sensor/anna_bedroom_temperature/unit_of_measurement", R"("°C")")
                    .c_str());
-  STRCMP_EQUAL("esphome-temperature analytics=21.5 |", a.run(state, "21.43").c_str());
+  STRCMP_EQUAL("esphome-temperature analytics=window{$:21.43} |", a.run(state, "21.43").c_str());
   STRCMP_EQUAL(
       "ha-statestream-device-class service=\"temperature\" |",
       a.run("homeassistant/sensor/anna_bedroom_temperature/device_class", R"("temperature")")
           .c_str());
-  STRCMP_EQUAL("esphome-temperature analytics=21.5 |", a.run(state, "21.43").c_str());
+  STRCMP_EQUAL("esphome-temperature analytics=window{$:21.43} |", a.run(state, "21.43").c_str());
   TAKEN_BY("homeassistant/sensor/anna_bedroom_temperature/friendly_name", "ignored");
   TAKEN_BY("homeassistant/sensor/anna_bedroom_temperature/last_changed", "ignored");
   TAKEN_BY("homeassistant/person/anna/latitude", "ignored");
@@ -503,16 +509,21 @@ TEST(defaults, shelly_topics_reach_their_class_or_stay_home) {
   TAKEN_BY("shellies/shellyswitch25-A1B2C3/roller/0/command/pos", "ignored");
   TAKEN_BY("shellies/shellyplug-s-C45BBE6A1B2C/temperature_f", "ignored");
   TAKEN_BY("shellies/shellydw2-7E3F2A/sensor/tilt", "ignored");
-  TAKEN_BY("shellyplus1pm-a8032ab12345/status/switch:3", "shelly-gen2-switch");
-  TAKEN_BY("shellyplus2pm-b0b21c1a2b3c/status/cover:1", "shelly-gen2-cover");
+  // A component with channels has a class per channel, so that each channel's window is its own.
+  TAKEN_BY("shellyplus1pm-a8032ab12345/status/switch:0", "shelly-gen2-switch-0");
+  TAKEN_BY("shellyplus1pm-a8032ab12345/status/switch:3", "shelly-gen2-switch-3");
+  TAKEN_BY("shellyplus2pm-b0b21c1a2b3c/status/cover:1", "shelly-gen2-cover-1");
   TAKEN_BY("shellyplusi4-c4d8d51a2b3c/status/input:3", "shelly-gen2-input");
-  TAKEN_BY("shellyplus1-a8032ab54321/status/temperature:100", "shelly-gen2-climate");
+  TAKEN_BY("shellyplus1-a8032ab54321/status/temperature:100", "shelly-gen2-climate-100");
+  TAKEN_BY("shellyplus1-a8032ab54321/status/humidity:100", "shelly-gen2-climate-100");
+  TAKEN_BY("shellyplus1-a8032ab54321/status/temperature:104", "shelly-gen2-climate-104");
   TAKEN_BY("shellyplusht-b8d61a8b17cc/status/humidity:0", "shelly-gen2-climate");
   TAKEN_BY("shellyplusht-b8d61a8b17cc/status/devicepower:0", "shelly-gen2-devicepower");
   TAKEN_BY("shellypro3em-ec62609a1b2c/status/em:0", "shelly-gen2-meter");
   TAKEN_BY("shellypro3em-ec62609a1b2c/status/emdata:0", "shelly-gen2-meter");
-  TAKEN_BY("shellyproem50-08f9e0e51a2b/status/em1data:1", "shelly-gen2-meter");
-  TAKEN_BY("shellypluspmmini-a0a3b3c4d5e6/status/pm1:0", "shelly-gen2-meter");
+  TAKEN_BY("shellyproem50-08f9e0e51a2b/status/em1:0", "shelly-gen2-meter-em1-0");
+  TAKEN_BY("shellyproem50-08f9e0e51a2b/status/em1data:1", "shelly-gen2-meter-em1-1");
+  TAKEN_BY("shellypluspmmini-a0a3b3c4d5e6/status/pm1:0", "shelly-gen2-pm1");
   TAKEN_BY("shellyplus1pm-a8032ab12345/rpc", "ignored");
   TAKEN_BY("shellyplus1pm-a8032ab12345/command", "ignored");
   TAKEN_BY("shellyplus1pm-a8032ab12345/command/switch:0", "ignored");
@@ -542,10 +553,11 @@ TEST(defaults, a_shelly_rpc_topic_is_split_into_classes_by_method) {
 
 TEST(defaults, a_shelly_notify_status_sends_its_component_keys_and_nothing_that_identifies) {
   const char* topic = "shellyplus1pm-a8032ab12345/events/rpc";
-  // The key "switch:0" (with its ':') is kept; the frame's src (the device id with its MAC),
-  // dst, method, ts, the component's id, source, current and energy per minute are not.
+  // Analytics takes power and the energy counter of "switch:0" into its hourly window; the
+  // frame's src (the device id with its MAC), dst, method, ts, the component's id, source,
+  // current and energy per minute stay home.
   STRCMP_EQUAL(
-      R"(analytics={"params":{"switch:0":{"apower":1410,"aenergy":{"total":24570}}}})",
+      "analytics=window{params.switch:0.apower:1412.7,params.switch:0.aenergy.total:24571.832}",
       released(
           e, topic,
           rpc_frame("NotifyStatus",
@@ -597,8 +609,8 @@ TEST(defaults, a_shelly_gen2_status_keeps_what_the_service_and_the_soak_rely_on)
                         R"("unixtime":1714551825,"uptime":274329,"cfg_rev":17,)"
                         R"("available_updates":{"stable":{"version":"1.7.0"}}})")
                    .c_str());
-  // A meter on the mains: the whole home in 100 W steps, no phase.
-  STRCMP_EQUAL(R"(analytics={"id":0,"total_act_power":2300})",
+  // A meter on the mains: the whole home into the hour's window, no phase, no channel id.
+  STRCMP_EQUAL("analytics=window{total_act_power:2299.419}",
                released(e, "shellypro3em-ec62609a1b2c/status/em:0",
                         R"({"id":0,"a_act_power":951.2,"b_act_power":632.8,"c_act_power":715.4,)"
                         R"("a_voltage":236.1,"total_current":11.086,"total_act_power":2299.419})")
@@ -627,7 +639,8 @@ TEST(defaults, emonhub_inputs_reach_their_channel_class_or_stay_home) {
   const decision& p1 = e.ev.evaluate("emon/Smith house/P1", "1437", e.consent, 0);
   LONGS_EQUAL(1, p1.releases().size());
   const std::string topic1 = p1.releases()[0].topic;
-  STRCMP_EQUAL("1440", p1.releases()[0].payload.c_str());
+  CHECK_TRUE(p1.releases()[0].windowed);  // into the hour's window
+  STRCMP_EQUAL("analytics=window{$:1437} |", summary(p1, *e.policy).c_str());
   const decision& p2 = e.ev.evaluate("emon/Smith house/P2", "87", e.consent, 0);
   const std::string topic2 = p2.releases()[0].topic;
   STRCMP_CONTAINS("/analytics/emonhub-power-1/", topic1.c_str());
@@ -777,8 +790,8 @@ TEST(defaults, a_bluetooth_scale_or_heart_rate_reaches_only_the_health_purpose) 
       summary(e.ev.evaluate("home/OMG_ESP32_Smiths/BTtoMQTT/E8F1A2B3C4D5", strap, e.consent, 0),
               *e.policy)
           .c_str());
-  // A climate sensor on the same topic: analytics and service as for Zigbee.
-  STRCMP_EQUAL(R"(service={"batt":88} analytics={"tempc":22.5,"hum":45} | unlisted_field=10 )"
+  // A climate sensor on the same topic: analytics (per quarter hour) and service as for Zigbee.
+  STRCMP_EQUAL(R"(service={"batt":88} analytics=window{tempc:22.43,hum:45.12} | unlisted_field=10 )"
                R"(policy_drop=3)",
                summary(e.ev.evaluate("home/OMG_ESP32_Smiths/BTtoMQTT/A4C1380F2D45",
                                      R"({"id":"A4:C1:38:0F:2D:45","rssi":-56,"type":"THB",)"

@@ -177,8 +177,15 @@ TEST(explain, the_shipped_defaults) {
   const std::string text = explain_policy(*compiled.policy);
   for (const char* phrase :
        {"Keep your devices working [service]", "Energy and climate insights [analytics]",
-        "Presence and location [location]", "    - temperature rounded to 0.5 °C\n",
-        "    - position and longitude only as a 5 km grid cell\n", "    - power rounded to 10 W\n",
+        "Presence and location [location]",
+        "    - temperature: averaged per quarter hour, to 0.5 °C; never single readings\n",
+        "    - position and longitude only as a 5 km grid cell\n",
+        "    - power: averaged per hour, to 10 W; never single readings\n",
+        "Energy and climate research with privacy noise [energy-research]",
+        "  Privacy budget: the noisy windows of one device spend at most ε 1 a day (UTC)",
+        "    - electricity used, low tariff: how much it rose per day, to 0.01 kWh; never single "
+        "readings, with random noise added (differential privacy, ε 0.25 a window): off by 0.4 kWh "
+        "on average\n",
         "    - device hardware address as a pseudonym\n",
         "    - radio link quality only as a range (weak, fair, good)\n"}) {
     STRCMP_CONTAINS(phrase, text.c_str());
@@ -352,4 +359,132 @@ TEST(explain, markdown_says_which_classes_announce_and_which_are_chosen_by_it) {
       "- Only topics a discovery message announced; a topic never announced, or announced "
       "otherwise, stays home.\n",
       md.c_str());
+}
+
+// Aggregates: how often, in what function and on what grid, and what the noise costs, in plain
+// words; the noise's cost is the exact E|X| · step of discrete_laplace.
+TEST(explain, windows_and_noise_in_plain_words) {
+  auto p = compile_ok(R"pb(
+    purpose { id: "a" title: "A" legal_basis: CONTRACT retention_seconds: 60 epsilon_per_day: 1 }
+    device_class {
+      id: "m"
+      topic: "m/{device}"
+      field {
+        path: "e"
+        title: "energy"
+        unit: "kWh"
+        rule {
+          purpose: "a"
+          aggregate { function: DELTA window_seconds: 900 step: 0.001 }
+        }
+      }
+      field {
+        path: "p"
+        title: "power"
+        unit: "W"
+        rule {
+          purpose: "a"
+          aggregate { function: MEAN window_seconds: 3600 step: 10 }
+        }
+      }
+      field {
+        path: "s"
+        title: "setpoint"
+        unit: "°C"
+        rule {
+          purpose: "a"
+          aggregate { function: LAST window_seconds: 900 step: 0.5 }
+        }
+      }
+      field {
+        path: "x"
+        title: "peak"
+        rule {
+          purpose: "a"
+          aggregate { function: MAX window_seconds: 21600 step: 1 }
+        }
+      }
+      field {
+        path: "n"
+        title: "readings"
+        rule {
+          purpose: "a"
+          aggregate { function: COUNT window_seconds: 60 }
+        }
+      }
+      field {
+        path: "d"
+        title: "daily energy"
+        unit: "kWh"
+        rule {
+          purpose: "a"
+          aggregate {
+            function: DELTA
+            window_seconds: 86400
+            step: 0.01
+            noise { epsilon: 0.25 lower: 0 upper: 0.1 }
+          }
+        }
+      }
+      field {
+        path: "t"
+        title: "temperature"
+        unit: "°C"
+        rule {
+          purpose: "a"
+          aggregate {
+            function: MEAN
+            window_seconds: 86400
+            step: 0.1
+            min_samples: 48
+            noise { epsilon: 0.5 lower: 10 upper: 30 }
+          }
+        }
+      }
+    }
+  )pb");
+  const compiled_class& m = *p->find_class("m");
+  STRCMP_EQUAL("how much it rose per quarter hour, to 0.001 kWh; never single readings",
+               explain_form(m, 0, 0).c_str());
+  STRCMP_EQUAL("averaged per hour, to 10 W; never single readings", explain_form(m, 1, 0).c_str());
+  STRCMP_EQUAL("only its last reading of each quarter hour, to 0.5 °C",
+               explain_form(m, 2, 0).c_str());
+  STRCMP_EQUAL("only its highest reading of every 6 hours, to 1", explain_form(m, 3, 0).c_str());
+  STRCMP_EQUAL("how many readings there were per minute; never the readings",
+               explain_form(m, 4, 0).c_str());
+  // Δ = 0.1 / 0.01 = 10 steps, λ = ε/Δ = 0.025: E|X| = 1/sinh(0.025) = 39.996 steps = 0.39996 kWh.
+  STRCMP_EQUAL(
+      "how much it rose per day, to 0.01 kWh; never single readings, with random noise added "
+      "(differential privacy, ε 0.25 a window): off by 0.4 kWh on average",
+      explain_form(m, 5, 0).c_str());
+  // A mean's Δ shrinks with its readings: with the fewest it is sent with, 20 / 0.1 / 48 = 4.17
+  // steps, λ = 0.12: E|X| = 1/sinh(0.12) = 8.31 steps = 0.83 °C.
+  STRCMP_EQUAL(
+      "daily energy: how much it rose per day, to 0.01 kWh; never single readings, with random "
+      "noise added (differential privacy, ε 0.25 a window): off by 0.4 kWh on average",
+      explain_field(m, 5, 0).c_str());
+  STRCMP_CONTAINS("off by 0.83 °C on average with 48 readings, less with more",
+                  explain_form(m, 6, 0).c_str());
+
+  const std::string md = explain_policy_markdown(*p);
+  STRCMP_CONTAINS("- Privacy budget: the noisy figures of one device spend at most ε 1 a day",
+                  md.c_str());
+  STRCMP_CONTAINS("- **averaged per quarter hour** (summed, how much it rose", md.c_str());
+  STRCMP_CONTAINS("- **with random noise added (differential privacy, ε 0.25 a window)**",
+                  md.c_str());
+  STRCMP_CONTAINS(
+      "| `a` | `m` | daily energy (kWh) | how much it rose per day, to 0.01 kWh | 0.25 | 0 to 0.1 "
+      "kWh | "
+      "0.4 kWh |\n",
+      md.c_str());
+  // A mean: with the fewest readings, and with one every 15 and every 5 minutes.
+  STRCMP_CONTAINS(
+      "| `a` | `m` | temperature (°C) | averaged per day, to 0.1 °C | 0.5 | 10 to 30 °C | "
+      "0.83 °C (48 readings), 0.41 °C (96 readings), 0.13 °C (288 readings) |\n",
+      md.c_str());
+
+  // Without windows and noise, neither the legend nor the table.
+  const std::string plain = explain_policy_markdown(*f.policy);
+  CHECK_TRUE(plain.find("averaged per quarter hour") == std::string::npos);
+  CHECK_TRUE(plain.find("What the noise costs") == std::string::npos);
 }

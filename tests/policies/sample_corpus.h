@@ -7,11 +7,15 @@
 //   {"source": "<doc URL>", "topic": "...", "payload": <JSON value, or a string = a RAW payload>,
 //    "expect": {"<purpose>": <release payload>, ...}, "drop": "<reason>", "never": ["..."]}
 // `expect` is required unless `drop` says why nothing leaves; any other member is an error, so a
-// misspelt key cannot switch a check off.
+// misspelt key cannot switch a check off. A purpose that receives the class per window (Aggregate)
+// gets no payload from the message; its expectation is then {"window": {"<field path>": <number>,
+// ...}}: exactly the samples the message adds to the device's open window, as the message wrote
+// them (the window's release, later, carries their mean, increase, ...).
 #pragma once
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -30,6 +34,7 @@
 #include "policies/evaluator.h"
 #include "policies/policy_source.h"
 #include "policies/topic_filter.h"
+#include "policies/window_aggregator.h"
 #include "test_support.h"
 
 namespace portier::policies::test {
@@ -360,22 +365,32 @@ struct defaults_engine {
   consent_snapshot consent;
 };
 
-// What a set of lines sends upstream, for the issue's targets.
+// What a set of lines sends upstream, for the issue's targets. A line whose purpose receives its
+// class per window releases to that purpose by adding samples to the device's window: it counts as
+// released (and useful, for analytics), with 0 upstream bytes of its own (`windowed` counts such
+// lines); the windows' releases are counted apart (window_releases, window_bytes), each standing
+// for every message of its window.
 struct corpus_stats {
   std::size_t lines = 0;
-  std::size_t useful = 0;          // lines that release something to service or analytics
-  std::size_t released = 0;        // lines that release something to any purpose
-  std::size_t kept_home = 0;       // lines nothing leaves of, on purpose (ignored_topic)
-  std::size_t input_bytes = 0;     // wire payloads
-  std::size_t upstream_bytes = 0;  // release payloads, over all purposes
+  std::size_t useful = 0;           // lines that release something to service or analytics
+  std::size_t released = 0;         // lines that release something to any purpose
+  std::size_t windowed = 0;         // lines that add samples to a window
+  std::size_t kept_home = 0;        // lines nothing leaves of, on purpose (ignored_topic)
+  std::size_t input_bytes = 0;      // wire payloads
+  std::size_t upstream_bytes = 0;   // release payloads per message, over all purposes
+  std::size_t window_releases = 0;  // windows released
+  std::size_t window_bytes = 0;     // their payloads
 
   void add(const corpus_stats& o) {
     lines += o.lines;
     useful += o.useful;
     released += o.released;
+    windowed += o.windowed;
     kept_home += o.kept_home;
     input_bytes += o.input_bytes;
     upstream_bytes += o.upstream_bytes;
+    window_releases += o.window_releases;
+    window_bytes += o.window_bytes;
   }
   static double percent(std::size_t n, std::size_t of) {
     return of == 0 ? 0 : 100.0 * double(n) / double(of);
@@ -383,43 +398,120 @@ struct corpus_stats {
   double useful_percent() const { return percent(useful, lines); }
   // Released to the purpose it serves, or known and kept home: not dropped as unknown or broken.
   double handled_percent() const { return percent(released + kept_home, lines); }
-  double reduction_percent() const {
-    return input_bytes == 0 ? 0 : 100.0 * (1.0 - double(upstream_bytes) / double(input_bytes));
+  // Per message: what each message's releases weigh against the message (issue 12's measure).
+  double reduction_percent() const { return reduction(upstream_bytes); }
+  // With the window releases the lines caused added, however few messages each window gathered.
+  double reduction_with_windows_percent() const { return reduction(upstream_bytes + window_bytes); }
+  double reduction(std::size_t upstream) const {
+    return input_bytes == 0 ? 0 : 100.0 * (1.0 - double(upstream) / double(input_bytes));
   }
 };
 
+// {"window": {...}} of an expectation: the samples a windowed purpose expects; null otherwise.
+inline const rapidjson::Value* expected_window(const rapidjson::Value& expected) {
+  if (!expected.IsObject() || expected.MemberCount() != 1) return nullptr;
+  const auto it = expected.FindMember("window");
+  return it != expected.MemberEnd() && it->value.IsObject() ? &it->value : nullptr;
+}
+
+// A windowed release's samples as {"path":value,...}, each value as the shortest text that reads
+// back as the same double.
+inline std::string window_samples_text(const decision& d, const release& r) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < r.samples.size(); ++i) {
+    char v[32];
+    const auto end = std::to_chars(v, v + sizeof v, r.samples[i].value).ptr;
+    out += (i ? "," : "") + std::string("\"") + d.device_class()->fields[r.samples[i].field].path +
+           "\":" + std::string(v, end);
+  }
+  return out + "}";
+}
+
+// What differs between a windowed release's samples and the expected {"path": number, ...}:
+// every sample must be expected with exactly its value, and every expected path must be sampled.
+inline std::vector<std::string> window_mismatches(const decision& d, const release& r,
+                                                  const rapidjson::Value& expected) {
+  std::vector<std::string> out;
+  const auto& fields = d.device_class()->fields;
+  for (const auto& sample : r.samples) {
+    const std::string& path = fields[sample.field].path;
+    const auto it = expected.FindMember(path.c_str());
+    if (it == expected.MemberEnd()) {
+      out.push_back("adds " + path + " to its window, which \"window\" does not name (samples " +
+                    window_samples_text(d, r) + ")");
+    } else if (!it->value.IsNumber() || it->value.GetDouble() != sample.value) {
+      out.push_back("adds " + path + " " + window_samples_text(d, r) + " to its window, expected " +
+                    json_text(it->value));
+    }
+  }
+  for (const auto& m : expected.GetObject()) {
+    const std::string path(m.name.GetString(), m.name.GetStringLength());
+    const bool sampled =
+        std::any_of(r.samples.begin(), r.samples.end(),
+                    [&](const window_sample& w) { return fields[w.field].path == path; });
+    if (!sampled) {
+      out.push_back("\"window\" names " + path + ", which the message does not add (samples " +
+                    window_samples_text(d, r) + ")");
+    }
+  }
+  return out;
+}
+
 // Evaluates one line with `ev` and returns what is wrong with it, each entry starting with
 // s.where; adds the line to `stats`. `announced` (one table per file, as portierd keeps one across
-// messages) holds what earlier lines announced and records what this one announces. Checks: each purpose receives exactly `expect[purpose]` and
-// no other purpose anything; a `drop` line releases nothing, for that reason; every `never`
+// messages) holds what earlier lines announced and records what this one announces; `windows`, if
+// given, takes the line's window samples, at `now_ms`. Checks: each
+// purpose receives exactly `expect[purpose]` (a windowed purpose: exactly the samples of
+// `expect[purpose].window`, no more, no fewer, each with its value) and no other purpose
+// anything; a `drop` line releases nothing, for that reason; every `never`
 // string is in the message and in no release; no captured topic level of 4+ characters reaches
 // an upstream topic; no value the detectors find (identifiers, precise coordinates and times)
 // leaves as it was.
 inline std::vector<std::string> check_sample(evaluator& ev, const consent_snapshot& consent,
                                              const detectors& re, const sample_line& s,
                                              corpus_stats& stats,
-                                             announcement_table* announced = nullptr) {
+                                             announcement_table* announced = nullptr,
+                                             window_aggregator* windows = nullptr,
+                                             std::int64_t now_ms = 0) {
   std::vector<std::string> errors;
   const compiled_policy& policy = ev.policy();
-  const decision& d = ev.evaluate(s.topic, s.payload, consent, 0, announced);
-  if (announced != nullptr && d.announced() != nullptr) announced->record(*d.announced(), 0);
+  const decision& d = ev.evaluate(s.topic, s.payload, consent, now_ms, announced);
+  if (announced != nullptr && d.announced() != nullptr) announced->record(*d.announced(), now_ms);
+  if (windows != nullptr) windows->add(policy, d, now_ms);
   const std::string got = " (" + s.topic + ": " + summary(d, policy) + ")";
   auto error = [&](const std::string& what) { errors.push_back(s.where + ": " + what + got); };
 
   ++stats.lines;
   stats.input_bytes += s.payload.size();
   bool useful = false;
+  bool windowed = false;
   for (const auto& r : d.releases()) {
     const std::string& purpose = policy.purposes()[r.purpose].id;
-    stats.upstream_bytes += r.payload.size();
+    stats.upstream_bytes += r.payload.size();  // 0 for a window's samples
     useful = useful || purpose == "service" || purpose == "analytics";
+    windowed = windowed || r.windowed;
+    const std::string got_text =
+        r.windowed ? "window samples " + window_samples_text(d, r) : r.payload;
     const rapidjson::Value* expected = nullptr;
     if (s.expect() != nullptr) {
       const auto it = s.expect()->FindMember(purpose.c_str());
       if (it != s.expect()->MemberEnd()) expected = &it->value;
     }
     if (expected == nullptr) {
-      error(purpose + " receives " + r.payload + ", which \"expect\" does not name");
+      error(purpose + " receives " + got_text + ", which \"expect\" does not name");
+      continue;
+    }
+    const rapidjson::Value* window = expected_window(*expected);
+    if (r.windowed || window != nullptr) {
+      if (!r.windowed) {
+        error(purpose + " receives " + r.payload + " per message, expected window samples " +
+              json_text(*window));
+      } else if (window == nullptr) {
+        error(purpose + " receives " + got_text + " (per window), expected " +
+              json_text(*expected));
+      } else {
+        for (const auto& e : window_mismatches(d, r, *window)) error(purpose + ": " + e);
+      }
       continue;
     }
     if (!r.payload_is_json) {
@@ -436,6 +528,7 @@ inline std::vector<std::string> check_sample(evaluator& ev, const consent_snapsh
     }
   }
   if (useful) ++stats.useful;
+  if (windowed) ++stats.windowed;
   if (!d.releases().empty()) ++stats.released;
   if (d.releases().empty() && d.drops(drop_reason::ignored_topic) > 0) ++stats.kept_home;
   if (s.expect() != nullptr) {
@@ -504,6 +597,27 @@ inline std::vector<std::string> check_sample(evaluator& ev, const consent_snapsh
     }
   }
   return errors;
+}
+
+// Releases every window `windows` holds, as if the clock ran `days` past `now_ms` with every
+// purpose permitted; counts them in `stats`. Noise and delays from a fixed-seed DRBG.
+inline std::vector<window_release> release_all_windows(const compiled_policy& policy,
+                                                       window_aggregator& windows,
+                                                       std::int64_t now_ms, corpus_stats& stats) {
+  auto drbg = platform::ctr_drbg::deterministic(
+      std::span(reinterpret_cast<const std::uint8_t*>("samples"), 7));
+  drbg_source rng(*drbg);
+  std::vector<window_release> out;
+  const auto all = [](std::size_t, std::string_view, std::string_view) { return true; };
+  const std::int64_t until = now_ms + 2 * 86'400'000;
+  for (std::int64_t at = windows.next_due_ms(); at <= until; at = windows.next_due_ms()) {
+    if (!windows.take_due(policy, at, rng, all, out)) FAIL("the window DRBG failed");
+  }
+  for (const auto& r : out) {
+    ++stats.window_releases;
+    stats.window_bytes += r.payload.size();
+  }
+  return out;
 }
 
 }  // namespace portier::policies::test

@@ -32,18 +32,49 @@ const std::filesystem::path kSamplesDir = kDefaultsDir + "/samples";
 //  - A bare reading ("1437" W) cannot shrink by 90% and still be the reading; the corpora's
 //    large documents (inventories, status dumps) shrink by 90-99%. The reduction is guarded at
 //    80% so that fatter releases fail here; the shortfall against 90% is reported, not hidden.
+//  - A line whose purpose receives the class per window (issue 13: the smart meter, plugs and
+//    climate sensors for analytics) sends nothing upstream by itself: it adds samples to the
+//    device's open window, whose one release later stands for every message of the window. Such a
+//    line counts as released (useful, for analytics) with 0 bytes of its own. Each file's lines are
+//    fed, a second apart, through a window_aggregator, and the windows it then releases are counted
+//    with their bytes and printed beside. That is the worst case for windows: a corpus holds one or
+//    two documented messages per device, where a real window gathers 90 telegrams or 60 plug
+//    reports, so the reduction is guarded per message (what issue 12 measured: each message
+//    against its releases), and the figure with the windows is reported, not hidden.
 constexpr double kMinHandledPercent = 90;
+// When the corpus's messages arrive (a second apart): 2024-05-01T00:00:00Z, the day of most
+// documented examples.
+constexpr std::int64_t kCorpusStart = 1'714'521'600'000;
 constexpr double kMinReductionPercent = 80;
 
-std::string figures(const std::string& name, const corpus_stats& s) {
-  char buf[240];
-  std::snprintf(buf, sizeof buf,
-                "%-16s %4zu lines, %5.1f%% handled, %5.1f%% release to service or analytics, "
-                "%7zu B in, %6zu B upstream, %5.1f%% less",
-                name.c_str(), s.lines, s.handled_percent(), s.useful_percent(), s.input_bytes,
-                s.upstream_bytes, s.reduction_percent());
+// "95.0% less", or "215.9% more" when the releases outweigh the input.
+std::string change(double reduction) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%5.1f%% %s", reduction < 0 ? -reduction : reduction,
+                reduction < 0 ? "more" : "less");
   return buf;
 }
+
+std::string figures(const std::string& name, const corpus_stats& s) {
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "%-16s %4zu lines, %5.1f%% handled, %5.1f%% release to service or analytics, "
+                "%5.1f%% into windows, %7zu B in, %6zu B upstream, %s; + %3zu windows %5zu B: %s",
+                name.c_str(), s.lines, s.handled_percent(), s.useful_percent(),
+                corpus_stats::percent(s.windowed, s.lines), s.input_bytes, s.upstream_bytes,
+                change(s.reduction_percent()).c_str(), s.window_releases, s.window_bytes,
+                change(s.reduction_with_windows_percent()).c_str());
+  return buf;
+}
+
+constexpr const char* kLegend =
+    "handled: released to a purpose (a release, or samples into a window) or kept home on "
+    "purpose;\n"
+    "into windows: lines whose samples go into a window instead of a release of their own;\n"
+    "B upstream: release payloads per message (a window's samples: 0 B), and less: against the "
+    "input;\n"
+    "+ windows: the releases of the windows the lines opened, and less: with them (each stands for "
+    "all messages of its window; here one or two, in a home 60 to 900)\n";
 
 // Parses one line written in a test, failing the test if it is not a valid corpus line.
 sample_line line(const std::string& text) {
@@ -83,13 +114,16 @@ TEST(samples, every_line_releases_what_it_expects_and_nothing_it_must_not) {
 
 TEST(samples, the_corpus_meets_the_issue_targets) {
   corpus_stats total;
-  std::string report = "\n";
+  std::string report = std::string("\n") + kLegend;
   std::vector<std::string> errors;
   for (const auto& file : sample_files(kSamplesDir)) {
     corpus_stats stats;
     announcement_map announced;
+    window_aggregator windows;
+    std::int64_t now = kCorpusStart;
     for (const auto& s : load_sample_file(file, errors))
-      (void)check_sample(e.ev, e.consent, re, s, stats, &announced);
+      (void)check_sample(e.ev, e.consent, re, s, stats, &announced, &windows, now += 1000);
+    (void)release_all_windows(*e.policy, windows, now, stats);
     report += figures(file.stem().string(), stats) + "\n";
     total.add(stats);
   }
@@ -116,25 +150,65 @@ TEST(samples, a_wrong_line_is_reported) {
     corpus_stats stats;
     return joined(check_sample(e.ev, e.consent, re, line(head + rest), stats));
   };
-  const std::string right =
-      R"("expect":{"service":{"battery":97,"last_seen":"2024-05-01T10:23:00+02:00"},)"
-      R"("analytics":{"temperature":21.50}},"never":["Anna","10:23:45"]})";
+  // The service receives the message's release; analytics (per quarter hour) and energy-research
+  // (per day) receive the temperature into their windows, as the device wrote it.
+  const std::string service =
+      R"("expect":{"service":{"battery":97,"last_seen":"2024-05-01T10:23:00+02:00"},)";
+  const std::string windows =
+      R"("analytics":{"window":{"temperature":21.53}},"energy-research":{"window":{"temperature":21.53}})";
+  const std::string right = service + windows + R"(},"never":["Anna","10:23:45"]})";
   STRCMP_EQUAL("", errors(right).c_str());
 
   STRCMP_CONTAINS(
-      R"(test.jsonl:1: analytics receives {"temperature":21.5}, expected {"temperature":21})",
-      errors(R"("expect":{"service":{"battery":97,"last_seen":"2024-05-01T10:23:00+02:00"},)"
-             R"("analytics":{"temperature":21}}})")
+      R"(test.jsonl:1: service receives {"battery":97,"last_seen":"2024-05-01T10:23:00+02:00"}, )"
+      R"(expected {"battery":98,"last_seen":"2024-05-01T10:23:00+02:00"})",
+      errors(R"("expect":{"service":{"battery":98,"last_seen":"2024-05-01T10:23:00+02:00"},)" +
+             windows + "}}")
           .c_str());
-  STRCMP_CONTAINS(R"(analytics receives {"temperature":21.5}, which "expect" does not name)",
-                  errors(R"("expect":{"service":{"battery":97,)"
-                         R"("last_seen":"2024-05-01T10:23:00+02:00"}}})")
+  STRCMP_CONTAINS(
+      R"(service receives {"battery":97,"last_seen":"2024-05-01T10:23:00+02:00"}, which )"
+      R"("expect" does not name)",
+      errors(R"("expect":{)" + windows + "}}").c_str());
+  // Window samples: exactly those named, each with its value.
+  STRCMP_CONTAINS(
+      R"(analytics: adds temperature {"temperature":21.53} to its window, expected 21.5)",
+      errors(service + R"("analytics":{"window":{"temperature":21.5}},)" +
+             R"("energy-research":{"window":{"temperature":21.53}}}})")
+          .c_str());
+  STRCMP_CONTAINS(R"(energy-research: "window" names humidity, which the message does not add)",
+                  errors(service + R"("analytics":{"window":{"temperature":21.53}},)" +
+                         R"("energy-research":{"window":{"temperature":21.53,"humidity":48}}}})")
                       .c_str());
+  STRCMP_CONTAINS(R"(analytics: adds temperature to its window, which "window" does not name)",
+                  errors(service + R"("analytics":{"window":{}},)" +
+                         R"("energy-research":{"window":{"temperature":21.53}}}})")
+                      .c_str());
+  STRCMP_CONTAINS(
+      R"(analytics receives window samples {"temperature":21.53} (per window), expected {"temperature":21.5})",
+      errors(service + R"("analytics":{"temperature":21.5},)" +
+             R"("energy-research":{"window":{"temperature":21.53}}}})")
+          .c_str());
+  STRCMP_CONTAINS(
+      R"(energy-research receives window samples {"temperature":21.53}, which "expect" does not name)",
+      errors(service + R"("analytics":{"window":{"temperature":21.53}}}})").c_str());
+  STRCMP_CONTAINS(
+      R"(service receives {"battery":97,"last_seen":"2024-05-01T10:23:00+02:00"} per message, )"
+      R"(expected window samples {"battery":97})",
+      errors(R"("expect":{"service":{"window":{"battery":97}},)" + windows + "}}").c_str());
   STRCMP_CONTAINS(R"("expect" names location, which receives nothing)",
-                  errors(R"("expect":{"service":{"battery":97,)"
-                         R"("last_seen":"2024-05-01T10:23:00+02:00"},)"
-                         R"("analytics":{"temperature":21.5},"location":{}}})")
-                      .c_str());
+                  errors(service + windows + R"(,"location":{}}})").c_str());
+  // A line whose windowed purposes are its only output is released to them, with no bytes of
+  // its own upstream.
+  corpus_stats stats;
+  const std::string only_windows =
+      R"({"source":"https://www.zigbee2mqtt.io/devices/WSDCGQ11LM.html","topic":"zigbee2mqtt/Anna/bedroom climate",)"
+      R"("payload":{"temperature":21.53},"expect":{)" +
+      windows + "}}";
+  STRCMP_EQUAL("", joined(check_sample(e.ev, e.consent, re, line(only_windows), stats)).c_str());
+  LONGS_EQUAL(1, stats.released);
+  LONGS_EQUAL(1, stats.useful);
+  LONGS_EQUAL(1, stats.windowed);
+  LONGS_EQUAL(0, stats.upstream_bytes);
   STRCMP_CONTAINS(R"("drop": "ignored_topic", but something leaves)",
                   errors(R"("drop":"ignored_topic"})").c_str());
   STRCMP_CONTAINS(R"("never": "Bob" is not in the message, so it checks nothing)",

@@ -2,6 +2,7 @@
 // messages, and print a decision in one line so a case fits on one line of a table.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -67,9 +68,10 @@ inline std::string summary(const decision& d, const compiled_policy& p) {
     if (r.windowed) {  // window{path:value,...}: the samples the message adds to its window
       out += "window{";
       for (std::size_t i = 0; i < r.samples.size(); ++i) {
-        char v[32];
-        std::snprintf(v, sizeof v, "%g", r.samples[i].value);
-        out += (i ? "," : "") + d.device_class()->fields[r.samples[i].field].path + ":" + v;
+        char v[32];  // the shortest text that reads back as the same double: 24571.832
+        const auto end = std::to_chars(v, v + sizeof v, r.samples[i].value).ptr;
+        out += (i ? "," : "") + d.device_class()->fields[r.samples[i].field].path + ":" +
+               std::string(v, end);
       }
       out += "}";
     } else {

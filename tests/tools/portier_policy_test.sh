@@ -53,11 +53,11 @@ expect_file() {  # case, file (out|err), expected whole content
 
 run_tool check "$defaults"
 expect_status "check defaults (directory)" 0 &&
-  expect_file "check defaults (directory)" out "ok: 4 purposes, 188 device classes, 227 topic filters"
+  expect_file "check defaults (directory)" out "ok: 5 purposes, 199 device classes, 226 topic filters"
 
 run_tool check "$defaults"/*.textproto
 expect_status "check defaults (files)" 0 &&
-  expect_file "check defaults (files)" out "ok: 4 purposes, 188 device classes, 227 topic filters"
+  expect_file "check defaults (files)" out "ok: 5 purposes, 199 device classes, 226 topic filters"
 
 cat >"$tmp/broken.textproto" <<'EOF'
 purpose { id: "analytics" title: "Insights" legal_basis: CONSENT retention_seconds: 60 }
@@ -131,7 +131,8 @@ expect_status "run with an unknown option" 2 && expect_in "run with an unknown o
 run_tool explain "$defaults"
 expect_status "explain defaults" 0
 for title in "Keep your devices working [service]" "Energy and climate insights [analytics]" \
-  "Presence and location [location]" "temperature rounded to 0.5 °C"; do
+  "Presence and location [location]" "temperature: averaged per quarter hour, to 0.5 °C" \
+  "Energy and climate research with privacy noise [energy-research]"; do
   expect_in "explain defaults mentions \"$title\"" out "$title"
 done
 run_tool explain "$tmp/broken.textproto"
@@ -197,28 +198,35 @@ unknown='{"topic":"rtl_433/raspberrypi/events","payload":{"model":"Acurite-Tower
 service_topic='portier/gw-test/service/zigbee2mqtt-device/kezu6euatcy5sxpb'
 analytics_topic='portier/gw-test/analytics/zigbee2mqtt-device/o2y2yse7s5pge2sc'
 location_topic='portier/gw-test/location/zigbee2mqtt-device/mfqijjcekdh7coxj'
+research_topic='portier/gw-test/energy-research/zigbee2mqtt-device/oaa74b5qqg5nczjt'
 
 printf '%s\n%s\n\n%s\n' "$anna" "$power" "$unknown" >"$tmp/stdin"
 run_tool run "$defaults"
 expect_status "run with default consent" 0 &&
-  expect_file "run with default consent" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":97}}],"dropped":[{"reason":"consent_refused","count":2},{"reason":"unlisted_field","count":1},{"reason":"policy_drop","count":2}]}
+  expect_file "run with default consent" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":97}}],"dropped":[{"reason":"consent_refused","count":3},{"reason":"unlisted_field","count":1},{"reason":"policy_drop","count":2}]}
 {"topic":"stat/tasmota_1A2B3C/POWER","releases":[{"purpose":"service","topic":"portier/gw-test/service/tasmota-power/meuxptsza2qur3ks","payload":"ON"}],"dropped":[]}
 {"topic":"rtl_433/raspberrypi/events","releases":[],"dropped":[{"reason":"unmatched_topic","count":1}]}'
 
 printf '%s\n' "$anna" >"$tmp/stdin"
 run_tool run "$defaults" --grant analytics
 expect_status "run --grant analytics" 0 &&
-  expect_file "run --grant analytics" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":97}},{"purpose":"analytics","topic":"'"$analytics_topic"'","payload":{"temperature":21.5}}],"dropped":[{"reason":"consent_refused","count":1},{"reason":"unlisted_field","count":2},{"reason":"policy_drop","count":4}]}'
+  expect_file "run --grant analytics" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":97}},{"purpose":"analytics","topic":"'"$analytics_topic"'","window_samples":{"temperature":21.53}}],"dropped":[{"reason":"consent_refused","count":2},{"reason":"unlisted_field","count":2},{"reason":"policy_drop","count":4}]}
+{"window":{"released_at":"2026-01-01T00:15:25Z","purpose":"analytics","topic":"'"$analytics_topic"'","payload":{"window_start":"2026-01-01T00:00:00Z","window_seconds":900,"fields":{"temperature":{"mean":21.5}}}}}
+{"windows":{"samples":1,"released":1,"window_sparse":0,"budget_exhausted":0,"window_limit":0}}'
 
 printf '%s\n' "$anna" >"$tmp/stdin"
 run_tool run "$defaults" --grant-all
 expect_status "run --grant-all" 0 &&
-  expect_file "run --grant-all" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":97}},{"purpose":"analytics","topic":"'"$analytics_topic"'","payload":{"temperature":21.5}},{"purpose":"location","topic":"'"$location_topic"'","payload":{"occupancy":true}}],"dropped":[{"reason":"unlisted_field","count":3},{"reason":"policy_drop","count":6}]}'
+  expect_file "run --grant-all" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":97}},{"purpose":"analytics","topic":"'"$analytics_topic"'","window_samples":{"temperature":21.53}},{"purpose":"location","topic":"'"$location_topic"'","payload":{"occupancy":true}},{"purpose":"energy-research","topic":"'"$research_topic"'","window_samples":{"temperature":21.53}}],"dropped":[{"reason":"unlisted_field","count":4},{"reason":"policy_drop","count":8}]}
+{"window":{"released_at":"2026-01-01T00:15:25Z","purpose":"analytics","topic":"'"$analytics_topic"'","payload":{"window_start":"2026-01-01T00:00:00Z","window_seconds":900,"fields":{"temperature":{"mean":21.5}}}}}
+{"windows":{"samples":2,"released":1,"window_sparse":1,"budget_exhausted":0,"window_limit":0}}'
 
 printf '%s\n' "$anna" >"$tmp/stdin"
 run_tool run "$defaults" --grant-all --refuse service
 expect_status "run --grant-all --refuse service" 0 &&
-  expect_file "run --grant-all --refuse service" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"analytics","topic":"'"$analytics_topic"'","payload":{"temperature":21.5}},{"purpose":"location","topic":"'"$location_topic"'","payload":{"occupancy":true}}],"dropped":[{"reason":"consent_refused","count":1},{"reason":"unlisted_field","count":2},{"reason":"policy_drop","count":4}]}'
+  expect_file "run --grant-all --refuse service" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"analytics","topic":"'"$analytics_topic"'","window_samples":{"temperature":21.53}},{"purpose":"location","topic":"'"$location_topic"'","payload":{"occupancy":true}},{"purpose":"energy-research","topic":"'"$research_topic"'","window_samples":{"temperature":21.53}}],"dropped":[{"reason":"consent_refused","count":1},{"reason":"unlisted_field","count":3},{"reason":"policy_drop","count":6}]}
+{"window":{"released_at":"2026-01-01T00:15:25Z","purpose":"analytics","topic":"'"$analytics_topic"'","payload":{"window_start":"2026-01-01T00:00:00Z","window_seconds":900,"fields":{"temperature":{"mean":21.5}}}}}
+{"windows":{"samples":2,"released":1,"window_sparse":1,"budget_exhausted":0,"window_limit":0}}'
 
 printf '%s\n%s\n' "$anna" "$power" >"$tmp/stdin"
 run_tool run "$defaults" --grant-all --pause
@@ -238,7 +246,10 @@ cases=$((cases + 1))
 if ! python3 -c '
 import json, sys
 for line in open(sys.argv[1]):
-    for r in json.loads(line)["releases"]:
+    l = json.loads(line)
+    # What leaves: the per-message releases and the windows (window_samples stay home until then).
+    out = [r for r in l.get("releases", []) if "payload" in r] + ([l["window"]] if "window" in l else [])
+    for r in out:
         text = r["topic"] + json.dumps(r["payload"])
         for secret in ("Anna", "bedroom", "21.53", "Home"):
             if secret in text:
@@ -267,9 +278,9 @@ broken='{"topic":"zigbee2mqtt/Anna bedroom sensor","payload":{"battery":,"x":"]"
 printf '%s\n%s\n%s\n' "$big" "$huge" "$broken" >"$tmp/stdin"
 run_tool run "$defaults"
 expect_status "run reads payloads as the gateway does" 0 &&
-  expect_file "run reads payloads as the gateway does" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":12345678901234567890123}}],"dropped":[{"reason":"consent_refused","count":2}]}
-{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[],"dropped":[{"reason":"invalid_json","count":1},{"reason":"consent_refused","count":2}]}
-{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[],"dropped":[{"reason":"invalid_json","count":1},{"reason":"consent_refused","count":2}]}'
+  expect_file "run reads payloads as the gateway does" out '{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[{"purpose":"service","topic":"'"$service_topic"'","payload":{"battery":12345678901234567890123}}],"dropped":[{"reason":"consent_refused","count":3}]}
+{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[],"dropped":[{"reason":"invalid_json","count":1},{"reason":"consent_refused","count":3}]}
+{"topic":"zigbee2mqtt/Anna bedroom sensor","releases":[],"dropped":[{"reason":"invalid_json","count":1},{"reason":"consent_refused","count":3}]}'
 printf '%s\n' "$big" >"$tmp/stdin"
 run_tool run "$defaults" --human
 expect_status "run --human shows the payload as given" 0 &&
@@ -307,7 +318,8 @@ if bad:
   fail "run --human prints no control character" "see above"
 fi
 
-# The shipped samples: every output line is JSON, the last three release nothing.
+# The shipped samples: every output line is JSON, the last three inputs release nothing, the
+# windows their samples opened are released at the end of the replay, then the window counts.
 cp "$defaults/samples.jsonl" "$tmp/stdin"
 run_tool run "$defaults" --grant-all
 expect_status "run the shipped samples" 0
@@ -315,10 +327,17 @@ cases=$((cases + 1))
 if ! python3 -c '
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
-assert len(lines) == 37, "%d output lines" % len(lines)
-for i, l in enumerate(lines):
+inputs = [l for l in lines if "releases" in l]
+assert len(inputs) == 37, "%d input lines" % len(inputs)
+for i, l in enumerate(inputs):
     if (len(l["releases"]) > 0) != (i < 34):
         sys.exit("line %d (%s): %s" % (i + 1, l["topic"], l))
+windows = [l["window"] for l in lines if "window" in l]
+assert windows and {w["purpose"] for w in windows} == {"analytics", "energy-research"}, windows
+for w in windows:  # noise says so beside every energy-research figure, and only there
+    for v in w["payload"]["fields"].values():
+        assert ("epsilon" in v) == (w["purpose"] == "energy-research"), w
+assert "windows" in lines[-1] and len(lines) == 37 + len(windows) + 1, lines[-1]
 ' "$tmp/out"; then
   fail "run the shipped samples" "see above"
 fi
@@ -334,11 +353,13 @@ expect_status "run announcements" 0
 cases=$((cases + 1))
 if ! python3 -c '
 import json, sys
-a, b, c = [json.loads(l) for l in open(sys.argv[1])]
+a, b, c, w, n = [json.loads(l) for l in open(sys.argv[1])]
 assert a["releases"] == [] and a["dropped"] == [{"reason": "unannounced_topic", "count": 1}], a
 assert b["announced"] == {"state_topic": "livingroom/sensor/living_room_temperature/state",
                           "device_class": "temperature", "unit": "°C"}, b
-assert [r["payload"] for r in c["releases"]] == ["21.5"] and "announced" not in c, c
+assert [r["window_samples"] for r in c["releases"]] == [{"$": 21.43}] and "announced" not in c, c
+assert w["window"]["payload"]["fields"] == {"$": {"mean": 21.5}}, w
+assert n["windows"]["released"] == 1, n
 ' "$tmp/out"; then
   fail "run announcements" "see above"
 fi
@@ -369,7 +390,7 @@ fi
 cp "$tmp/out" "$tmp/draft.textproto"
 run_tool check "$defaults" "$tmp/draft.textproto"
 expect_status "a draft compiles with the defaults" 0 &&
-  expect_in "a draft compiles with the defaults" out "ok: 4 purposes, "
+  expect_in "a draft compiles with the defaults" out "ok: 5 purposes, "
 echo '{"topic":"rtl_433/Eve-pi/Acurite-Tower/5","payload":{"model":"x","id":5,"temperature_C":18}}' >"$tmp/stdin"
 run_tool run "$defaults" "$tmp/draft.textproto" --grant-all
 expect_status "a draft releases nothing" 0 &&
