@@ -331,8 +331,13 @@ void print_releases(evaluator& ev, const consent_snapshot& consent, std::string_
                  static_cast<int>(topic.size()), topic.data());
     std::exit(1);
   }
-  for (const release& r : d.releases())
-    std::printf("  %s  %s\n", r.topic.c_str(), r.payload.c_str());
+  for (const release& r : d.releases()) {
+    if (r.windowed) {
+      std::printf("  %s  (%zu samples into its window)\n", r.topic.c_str(), r.samples.size());
+    } else {
+      std::printf("  %s  %s\n", r.topic.c_str(), r.payload.c_str());
+    }
+  }
 }
 
 // The data path of a windowed purpose: evaluate, then add the samples to the device's open window
