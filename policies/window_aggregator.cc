@@ -468,9 +468,7 @@ bool window_aggregator::take_due(const compiled_policy& policy, std::int64_t now
     std::int64_t release_at_ms;
   };
   std::vector<retime> retimes;
-  // Series whose open window has ended, and whether the clock went back by more than a window
-  // (then the window closes now, and the series follows the new clock).
-  std::vector<std::pair<series*, bool>> closing;
+  std::vector<series*> closing;  // series whose open window has ended
   struct due_window {
     series* s;
     window* w;
@@ -499,11 +497,8 @@ bool window_aggregator::take_due(const compiled_policy& policy, std::int64_t now
     for (window& w : s.closed) {
       if (!visit(w)) return false;
     }
-    // Ended, or the clock went back by more than a window (an RTC reset, a far NTP step): the
-    // window would otherwise stay open until the clock caught up with it, perhaps for years.
-    const bool far_back = s.open && s.open->start_ms - now > len;
-    if (s.open && (s.open->start_ms + len <= now || far_back)) {
-      closing.push_back({&s, far_back});
+    if (s.open && s.open->start_ms + len <= now) {
+      closing.push_back(&s);
       if (!visit(*s.open)) return false;
     }
   }
@@ -712,10 +707,8 @@ bool window_aggregator::take_due(const compiled_policy& policy, std::int64_t now
   }
   for (const std::string& k : evicted) impl_->budgets_.erase(k);
   for (auto& [k, b] : touched) impl_->budgets_[k] = b;
-  for (auto [s, far_back] : closing) {
-    // After a far step back, windows start at the new clock's time again: their samples are new,
-    // so nothing is counted twice, though a window start may repeat one released before.
-    s->next_start_ms = far_back ? 0 : s->open->start_ms + s->length_ms();
+  for (series* s : closing) {
+    s->next_start_ms = s->open->start_ms + s->length_ms();
     s->closed.push_back(std::move(*s->open));
     s->open.reset();
   }

@@ -12,9 +12,7 @@
 // take_due(); a closed window is given a release time `end + uniform[0, spread]` when it closes
 // (a release time further ahead than window + spread, after the clock stepped back, is brought to
 // now + spread). A window that has closed is never opened again: a sample from before it (the
-// clock stepped back further) goes to the window after the last one closed. A clock set back by
-// more than a window before the open window's start (an RTC reset) closes it in take_due(), and
-// the series' windows follow the new time from then on (a start may repeat). DELTA keeps the
+// clock stepped back further) goes to the window after the last one closed. DELTA keeps the
 // series' last reading across windows, so a window's increase runs from the last reading before
 // it; a decrease is a reset (the new reading counts from 0) or, with wrap_at, a wrap (wrap_at -
 // previous + new). A series' first reading only sets its base: DELTA's samples (for min_samples)
