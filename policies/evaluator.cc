@@ -303,6 +303,7 @@ const decision& evaluator::evaluate(std::string_view topic, std::string_view pay
     } else {
       release& r = d.releases_[outputs_.size()];
       r.windowed = c->windowed_for(p);
+      if (!r.windowed) r.samples.clear();  // the slot may hold an earlier message's samples
       outputs_.push_back({p, &r.payload, &r.fields, r.windowed ? &r.samples : nullptr});
     }
   }

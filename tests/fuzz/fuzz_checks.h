@@ -15,6 +15,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -291,6 +292,20 @@ inline void check_decision(evaluator& ev, const decision& d, std::string_view to
     }
     const auto retention = static_cast<std::int64_t>(policy.purposes()[r.purpose].retention_seconds);
     if (r.expires_at_ms != now_ms + retention * 1000) violated("expiry is not now + retention", topic);
+
+    // A windowed purpose: samples of aggregated fields, finite numbers, and no payload at all.
+    if (r.windowed != c.windowed_for(r.purpose)) violated("windowed release for a per-message purpose", topic);
+    if (r.windowed) {
+      if (!r.payload.empty()) violated("a windowed release carries a payload", topic);
+      if (r.samples.size() != r.fields.size()) violated("samples differ from the fields sampled", topic);
+      for (const window_sample& w : r.samples) {
+        if (w.field >= c.fields.size() || c.fields[w.field].actions[r.purpose].kind != action_kind::aggregate)
+          violated("a sample of a field the purpose does not aggregate", topic);
+        if (!std::isfinite(w.value)) violated("a sample that is not a finite number", topic);
+      }
+      continue;
+    }
+    if (!r.samples.empty()) violated("a per-message release carries samples", topic);
 
     // Payload.
     if (c.format == compiled_class::payload_format::json) {
