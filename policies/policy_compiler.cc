@@ -802,6 +802,7 @@ class policy_compiler {
   static void watch_predicate(compiled_class& c) {
     if (!c.when || c.format != compiled_class::payload_format::json) return;
     const std::vector<path_step>& steps = c.when->steps;
+    if (steps.empty()) return;  // a predicate on "$" (found by fuzz_policy_compiler)
     field_node* parent = &c.root;
     for (std::size_t s = 0; s + 1 < steps.size(); ++s) {
       if (parent->is_leaf() || parent->watched) return;
