@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "policies/discrete_laplace.h"
+#include "policies/noise_cost.h"
 #include "policies/json_text.h"
 #include "windows.pb.h"
 
@@ -603,9 +604,7 @@ bool window_aggregator::take_due(const compiled_policy& policy, std::int64_t now
         continue;
       }
       if (spec->noisy) {
-        double units = (spec->upper - spec->lower) / spec->step;
-        if (a.fn == aggregate_fn::mean) units /= static_cast<double>(a.count);
-        if (!discrete_laplace::make(spec->epsilon, units)) {
+        if (!discrete_laplace::make(spec->epsilon, noise_sensitivity_steps(*spec, a.count))) {
           sparse = true;
           continue;
         }
@@ -639,8 +638,7 @@ bool window_aggregator::take_due(const compiled_policy& policy, std::int64_t now
     }
     for (field_out& f : dec.fields) {
       if (!f.spec->noisy) continue;
-      double units = (f.spec->upper - f.spec->lower) / f.spec->step;
-      if (f.acc->fn == aggregate_fn::mean) units /= static_cast<double>(f.acc->count);
+      const double units = noise_sensitivity_steps(*f.spec, f.acc->count);
       if (!discrete_laplace::make(f.spec->epsilon, units)->sample(rng, f.noise)) return false;
     }
     std::sort(dec.fields.begin(), dec.fields.end(),
