@@ -11,9 +11,6 @@ namespace portier::gateway::web {
 
 namespace {
 
-// Device ids are at most 256 bytes (proto/control.proto): a longer one names no device.
-constexpr std::size_t kMaxDeviceId = 256;
-
 std::string erased_notice(const page_context& c) {
   const std::string erased = c.param("erased");
   if (erased.empty()) return {};

@@ -6,12 +6,6 @@
 
 namespace portier::gateway::web {
 
-namespace {
-
-constexpr std::size_t kMaxDeviceId = 256;
-
-}  // namespace
-
 app_response erase_page(const page_context& c) {
   const texts& t = c.t;
   const std::string device = c.param("device");

@@ -2,6 +2,7 @@
 // page is a function of it returning a complete response (pages.h lists them).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -9,6 +10,9 @@
 #include "gateway/web/pages/texts.h"
 
 namespace portier::gateway::web {
+
+// A device id is at most 256 bytes (proto/control.proto): a longer parameter names no device.
+inline constexpr std::size_t kMaxDeviceId = 256;
 
 struct page_context {
   const app_request& request;
