@@ -57,7 +57,10 @@ namespace portier::gateway {
   X(windows_lost, "window releases lost: the spool did not take them before the stop")           \
   X(windows_rng_failures, "times the random source failed, so that no window could be released")  \
   X(windows_journal_torn, "torn window journal tails cut off at start-up (power cut during a write)") \
-  X(windows_journal_corrupt, "window journal entries skipped at start-up: bad frame or authentication")
+  X(windows_journal_corrupt, "window journal entries skipped at start-up: bad frame or authentication") \
+  X(ha_pause_commands, "pause commands (ON) from Home Assistant's switch (each pauses, as portierctl pause)") \
+  X(ha_resume_refused, "resume commands (OFF) from Home Assistant's switch, refused: only the household resumes") \
+  X(ha_commands_invalid, "messages on Home Assistant's command topic that are no command, or retained: ignored")
 
 struct counters {
 #define PORTIER_DECLARE_COUNTER(name, help) std::atomic<std::uint64_t> name{0};

@@ -13,7 +13,9 @@
 #include "gateway/gateway_config.h"
 #include "gateway/household/consent_store.h"
 #include "gateway/household/control_server.h"
+#include "gateway/household/home_assistant_link.h"
 #include "gateway/household/household_service.h"
+#include "gateway/household/serialized_service.h"
 #include "gateway/mqtt/local_ingress.h"
 #include "gateway/mqtt/upstream_egress.h"
 #include "gateway/pipeline.h"
@@ -92,6 +94,9 @@ bool same_connections(const gateway_config& a, const gateway_config& b) {
          a.proto.updates().SerializeAsString() == b.proto.updates().SerializeAsString() &&
          a.proto.unmatched().SerializeAsString() == b.proto.unmatched().SerializeAsString() &&
          a.proto.aggregation().SerializeAsString() == b.proto.aggregation().SerializeAsString() &&
+         a.proto.has_home_assistant() == b.proto.has_home_assistant() &&
+         a.proto.home_assistant().SerializeAsString() ==
+             b.proto.home_assistant().SerializeAsString() &&
          a.password_local == b.password_local && a.password_upstream == b.password_upstream;
 }
 
@@ -247,12 +252,27 @@ void reload(const std::string& config_path, const gateway_config& running, count
   if (!same_connections(running, *next)) {
     log_warning(
         "changes to gateway_id, state_dir, local, upstream, spool, control, ledger, devices, "
-        "updates, unmatched or aggregation take effect after a restart");
+        "updates, unmatched, aggregation or home_assistant take effect after a restart");
   }
   installer.install(next_policy, *next, "reload of " + source);
   ++stats.reloads;
   log_info("reloaded: policy \"", next_policy->name(), "\" version ", next_policy->version());
   up.publish_status();
+}
+
+// Home Assistant discovery, when configured (null otherwise); the ingress skips its topics.
+std::unique_ptr<home_assistant_link> home_assistant_from(const gateway_config& cfg, counters& stats,
+                                                         control_service& household,
+                                                         const consent_store& consent,
+                                                         local_ingress& in) {
+  if (!cfg.proto.has_home_assistant()) return nullptr;
+  auto link = std::make_unique<home_assistant_link>(cfg, stats, household, [&stats, &consent] {
+    return home_assistant_state{stats.released.load(), stats.dropped.load(), consent.paused()};
+  });
+  in.set_own_topics([topics = link->topics()](std::string_view topic) {
+    return is_home_assistant_topic(topics, topic);
+  });
+  return link;
 }
 
 // Prints `what` failed and says the start stops; for result-returning openers.
@@ -425,13 +445,21 @@ int run_daemon(const std::string& config_path) {
   hc.publish = [&](const std::string& topic, const std::string& payload) {
     return up->publish_and_wait(topic, payload, std::chrono::seconds(10));
   };
-  household_service service(std::move(hc));
+  household_service household(std::move(hc));
+  serialized_service service(household);  // the control server's thread and Home Assistant's
   std::unique_ptr<control_server> control;
   if (!cfg.proto.control().disabled()) {
     auto c = control_server::start(control_options_from(cfg), service,
                                    [&](control_event e) { count_control_event(stats, e); });
     if (!opened(c, "control socket: ")) return 1;
     control = std::move(*c);
+  }
+  std::unique_ptr<home_assistant_link> home_assistant;
+  try {
+    home_assistant = home_assistant_from(cfg, stats, service, **consent, *in);
+  } catch (const std::exception& e) {  // Paho's exceptions stop here
+    log_error("cannot start: home_assistant: ", e.what());
+    return 1;
   }
 
   // 5. Every other start-up step has succeeded: only now is the one-time preset used up.
@@ -441,6 +469,7 @@ int run_daemon(const std::string& config_path) {
   if (worker) worker->start();
   up->start();
   in->start();
+  if (home_assistant) home_assistant->start();
   log_info("started: gateway ", cfg.proto.gateway_id(), ", policy \"", policy->name(),
            "\" version ", policy->version(), " from ", policy_source, ", ",
            policy->subscriptions().size(), " subscriptions",
@@ -461,6 +490,7 @@ int run_daemon(const std::string& config_path) {
   // 7. Drain and stop.
   log_info("stopping: taking no new messages, sending the ", (*store)->pending(),
            " releases in the spool");
+  if (home_assistant) home_assistant->stop();  // "offline" for Home Assistant
   if (worker) worker->stop();
   if (control) control->stop();
   in->stop();

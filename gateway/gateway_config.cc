@@ -65,6 +65,17 @@ bool valid_purpose_id(const std::string& id) {
          });
 }
 
+// Home Assistant's discovery prefix: topic levels of [A-Za-z0-9_-] separated by single '/'.
+bool valid_discovery_prefix(const std::string& prefix) {
+  if (prefix.empty() || prefix.size() > 64 || prefix.front() == '/' || prefix.back() == '/' ||
+      prefix.find("//") != std::string::npos)
+    return false;
+  return std::all_of(prefix.begin(), prefix.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '/';
+  });
+}
+
 std::string purpose_id_error(const std::string& id) {
   return quoted_bounded(id) +
          " is not a purpose id: 1 to 32 lower-case letters, digits or '-', starting with a letter";
@@ -258,6 +269,28 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
   v.range({{"aggregation"}, {"max_budgets"}}, ag.max_budgets(), 1, 1'000'000);
   if (dv.max_announcements() == 0) dv.set_max_announcements(4096);
   v.range({{"devices"}, {"max_announcements"}}, dv.max_announcements(), 16, 65536);
+  if (c.has_home_assistant()) {
+    auto& ha = *c.mutable_home_assistant();
+    if (ha.discovery_prefix().empty()) ha.set_discovery_prefix("homeassistant");
+    if (!valid_discovery_prefix(ha.discovery_prefix())) {
+      v.fail({{"home_assistant"}, {"discovery_prefix"}},
+             quoted_bounded(ha.discovery_prefix()) +
+                 " is not a discovery prefix: topic levels of letters, digits, '-' or '_' "
+                 "separated by '/', at most 64 characters");
+    }
+    if (ha.node_id().empty() && valid_gateway_id(c.gateway_id()))
+      ha.set_node_id("portier-" + c.gateway_id());  // at most 72 characters
+    const bool node_ok = std::all_of(ha.node_id().begin(), ha.node_id().end(), [](char ch) {
+      return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             ch == '-' || ch == '_';
+    });
+    if (!node_ok || ha.node_id().size() > 72) {  // empty only when gateway_id is wrong
+      v.fail({{"home_assistant"}, {"node_id"}},
+             quoted_bounded(ha.node_id()) + " is not a node id: 1 to 72 letters, digits, '-' or '_'");
+    }
+    if (ha.state_interval_seconds() == 0) ha.set_state_interval_seconds(60);
+    v.range({{"home_assistant"}, {"state_interval_seconds"}}, ha.state_interval_seconds(), 5, 3600);
+  }
   auto& up_dates = *c.mutable_updates();
   if (up_dates.max_bundle_bytes() == 0) up_dates.set_max_bundle_bytes(4u << 20);
   v.range({{"updates"}, {"max_bundle_bytes"}}, up_dates.max_bundle_bytes(), 64u << 10, 16u << 20);

@@ -7,7 +7,8 @@
 // asks upstream to erase it too; it also forgets the shapes of unmatched messages, since which of
 // them came from the device cannot be told.
 //
-// Threading: the control server calls handle() from its one thread. Explanations use an
+// Threading: the control server calls handle() from its one thread; the Home Assistant link
+// calls it from its own, and both go through one serialized_service, so calls never overlap. Explanations use an
 // evaluator of their own (the ingress's is not shared), rebuilt when the policy changes.
 #pragma once
 

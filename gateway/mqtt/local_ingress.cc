@@ -85,6 +85,7 @@ void local_ingress::resubscribe() {
 
 mqtt_subscriber::verdict local_ingress::on_message(std::string_view topic, std::string_view payload,
                                                    int qos) {
+  if (own_ && own_(topic)) return mqtt_subscriber::verdict::taken;
   if (may_pause_ && spool_.full()) {
     if (!paused_) {
       paused_ = true;

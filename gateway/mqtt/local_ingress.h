@@ -56,6 +56,10 @@ class local_ingress {
   void set_unmatched(unmatched_shapes* shapes) { unmatched_ = shapes; }
   // Set before start(): where windowed samples go. Without it they are dropped (nothing leaves).
   void set_windows(window_store* windows) { windows_ = windows; }
+  // Set before start(): topics portierd publishes itself on the local broker (Home Assistant
+  // discovery). A message on one is acknowledged and skipped: never evaluated, nor counted as
+  // received, unmatched or dropped.
+  void set_own_topics(std::function<bool(std::string_view topic)> own) { own_ = std::move(own); }
   void start();
   // Stops taking messages: disconnects from the local broker (the session stays at the broker).
   void stop();
@@ -81,6 +85,7 @@ class local_ingress {
   std::function<void()> send_;
   unmatched_shapes* unmatched_ = nullptr;
   window_store* windows_ = nullptr;
+  std::function<bool(std::string_view)> own_;
   const std::vector<std::string> observe_;  // unmatched.observe
 };
 

@@ -406,3 +406,42 @@ TEST(gateway_config, aggregation_bounds_have_defaults_and_ranges) {
   CHECK_TRUE(small.ok());
   LONGS_EQUAL(1, small->proto.aggregation().max_windows());
 }
+
+TEST(gateway_config, home_assistant_is_off_unless_written_and_gets_defaults) {
+  const std::string base = "gateway_id: \"gw-1\"\nupstream { uri: \"ssl://cloud.example:8883\" }\n";
+  auto off = load_gateway_config(write("off", base));
+  CHECK_TRUE(off.ok());
+  CHECK_FALSE(off->proto.has_home_assistant());
+  auto on = load_gateway_config(write("on", base + "home_assistant {}\n"));
+  CHECK_TRUE(on.ok());
+  CHECK_TRUE(on->proto.has_home_assistant());
+  STRCMP_EQUAL("homeassistant", on->proto.home_assistant().discovery_prefix().c_str());
+  STRCMP_EQUAL("portier-gw-1", on->proto.home_assistant().node_id().c_str());
+  LONGS_EQUAL(60, on->proto.home_assistant().state_interval_seconds());
+  auto set = load_gateway_config(write(
+      "set", base + "home_assistant { discovery_prefix: \"ha/disc\" node_id: \"box_1\" "
+                    "state_interval_seconds: 5 }\n"));
+  CHECK_TRUE(set.ok());
+  STRCMP_EQUAL("ha/disc", set->proto.home_assistant().discovery_prefix().c_str());
+  STRCMP_EQUAL("box_1", set->proto.home_assistant().node_id().c_str());
+}
+
+TEST(gateway_config, home_assistant_prefix_node_and_interval_are_checked) {
+  STRCMP_EQUAL(
+      "DIR/portierd.conf:2:18: home_assistant.discovery_prefix: \"home/#\" is not a discovery "
+      "prefix: topic levels of letters, digits, '-' or '_' separated by '/', at most 64 "
+      "characters\n"
+      "DIR/portierd.conf:2:45: home_assistant.node_id: \"my box\" is not a node id: 1 to 72 "
+      "letters, digits, '-' or '_'\n"
+      "DIR/portierd.conf:2:63: home_assistant.state_interval_seconds: must be 5 to 3600, got 1",
+      error_of("gateway_id: \"gw\" upstream { uri: \"ssl://c:1\" }\n"
+               "home_assistant { discovery_prefix: \"home/#\" node_id: \"my box\" "
+               "state_interval_seconds: 1 }\n")
+          .c_str());
+  for (const char* prefix : {"/homeassistant", "homeassistant/", "a//b", "a+b"}) {
+    const std::string e = error_of("gateway_id: \"gw\" upstream { uri: \"ssl://c:1\" }\n"
+                                   "home_assistant { discovery_prefix: \"" +
+                                   std::string(prefix) + "\" }\n");
+    CHECK_TRUE(e.find("is not a discovery prefix") != std::string::npos);
+  }
+}
