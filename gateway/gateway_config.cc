@@ -285,8 +285,9 @@ platform::result<gateway_config> load_gateway_config(const std::string& path) {
              ch == '-' || ch == '_';
     });
     if (!node_ok || ha.node_id().size() > 72) {  // empty only when gateway_id is wrong
-      v.fail({{"home_assistant"}, {"node_id"}},
-             quoted_bounded(ha.node_id()) + " is not a node id: 1 to 72 letters, digits, '-' or '_'");
+      v.fail(
+          {{"home_assistant"}, {"node_id"}},
+          quoted_bounded(ha.node_id()) + " is not a node id: 1 to 72 letters, digits, '-' or '_'");
     }
     if (ha.state_interval_seconds() == 0) ha.set_state_interval_seconds(60);
     v.range({{"home_assistant"}, {"state_interval_seconds"}}, ha.state_interval_seconds(), 5, 3600);

@@ -418,9 +418,9 @@ TEST(gateway_config, home_assistant_is_off_unless_written_and_gets_defaults) {
   STRCMP_EQUAL("homeassistant", on->proto.home_assistant().discovery_prefix().c_str());
   STRCMP_EQUAL("portier-gw-1", on->proto.home_assistant().node_id().c_str());
   LONGS_EQUAL(60, on->proto.home_assistant().state_interval_seconds());
-  auto set = load_gateway_config(write(
-      "set", base + "home_assistant { discovery_prefix: \"ha/disc\" node_id: \"box_1\" "
-                    "state_interval_seconds: 5 }\n"));
+  auto set = load_gateway_config(
+      write("set", base + "home_assistant { discovery_prefix: \"ha/disc\" node_id: \"box_1\" "
+                          "state_interval_seconds: 5 }\n"));
   CHECK_TRUE(set.ok());
   STRCMP_EQUAL("ha/disc", set->proto.home_assistant().discovery_prefix().c_str());
   STRCMP_EQUAL("box_1", set->proto.home_assistant().node_id().c_str());
@@ -439,9 +439,10 @@ TEST(gateway_config, home_assistant_prefix_node_and_interval_are_checked) {
                "state_interval_seconds: 1 }\n")
           .c_str());
   for (const char* prefix : {"/homeassistant", "homeassistant/", "a//b", "a+b"}) {
-    const std::string e = error_of("gateway_id: \"gw\" upstream { uri: \"ssl://c:1\" }\n"
-                                   "home_assistant { discovery_prefix: \"" +
-                                   std::string(prefix) + "\" }\n");
+    const std::string e = error_of(
+        "gateway_id: \"gw\" upstream { uri: \"ssl://c:1\" }\n"
+        "home_assistant { discovery_prefix: \"" +
+        std::string(prefix) + "\" }\n");
     CHECK_TRUE(e.find("is not a discovery prefix") != std::string::npos);
   }
 }
