@@ -63,6 +63,13 @@ std::string purpose_block(const page_context& c, const control::ExplainPurpose& 
   return out + "</section>\n";
 }
 
+std::string erase_section(const page_context& c, const std::string& id) {
+  return "<section class=\"danger-zone\" aria-labelledby=\"erase-h\">\n<h2 id=\"erase-h\">" +
+         escape(c.t.erase_heading) + "</h2>\n<p>" + escape(c.t.erase_intro) + "</p>\n<p>" +
+         link(local_url("/erase", {{"device", id}}), fill(c.t.erase_link, {id})) +
+         "</p>\n</section>\n";
+}
+
 }  // namespace
 
 app_response devices_page(const page_context& c) {
@@ -91,6 +98,13 @@ app_response device_page(const page_context& c) {
   control::Request ereq;
   ereq.mutable_explain()->set_device(id);
   auto explained = ask(c, ereq);
+  // A device the ledger remembers but that has sent nothing since portierd started has no
+  // message to show, and can still be erased.
+  if (explained.response.code() == control::Response::NOT_FOUND) {
+    return html(200,
+                session_page(c, "/devices", id,
+                             "<p>" + escape(t.device_unseen) + "</p>\n" + erase_section(c, id)));
+  }
   if (!explained.ok()) return *explained.failure;
   control::Request dreq;
   dreq.mutable_devices();
@@ -132,10 +146,7 @@ app_response device_page(const page_context& c) {
   body += "</section>\n</div>\n<p class=\"note\">" +
           escape(fill(t.worked_out, {e.policy_name(), std::to_string(e.policy_version())})) +
           "</p>\n";
-  body += "<section class=\"danger-zone\" aria-labelledby=\"erase-h\">\n<h2 id=\"erase-h\">" +
-          escape(t.erase_heading) + "</h2>\n<p>" + escape(t.erase_intro) + "</p>\n<p>" +
-          link(local_url("/erase", {{"device", id}}), fill(t.erase_link, {id})) +
-          "</p>\n</section>\n";
+  body += erase_section(c, id);
   return html(200, session_page(c, "/devices", id, body));
 }
 

@@ -108,12 +108,23 @@ std::string chart_section(const page_context& c, const span_choice& span,
   return bar_chart("chart", title, description, bars);
 }
 
+// The device a row is about, as text (rows are grouped by it) and as HTML: a link to the device's
+// page while the ledger still says which device it was.
 std::string device_heading(const texts& t, const control::ReportRow& row) {
   std::string name = row.device_id();
   if (row.device_erased() || name.empty()) name = std::string(t.erased_device);
   if (row.device_forgotten()) name = std::string(t.forgotten_device);
   if (!row.class_title().empty()) name += " · " + row.class_title();
   return name;
+}
+
+std::string device_heading_html(const texts& t, const control::ReportRow& row) {
+  if (row.device_erased() || row.device_forgotten() || row.device_id().empty()) {
+    return escape(device_heading(t, row));
+  }
+  std::string out = link(local_url("/device", {{"id", row.device_id()}}), row.device_id());
+  if (!row.class_title().empty()) out += " · " + escape(row.class_title());
+  return out;
 }
 
 std::string rows_section(const page_context& c, const control::ReportResult& r) {
@@ -128,7 +139,7 @@ std::string rows_section(const page_context& c, const control::ReportResult& r) 
       if (open) out += "</tbody>\n</table>\n</div>\n";
       current = heading;
       open = true;
-      out += "<h3>" + escape(heading) +
+      out += "<h3>" + device_heading_html(t, row) +
              "</h3>\n<div class=\"table\">\n<table>\n<thead><tr>"
              "<th scope=\"col\">" +
              escape(t.col_purpose) + "</th><th scope=\"col\" class=\"num\">" +

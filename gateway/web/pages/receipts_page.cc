@@ -1,8 +1,10 @@
 // GET /receipts: the consent receipts, newest first, read from the export document (the one place
 // the control API gives them all).
-#include <vector>
+#include <cstdint>
+#include <deque>
 
-#include <rapidjson/document.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 
 #include "gateway/web/pages/control_ask.h"
 #include "gateway/web/pages/format.h"
@@ -23,41 +25,88 @@ struct receipt {
   std::uint64_t policy_version = 0;
 };
 
-std::string str(const rapidjson::Value& o, const char* key) {
-  const auto it = o.FindMember(key);
-  if (it == o.MemberEnd() || !it->value.IsString()) return {};
-  return std::string(it->value.GetString(), it->value.GetStringLength());
-}
+// Reads the "receipts" array of the export document as a stream: the ledger before it may be
+// large, and is skipped without being kept. Keeps the newest kMaxShown receipts and counts all.
+class receipts_reader : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, receipts_reader> {
+ public:
+  std::deque<receipt> kept;
+  std::size_t total = 0;
 
-// The receipts of the export document, oldest first; false when it is not one.
-bool parse_receipts(const std::string& json, std::vector<receipt>& out) {
-  rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject()) return false;
-  const auto it = doc.FindMember("receipts");
-  if (it == doc.MemberEnd() || !it->value.IsArray()) return false;
-  for (const auto& v : it->value.GetArray()) {
-    if (!v.IsObject()) return false;
-    receipt r;
-    r.id = str(v, "id");
-    r.scope = str(v, "scope");
-    r.scope_value = str(v, "scope_value");
-    r.purpose = str(v, "purpose");
-    r.decision = str(v, "decision");
-    r.method = str(v, "method");
-    r.purpose_title = str(v, "purpose_title");
-    r.policy_name = str(v, "policy_name");
-    if (const auto t = v.FindMember("time_ms"); t != v.MemberEnd() && t->value.IsInt64()) {
-      r.time_ms = t->value.GetInt64();
-    }
-    if (const auto pv = v.FindMember("policy_version");
-        pv != v.MemberEnd() && pv->value.IsUint64()) {
-      r.policy_version = pv->value.GetUint64();
-    }
-    out.push_back(std::move(r));
+  // False when `json` is not a document with a "receipts" array.
+  bool read(const std::string& json) {
+    rapidjson::Reader reader;
+    rapidjson::MemoryStream stream(json.data(), json.size());
+    return !reader.Parse(stream, *this).IsError() && saw_receipts_;
   }
-  return true;
-}
+
+  bool StartObject() {
+    if (depth_ == 2 && in_receipts_) {
+      kept.emplace_back();
+      ++total;
+      if (kept.size() > kMaxShown) kept.pop_front();
+    }
+    ++depth_;
+    return true;
+  }
+  bool EndObject(rapidjson::SizeType) {
+    --depth_;
+    return true;
+  }
+  bool StartArray() {
+    if (depth_ == 1 && key_ == "receipts") in_receipts_ = saw_receipts_ = true;
+    ++depth_;
+    return true;
+  }
+  bool EndArray(rapidjson::SizeType) {
+    --depth_;
+    if (depth_ == 1) in_receipts_ = false;
+    return true;
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool) {
+    if (depth_ == 1 || in_field()) key_.assign(s, n);
+    return true;
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    if (std::string* field = text_field()) field->assign(s, n);
+    return true;
+  }
+  bool Int(int v) { return Int64(v); }
+  bool Uint(unsigned v) { return Uint64(v); }
+  bool Int64(std::int64_t v) {
+    if (in_field() && key_ == "time_ms") kept.back().time_ms = v;
+    return true;
+  }
+  bool Uint64(std::uint64_t v) {
+    if (in_field() && key_ == "time_ms" && v <= INT64_MAX) {
+      kept.back().time_ms = static_cast<std::int64_t>(v);
+    }
+    if (in_field() && key_ == "policy_version") kept.back().policy_version = v;
+    return true;
+  }
+  bool Default() { return true; }
+
+ private:
+  // Directly inside one receipt object.
+  bool in_field() const { return in_receipts_ && depth_ == 3 && !kept.empty(); }
+  std::string* text_field() {
+    if (!in_field()) return nullptr;
+    receipt& r = kept.back();
+    if (key_ == "id") return &r.id;
+    if (key_ == "scope") return &r.scope;
+    if (key_ == "scope_value") return &r.scope_value;
+    if (key_ == "purpose") return &r.purpose;
+    if (key_ == "decision") return &r.decision;
+    if (key_ == "method") return &r.method;
+    if (key_ == "purpose_title") return &r.purpose_title;
+    if (key_ == "policy_name") return &r.policy_name;
+    return nullptr;
+  }
+
+  int depth_ = 0;
+  bool in_receipts_ = false;
+  bool saw_receipts_ = false;
+  std::string key_;
+};
 
 std::string_view decision_text(const texts& t, std::string_view d) {
   if (d == "granted") return t.decision_granted;
@@ -92,11 +141,11 @@ app_response receipts_page(const page_context& c) {
   req.mutable_export_ledger();
   auto a = ask(c, req);
   if (!a.ok()) return *a.failure;
-  std::vector<receipt> receipts;
-  if (!parse_receipts(a.response.export_ledger().json(), receipts)) return session_error(c, 502);
+  receipts_reader receipts;
+  if (!receipts.read(a.response.export_ledger().json())) return session_error(c, 502);
 
   std::string body = "<p>" + escape(t.receipts_intro) + "</p>\n";
-  if (receipts.empty()) {
+  if (receipts.kept.empty()) {
     body += "<p>" + escape(t.no_receipts) + "</p>\n";
     return html(200, session_page(c, "/receipts", t.receipts_title, body));
   }
@@ -106,8 +155,7 @@ app_response receipts_page(const page_context& c) {
           "</th><th scope=\"col\">" + escape(t.col_how) + "</th><th scope=\"col\">" +
           escape(t.col_policy) + "</th><th scope=\"col\">" + escape(t.col_receipt) +
           "</th></tr></thead>\n<tbody>\n";
-  std::size_t shown = 0;
-  for (auto it = receipts.rbegin(); it != receipts.rend() && shown < kMaxShown; ++it, ++shown) {
+  for (auto it = receipts.kept.rbegin(); it != receipts.kept.rend(); ++it) {
     const receipt& r = *it;
     const std::string purpose = r.purpose_title.empty() ? r.purpose : r.purpose_title;
     body +=
@@ -120,9 +168,10 @@ app_response receipts_page(const page_context& c) {
         "</td><td><code>" + escape(r.id.substr(0, 8)) + "</code></td></tr>\n";
   }
   body += "</tbody>\n</table>\n</div>\n";
-  if (receipts.size() > shown) {
+  if (receipts.total > receipts.kept.size()) {
     body += "<p class=\"note\">" +
-            escape(fill(t.receipts_older, {format_count(c.lang(), receipts.size() - shown)})) +
+            escape(fill(t.receipts_older,
+                        {format_count(c.lang(), receipts.total - receipts.kept.size())})) +
             "</p>\n";
   }
   return html(200, session_page(c, "/receipts", t.receipts_title, body));

@@ -36,7 +36,8 @@ struct texts {
       erased_notice, erased_upstream_sent, erased_upstream_waiting;
   // One device.
   std::string_view latest_heading, received_at, topic_label, binary_payload, whole_dropped,
-      left_heading, sent_on, received_nothing, worked_out, erase_heading, erase_intro, erase_link;
+      left_heading, sent_on, received_nothing, worked_out, erase_heading, erase_intro, erase_link,
+      device_unseen;
   // Erase.
   std::string_view erase_title, erase_spool, erase_ledger, erase_upstream, erase_final,
       erase_confirm_button, erase_cancel;

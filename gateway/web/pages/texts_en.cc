@@ -129,6 +129,7 @@ const texts texts_en = {
         "Destroys what waits to be sent from it, makes its record anonymous, and asks "
         "the operator to erase it too.",
     .erase_link = "Erase {}…",
+    .device_unseen = "It has sent nothing since the box started: there is no message to show.",
 
     .erase_title = "Erase {}?",
     .erase_spool = "What waits at home to be sent from it is destroyed unsent.",

@@ -149,6 +149,9 @@ const texts texts_fr = {
         "Détruit ce qui attend d’être envoyé, rend son registre anonyme et demande à "
         "l’opérateur de l’effacer aussi.",
     .erase_link = "Effacer {}…",
+    .device_unseen =
+        "Il n’a rien envoyé depuis le démarrage du boîtier : aucun message à "
+        "montrer.",
 
     .erase_title = "Effacer {} ?",
     .erase_spool = "Ce qui attend chez vous d’être envoyé est détruit sans être envoyé.",

@@ -57,12 +57,20 @@ TEST(devices_page, a_binary_message_is_not_shown) {
   CHECK(r.body.find("Binary content, 2.0 kB: not shown.") != std::string::npos);
 }
 
-TEST(devices_page, an_unknown_or_missing_device_is_said_plainly) {
+TEST(devices_page, a_device_silent_since_the_start_can_still_be_erased) {
   daemon.answer(control::Request::kExplain,
-                "code: NOT_FOUND message: \"No device called \\\"x\\\" has been seen.\"");
+                "code: NOT_FOUND message: \"That device has not sent anything.\"");
+  const auto r = handle_app(get("/device?id=x"), daemon.call());
+  CHECK_EQUAL(200, r.status);
+  CHECK(r.body.find("It has sent nothing since the box started") != std::string::npos);
+  CHECK(r.body.find("<a href=\"/erase?device=x\">Erase x…</a>") != std::string::npos);
+}
+
+TEST(devices_page, a_failing_explain_or_a_missing_device_is_said_plainly) {
+  daemon.answer(control::Request::kExplain, "code: INTERNAL message: \"evaluator <gone>\"");
   auto r = handle_app(get("/device?id=x"), daemon.call());
-  CHECK_EQUAL(404, r.status);
-  CHECK(r.body.find("No device called &quot;x&quot; has been seen.") != std::string::npos);
+  CHECK_EQUAL(502, r.status);
+  CHECK(r.body.find("evaluator &lt;gone&gt;") != std::string::npos);
   r = handle_app(get("/device"), daemon.call());
   CHECK_EQUAL(400, r.status);
   r = handle_app(get("/device?id=" + std::string(300, 'a')), daemon.call());

@@ -35,7 +35,8 @@ TEST(home_page, asks_for_the_chosen_span_with_buckets) {
 TEST(home_page, shows_per_device_and_purpose_what_left_with_totals) {
   const auto r = handle_app(get("/"), daemon.call());
   CHECK_EQUAL(200, r.status);
-  CHECK(r.body.find("<h3>Anna bedroom · Zigbee sensor</h3>") != std::string::npos);
+  CHECK(r.body.find("<h3><a href=\"/device?id=Anna%20bedroom\">Anna bedroom</a> · Zigbee "
+                    "sensor</h3>") != std::string::npos);
   CHECK(r.body.find("<h3>An erased device · Zigbee sensor</h3>") != std::string::npos);
   CHECK(r.body.find("<td class=\"num\">1,234</td><td class=\"num\">45.6 kB</td><td>humidity, "
                     "temperature</td>") != std::string::npos);
@@ -47,7 +48,8 @@ TEST(home_page, shows_per_device_and_purpose_what_left_with_totals) {
 
 TEST(home_page, a_hostile_device_name_is_shown_as_text) {
   const auto r = handle_app(get("/"), daemon.call());
-  CHECK(r.body.find("&lt;script&gt;alert(1)&lt;/script&gt; · Zigbee sensor") != std::string::npos);
+  CHECK(r.body.find(">&lt;script&gt;alert(1)&lt;/script&gt;</a> · Zigbee sensor") !=
+        std::string::npos);
   CHECK(r.body.find("<script") == std::string::npos);
 }
 

@@ -31,9 +31,33 @@ TEST(records_pages, receipts_newest_first_in_plain_words) {
   CHECK(r.body.find("<b>") == std::string::npos);
 }
 
+TEST(records_pages, only_the_newest_receipts_are_shown_and_the_ledger_is_not_mistaken_for_them) {
+  // A ledger entry with its own "receipts" key, then 502 receipts.
+  std::string json = "{\"ledger\":[{\"receipts\":[{\"decision\":\"granted\"}]}],\"receipts\":[";
+  for (int i = 0; i < 502; ++i) {
+    json += std::string(i ? "," : "") + "{\"id\":\"" + std::to_string(1000 + i) +
+            "\",\"time_ms\":" + std::to_string(1796300000000 + i) +
+            ",\"scope\":\"household\",\"decision\":\"paused\",\"method\":\"web\"}";
+  }
+  json += "]}";
+  control::Response answer;
+  answer.mutable_export_ledger()->set_json(json);
+  daemon.answers[control::Request::kExportLedger] = answer;
+  const auto r = handle_app(get("/receipts"), daemon.call());
+  CHECK_EQUAL(200, r.status);
+  CHECK_EQUAL(500, occurrences(r.body, "<td>Paused all sharing</td>"));
+  CHECK_EQUAL(0, occurrences(r.body, "<td>Allowed</td>"));
+  CHECK(r.body.find("<code>1501</code>") < r.body.find("<code>1002</code>"));
+  CHECK(r.body.find("<code>1001</code>") == std::string::npos);
+  CHECK(r.body.find("2 older receipts are not shown here") != std::string::npos);
+}
+
 TEST(records_pages, receipts_that_cannot_be_read_are_a_502_page) {
   daemon.answer(control::Request::kExportLedger, "export_ledger { json: \"{not json\" }");
-  const auto r = handle_app(get("/receipts"), daemon.call());
+  auto r = handle_app(get("/receipts"), daemon.call());
+  CHECK_EQUAL(502, r.status);
+  daemon.answer(control::Request::kExportLedger, "export_ledger { json: \"[]\" }");
+  r = handle_app(get("/receipts"), daemon.call());
   CHECK_EQUAL(502, r.status);
 }
 
