@@ -9,8 +9,9 @@ namespace portier::gateway::web {
 
 namespace {
 
-constexpr double kWidth = 640, kHeight = 220;
-constexpr double kLeft = 8, kRight = 632, kTop = 24, kBottom = 190;
+// A narrow drawing, so that its labels stay readable once scaled down to a phone.
+constexpr double kWidth = 480, kHeight = 200;
+constexpr double kLeft = 4, kRight = 476, kTop = 26, kBottom = 168;
 
 std::string num(double v) {
   char buf[32];

@@ -54,7 +54,9 @@ std::string purpose_block(const page_context& c, const control::ExplainPurpose& 
   if (device != nullptr) {
     for (const auto& dp : device->purpose()) {
       if (dp.purpose_id() != p.purpose_id()) continue;
-      out += "<div class=\"actions\">" +
+      out += "<p class=\"decision " + std::string(dp.granted() ? "is-granted" : "is-refused") +
+             "\">" + escape(dp.granted() ? t.allowed : t.refused) + " (" +
+             escape(decided_at_text(t, dp.decided_at())) + ")</p>\n<div class=\"actions\">" +
              device_toggles(c, dp.purpose_id(), title, device->device_id(), dp.granted(),
                             dp.decided_at(), back) +
              "</div>\n";

@@ -59,6 +59,7 @@ li.update { border-top: 1px solid #767676; padding-bottom: 1rem; }
 li.update.widens { border-left: 6px solid #8a5a00; padding-left: 0.75rem; }
 ol.updates, ul.changes, ul.cards, ul.decisions { list-style: none; padding: 0; }
 ul.decisions li { padding: 0.25rem 0; border-bottom: 1px solid #d0d0d0; }
+.device { display: block; font-weight: 600; }
 li.card { border: 1px solid #767676; border-radius: 0.5rem; padding: 0 1rem; margin: 0.75rem 0; }
 li.card h2 { margin-top: 0.75rem; }
 dl { margin: 0.5rem 0; }
@@ -69,6 +70,7 @@ dl.before-after dt { margin: 0; }
 dl.before-after ul { margin: 0; padding-left: 1.2rem; }
 .table { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; }
+td { overflow-wrap: anywhere; }
 th, td { text-align: left; padding: 0.4rem 0.6rem; border-bottom: 1px solid #d0d0d0;
   vertical-align: top; }
 th.num, td.num { text-align: right; white-space: nowrap; }
@@ -82,10 +84,10 @@ code { overflow-wrap: anywhere; }
 @media (min-width: 48rem) { .beside { grid-template-columns: 1fr 1fr; } }
 section.release { border-top: 1px solid #d0d0d0; }
 .chart { margin: 1rem 0; }
-.chart svg { width: 100%; height: auto; display: block; }
+.chart svg { width: 100%; max-width: 42rem; height: auto; display: block; }
 .chart .bar { fill: #0b57a4; }
 .chart .axis { stroke: #4a4a4a; stroke-width: 1; }
-.chart .tick { fill: #1a1a1a; font-size: 13px; }
+.chart .tick { fill: #1a1a1a; font-size: 17px; }
 footer.session { border-top: 1px solid #767676; margin-top: 2rem; padding-top: 1rem; }
 label { display: block; font-weight: 700; margin: 1rem 0 0.25rem; }
 input[type="text"] { font: inherit; font-size: 1.25rem; letter-spacing: 0.1em; width: 100%;

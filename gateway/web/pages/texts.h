@@ -50,7 +50,8 @@ struct texts {
   std::string_view export_title, export_intro, export_button;
   // Policy updates.
   std::string_view updates_intro, no_updates, update_applied, update_refused, update_widens,
-      change_widens, change_before, change_after, nothing, change_heading, no_changes;
+      change_widens, change_before, change_after, nothing, change_heading, no_changes,
+      unnamed_version;
   // Failures.
   std::string_view failed_title, failed_unavailable, failed_internal, failed_invalid,
       failed_not_found, box_said;

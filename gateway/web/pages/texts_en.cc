@@ -182,6 +182,7 @@ const texts texts_en = {
     .nothing = "nothing",
     .change_heading = "{}, from {}",
     .no_changes = "It changed nothing in what leaves.",
+    .unnamed_version = "A policy, version {}",
 
     .failed_title = "The box could not answer",
     .failed_unavailable = "The box’s service cannot do it right now. Try again in a moment.",

@@ -206,6 +206,7 @@ const texts texts_fr = {
     .nothing = "rien",
     .change_heading = "{}, depuis {}",
     .no_changes = "Elle n’a rien changé à ce qui sort.",
+    .unnamed_version = "Une politique, version {}",
 
     .failed_title = "Le boîtier n’a pas pu répondre",
     .failed_unavailable =

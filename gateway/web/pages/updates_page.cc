@@ -32,12 +32,13 @@ std::string change_item(const texts& t, const control::ReleaseChange& ch) {
 std::string update_item(const page_context& c, const control::PolicyUpdate& u) {
   const texts& t = c.t;
   const bool widens = u.applied() && u.widens();
-  std::string out = std::string("<li class=\"update") + (widens ? " widens" : "") +
-                    (u.applied() ? "" : " refused") + "\">\n<h2>" +
-                    escape(fill(t.policy_version,
-                                {u.name().empty() ? "?" : u.name(), std::to_string(u.version())})) +
-                    "</h2>\n<p class=\"meta\">" + escape(format_time(c.lang(), u.time_ms())) +
-                    " · " + escape(u.source()) + "</p>\n";
+  std::string out =
+      std::string("<li class=\"update") + (widens ? " widens" : "") +
+      (u.applied() ? "" : " refused") + "\">\n<h2>" +
+      escape(u.name().empty() ? fill(t.unnamed_version, {std::to_string(u.version())})
+                              : fill(t.policy_version, {u.name(), std::to_string(u.version())})) +
+      "</h2>\n<p class=\"meta\">" + escape(format_time(c.lang(), u.time_ms())) + " · " +
+      escape(u.source()) + "</p>\n";
   if (!u.applied()) {
     return out + "<p>" +
            escape(fill(t.update_refused, {rejection_text(c.lang(), u.reason_code())})) +

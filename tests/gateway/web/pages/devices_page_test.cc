@@ -44,6 +44,8 @@ TEST(devices_page, a_device_shows_its_message_as_sent_beside_what_left_per_purpo
   CHECK(r.body.find("<code>portier/gw-1/analytics/sensor/k3v9q2</code></p>\n<pre>{&quot;"
                     "temperature&quot;:21.5}</pre>") != std::string::npos);
   CHECK(r.body.find("Received nothing: you have not allowed it.") != std::string::npos);
+  CHECK(r.body.find("<p class=\"decision is-granted\">Allowed (your decision for the home)</p>") !=
+        std::string::npos);
   CHECK(r.body.find("<a href=\"/erase?device=Anna%20bedroom\">Erase Anna bedroom…</a>") !=
         std::string::npos);
   // Its toggles come back to this page.

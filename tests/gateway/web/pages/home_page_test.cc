@@ -67,7 +67,7 @@ TEST(home_page, the_chart_has_a_bar_per_bucket_and_a_text_alternative) {
                     "from 12:00 to 11:00; the most at once: 40 messages (02:00).\"") !=
         std::string::npos);
   // The tallest bar fills the plot; an empty bucket has no height.
-  CHECK(r.body.find("y=\"24.0\" width=\"20.8\" height=\"166.0\"><title>02:00") !=
+  CHECK(r.body.find("y=\"26.0\" width=\"15.7\" height=\"142.0\"><title>02:00") !=
         std::string::npos);
   CHECK(r.body.find("height=\"0.0\"><title>12:00: 0 messages") != std::string::npos);
 }

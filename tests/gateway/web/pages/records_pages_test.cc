@@ -113,6 +113,7 @@ TEST(records_pages, updates_flag_the_ones_that_widen_what_leaves) {
   CHECK(r.body.find("Refused: the running policy stayed (its signature is not valid).") !=
         std::string::npos);
   CHECK(r.body.find("It changed nothing in what leaves.") != std::string::npos);
+  CHECK(r.body.find("<h2>A policy, version 13</h2>") != std::string::npos);
 }
 
 TEST(records_pages, updates_in_french) {
