@@ -4,13 +4,12 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <cstring>
 #include <ostream>
 #include <vector>
 
+#include "gateway/household/control_client.h"
 #include "gateway/household/control_protocol.h"
 #include "platform/file.h"
-#include "platform/unix_socket.h"
 #include "tools/portierctl/format.h"
 
 namespace portier::tools::ctl {
@@ -275,61 +274,49 @@ platform::result<control::Response> call_daemon(const std::string& socket,
     failure = {status, message};
     return error{std::move(message)};
   };
-  int e = 0;
-  auto s = platform::connect_unix(socket, &e);
-  if (!s) {
-    switch (e) {
-      case ENOENT:
-        return fail(exit_unreachable,
-                    "Cannot reach portierd: there is no control socket at " + socket +
-                        "; start portierd (systemctl start portierd) or give its socket with "
-                        "--socket.");
-      case ECONNREFUSED:
-        return fail(exit_unreachable,
-                    "Cannot reach portierd: nothing is listening on " + socket +
-                        "; start portierd (systemctl start portierd) or give its socket with "
-                        "--socket.");
-      case EACCES:
-      case EPERM:
-        return fail(exit_denied,
-                    "You may not use the control socket " + socket + "; " + who_may_use(socket));
-      default:
-        return fail(exit_unreachable,
-                    "Cannot reach portierd at " + socket + " (" + std::strerror(e) +
-                        "); check the path given with --socket or PORTIER_SOCKET.");
-    }
-  }
-  std::string bytes;
-  request.SerializeToString(&bytes);
-  // Even if the write fails, an answer may be waiting: portierd refuses an unauthorised peer
-  // without reading its request.
-  auto written = platform::write_frame(*s, bytes, std::chrono::seconds(5));
-  auto frame = platform::read_frame(*s, gateway::kMaxControlResponseBytes, timeout);
-  if (!frame) {
-    if (frame.error_message().rfind("timed out", 0) == 0) {
+  gateway::control_failure why;
+  auto response = gateway::call_control(socket, request, timeout, &why);
+  if (response) return response;
+  using kind = gateway::control_failure::kind;
+  switch (why.what) {
+    case kind::connect:
+      switch (why.error_number) {
+        case ENOENT:
+          return fail(exit_unreachable,
+                      "Cannot reach portierd: there is no control socket at " + socket +
+                          "; start portierd (systemctl start portierd) or give its socket with "
+                          "--socket.");
+        case ECONNREFUSED:
+          return fail(exit_unreachable,
+                      "Cannot reach portierd: nothing is listening on " + socket +
+                          "; start portierd (systemctl start portierd) or give its socket with "
+                          "--socket.");
+        case EACCES:
+        case EPERM:
+          return fail(exit_denied, "You may not use the control socket " + socket + "; " +
+                                       who_may_use(socket));
+        default:
+          return fail(exit_unreachable,
+                      "Cannot reach portierd at " + socket + " (" + why.detail +
+                          "); check the path given with --socket or PORTIER_SOCKET.");
+      }
+    case kind::timed_out: {
       const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout).count();
       return fail(exit_unreachable,
                   "portierd did not answer within " + std::to_string(seconds) +
                       (seconds == 1 ? " second" : " seconds") +
                       "; check it with `systemctl status portierd` and try again.");
     }
-    return fail(exit_unreachable, "portierd closed the connection without answering (" +
-                                      (written ? frame.error_message() : written.error_message()) +
-                                      "); check its log with `journalctl -u portierd`.");
+    case kind::closed:
+      return fail(exit_unreachable, "portierd closed the connection without answering" +
+                                        (why.detail.empty() ? "" : " (" + why.detail + ")") +
+                                        "; check its log with `journalctl -u portierd`.");
+    case kind::unreadable:
+      break;
   }
-  if (frame->what == platform::frame_read::kind::closed) {
-    return fail(exit_unreachable,
-                "portierd closed the connection without answering; check its log with `journalctl "
-                "-u portierd`.");
-  }
-  control::Response response;
-  if (frame->what == platform::frame_read::kind::too_large ||
-      !response.ParseFromString(frame->body)) {
-    return fail(exit_daemon_error,
-                "portierd's answer cannot be read; make sure portierctl and portierd are the same "
-                "version.");
-  }
-  return response;
+  return fail(exit_daemon_error,
+              "portierd's answer cannot be read; make sure portierctl and portierd are the same "
+              "version.");
 }
 
 namespace {
