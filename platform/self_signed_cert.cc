@@ -134,12 +134,12 @@ result<tls_identity> make(const std::string& key_path, const std::string& cert_p
       mbedtls_x509write_crt_set_basic_constraints(&w.w, 0, -1) != 0 ||
       mbedtls_x509write_crt_set_key_usage(&w.w, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) != 0 ||
       mbedtls_x509write_crt_set_subject_key_identifier(&w.w) != 0 ||
-      mbedtls_x509write_crt_set_extension(
-          &w.w, MBEDTLS_OID_EXTENDED_KEY_USAGE, MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE),
-          0, kServerAuth, sizeof kServerAuth) != 0 ||
-      mbedtls_x509write_crt_set_extension(
-          &w.w, MBEDTLS_OID_SUBJECT_ALT_NAME, MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
-          bytes(*san), san->size()) != 0) {
+      mbedtls_x509write_crt_set_extension(&w.w, MBEDTLS_OID_EXTENDED_KEY_USAGE,
+                                          MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0,
+                                          kServerAuth, sizeof kServerAuth) != 0 ||
+      mbedtls_x509write_crt_set_extension(&w.w, MBEDTLS_OID_SUBJECT_ALT_NAME,
+                                          MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
+                                          bytes(*san), san->size()) != 0) {
     return error{"cannot describe the certificate (a name too long?)"};
   }
   auto buf = std::make_unique<unsigned char[]>(kDerBufferBytes);
@@ -160,7 +160,8 @@ result<tls_identity> make(const std::string& key_path, const std::string& cert_p
     return error{"cannot read back the certificate"};
   id.cert_der.assign(reinterpret_cast<const char*>(parsed.crt.raw.p), parsed.crt.raw.len);
 
-  if (auto w1 = write_file_atomic(key_path, id.key_pem, 0600); !w1) return error{w1.error_message()};
+  if (auto w1 = write_file_atomic(key_path, id.key_pem, 0600); !w1)
+    return error{w1.error_message()};
   if (auto w2 = write_file_atomic(cert_path, id.cert_pem, 0600); !w2)
     return error{w2.error_message()};
   id.fingerprint = sha256_fingerprint(id.cert_der);
@@ -181,7 +182,8 @@ result<tls_identity> load(const std::string& key_path, const std::string& cert_p
   if (mbedtls_x509_crt_parse(&crt.crt, bytes(*cert_pem), cert_pem->size() + 1) != 0)
     return error{cert_path + ": not a PEM certificate"};
   if (mbedtls_pk_check_pair(&crt.crt.pk, &key.pk) != 0)
-    return error{cert_path + ": the certificate is not the key's; delete both files to make new ones"};
+    return error{cert_path +
+                 ": the certificate is not the key's; delete both files to make new ones"};
   tls_identity id;
   id.key_pem = std::move(*key_pem);
   id.cert_pem = std::move(*cert_pem);

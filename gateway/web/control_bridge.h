@@ -15,7 +15,6 @@ namespace portier::gateway::web {
 control_caller socket_caller(std::string socket, std::chrono::milliseconds timeout);
 
 // web_announce: where the page is and its certificate's fingerprint.
-control::Request announcement(const std::vector<std::string>& urls,
-                              const std::string& fingerprint);
+control::Request announcement(const std::vector<std::string>& urls, const std::string& fingerprint);
 
 }  // namespace portier::gateway::web

@@ -55,7 +55,8 @@ int run(const web::web_config& config) {
     std::cerr << "portier-web: " << identity.error_message() << "\n";
     return 1;
   }
-  if (identity->created) platform::log_info("made a new TLS key and certificate in ", c.state_dir());
+  if (identity->created)
+    platform::log_info("made a new TLS key and certificate in ", c.state_dir());
 
   web::web_handler_options options;
   options.hosts = config.hosts;
@@ -64,8 +65,9 @@ int run(const web::web_config& config) {
   options.sessions.max_age_ms = static_cast<std::int64_t>(c.session_max_age_seconds()) * 1000;
   options.sessions.max_sessions = c.max_sessions();
   const web::control_caller control = web::socket_caller(c.control_socket(), kControlTimeout);
-  web::web_handler handler(options, pages(), control,
-                           [](std::span<std::uint8_t> out) { return platform::random_bytes(out).ok(); });
+  web::web_handler handler(options, pages(), control, [](std::span<std::uint8_t> out) {
+    return platform::random_bytes(out).ok();
+  });
 
   std::vector<web::listen_address> listen;
   for (const auto& l : c.listen()) listen.push_back({l.address(), l.port()});
@@ -101,7 +103,8 @@ int run(const web::web_config& config) {
     }
     const int sig = signals.wait(kAnnounceEvery);
     if (sig == SIGTERM || sig == SIGINT) break;
-    if (sig == SIGHUP) platform::log_info("SIGHUP: nothing to reload; restart to read the configuration");
+    if (sig == SIGHUP)
+      platform::log_info("SIGHUP: nothing to reload; restart to read the configuration");
   }
   platform::log_info("stopping");
   return 0;

@@ -70,7 +70,9 @@ std::string canonical_address(const std::string& text, bool& v6) {
   return "";
 }
 
-bool wildcard(const std::string& canonical) { return canonical == "0.0.0.0" || canonical == "::"; }
+bool wildcard(const std::string& canonical) {
+  return canonical == "0.0.0.0" || canonical == "::";
+}
 
 class validator {
  public:
@@ -137,7 +139,8 @@ platform::result<web_config> parse_web_config(const std::string& path, std::stri
     }
     l.set_address(canonical);
     if (!seen.emplace(canonical, l.port()).second)
-      v.fail({{"listen", i}}, "listens twice on " + canonical + " port " + std::to_string(l.port()));
+      v.fail({{"listen", i}},
+             "listens twice on " + canonical + " port " + std::to_string(l.port()));
     if (std::find(out.ports.begin(), out.ports.end(), l.port()) == out.ports.end())
       out.ports.push_back(l.port());
   }

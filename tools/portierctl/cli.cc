@@ -293,8 +293,8 @@ platform::result<control::Response> call_daemon(const std::string& socket,
                           "--socket.");
         case EACCES:
         case EPERM:
-          return fail(exit_denied, "You may not use the control socket " + socket + "; " +
-                                       who_may_use(socket));
+          return fail(exit_denied,
+                      "You may not use the control socket " + socket + "; " + who_may_use(socket));
         default:
           return fail(exit_unreachable,
                       "Cannot reach portierd at " + socket + " (" + why.detail +

@@ -21,12 +21,12 @@ inline constexpr std::size_t kMaxFields = 64;
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
 struct http_request {
-  std::string method;  // as sent: "GET", "POST", ...
-  std::string target;  // the raw request target: "/path?query", not decoded
+  std::string method;   // as sent: "GET", "POST", ...
+  std::string target;   // the raw request target: "/path?query", not decoded
   header_list headers;  // in order; names in any case (compared case-insensitively)
   // The body, at most kMaxBodyBytes + 1 bytes: one more than allowed says it was larger.
   std::string body;
-  std::string peer;  // the client's address (its /64 for IPv6): the key of login rate limits
+  std::string peer;         // the client's address (its /64 for IPv6): the key of login rate limits
   std::int64_t now_ms = 0;  // Unix milliseconds
 };
 

@@ -132,8 +132,8 @@ language choose_language(std::string_view accept_language) {
   while (!accept_language.empty()) {
     const auto comma = accept_language.find(',');
     std::string_view item = trim(accept_language.substr(0, comma));
-    accept_language = comma == std::string_view::npos ? std::string_view{}
-                                                      : accept_language.substr(comma + 1);
+    accept_language =
+        comma == std::string_view::npos ? std::string_view{} : accept_language.substr(comma + 1);
     int q = 1000;
     if (const auto semi = item.find(';'); semi != std::string_view::npos) {
       std::string_view param = trim(item.substr(semi + 1));
@@ -172,8 +172,7 @@ language choose_language(std::string_view accept_language) {
 bool constant_time_equal(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
 }
 

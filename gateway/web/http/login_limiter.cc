@@ -17,7 +17,8 @@ std::int64_t login_limiter::wait_ms(const std::string& client, std::int64_t now_
   std::int64_t wait =
       wait_for(global_, limits_.global_free_failures, limits_.global_max_delay_ms, now_ms);
   if (const auto it = clients_.find(client); it != clients_.end())
-    wait = std::max(wait, wait_for(it->second, limits_.free_failures, limits_.max_delay_ms, now_ms));
+    wait =
+        std::max(wait, wait_for(it->second, limits_.free_failures, limits_.max_delay_ms, now_ms));
   return wait;
 }
 
@@ -41,6 +42,8 @@ void login_limiter::failed(const std::string& client, std::int64_t now_ms) {
   bump(it->second);
 }
 
-void login_limiter::succeeded(const std::string& client) { clients_.erase(client); }
+void login_limiter::succeeded(const std::string& client) {
+  clients_.erase(client);
+}
 
 }  // namespace portier::gateway::web

@@ -16,10 +16,10 @@
 namespace portier::gateway::web {
 
 struct login_limits {
-  int free_failures = 5;                 // per client, before any wait
-  std::int64_t first_delay_ms = 1000;    // after the free ones; doubles with each failure
+  int free_failures = 5;               // per client, before any wait
+  std::int64_t first_delay_ms = 1000;  // after the free ones; doubles with each failure
   std::int64_t max_delay_ms = 15 * 60 * 1000;
-  int global_free_failures = 20;         // all clients together
+  int global_free_failures = 20;  // all clients together
   std::int64_t global_max_delay_ms = 60 * 1000;
   std::int64_t forget_after_ms = 60 * 60 * 1000;  // a count is forgotten after this long quiet
   std::size_t max_clients = 1024;

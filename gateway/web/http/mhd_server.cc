@@ -64,7 +64,8 @@ MHD_Result send(MHD_Connection* connection, const http_response& r) {
     MHD_add_response_header(response, "Content-Type", r.content_type.c_str());
   for (const auto& [name, value] : r.headers)
     MHD_add_response_header(response, name.c_str(), value.c_str());
-  const MHD_Result queued = MHD_queue_response(connection, static_cast<unsigned>(r.status), response);
+  const MHD_Result queued =
+      MHD_queue_response(connection, static_cast<unsigned>(r.status), response);
   MHD_destroy_response(response);
   return queued;
 }
@@ -138,18 +139,14 @@ platform::result<std::unique_ptr<web_server>> web_server::start(
     }
     MHD_Daemon* d = MHD_start_daemon(
         flags, static_cast<std::uint16_t>(l.port), nullptr, nullptr, &on_request, server.get(),
-        MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&storage),
-        MHD_OPTION_HTTPS_MEM_KEY, server->key_pem_.c_str(),
-        MHD_OPTION_HTTPS_MEM_CERT, server->cert_pem_.c_str(),
+        MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&storage), MHD_OPTION_HTTPS_MEM_KEY,
+        server->key_pem_.c_str(), MHD_OPTION_HTTPS_MEM_CERT, server->cert_pem_.c_str(),
         MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-        MHD_OPTION_CONNECTION_LIMIT, limits.connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits.per_client,
-        MHD_OPTION_CONNECTION_TIMEOUT, limits.idle_timeout_seconds,
+        MHD_OPTION_CONNECTION_LIMIT, limits.connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        limits.per_client, MHD_OPTION_CONNECTION_TIMEOUT, limits.idle_timeout_seconds,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits.connection_memory_bytes,
-        MHD_OPTION_STRICT_FOR_CLIENT, 1,
-        MHD_OPTION_URI_LOG_CALLBACK, &on_uri, nullptr,
-        MHD_OPTION_NOTIFY_COMPLETED, &on_completed, nullptr,
-        MHD_OPTION_END);
+        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_URI_LOG_CALLBACK, &on_uri, nullptr,
+        MHD_OPTION_NOTIFY_COMPLETED, &on_completed, nullptr, MHD_OPTION_END);
     if (d == nullptr) {
       return platform::error{"cannot listen on " + l.address + " port " + std::to_string(l.port) +
                              " (in use, or not an address of this box?)"};

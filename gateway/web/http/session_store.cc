@@ -14,8 +14,8 @@ session_store::session_store(session_limits limits, random_source random)
 
 session_store::digest session_store::hash(std::string_view cookie) {
   digest d{};
-  mbedtls_sha256_ret(reinterpret_cast<const unsigned char*>(cookie.data()), cookie.size(),
-                     d.data(), 0);
+  mbedtls_sha256_ret(reinterpret_cast<const unsigned char*>(cookie.data()), cookie.size(), d.data(),
+                     0);
   return d;
 }
 
@@ -52,8 +52,12 @@ std::optional<std::string> session_store::use(std::string_view cookie, std::int6
   return it->second.csrf;
 }
 
-void session_store::close(std::string_view cookie) { sessions_.erase(hash(cookie)); }
+void session_store::close(std::string_view cookie) {
+  sessions_.erase(hash(cookie));
+}
 
-void session_store::close_all() { sessions_.clear(); }
+void session_store::close_all() {
+  sessions_.clear();
+}
 
 }  // namespace portier::gateway::web

@@ -163,7 +163,8 @@ http_response web_handler::login_form(int status, language lang, login_problem p
   const std::string token = to_hex(token_bytes);
   http_response r = page(status, app_.login_page(lang, problem, retry_after, token), lang);
   r.headers.emplace_back("Set-Cookie", cookie_header(kLoginCookie, token, kLoginTokenSeconds));
-  if (clear_session_cookie) r.headers.emplace_back("Set-Cookie", cookie_header(kSessionCookie, "", 0));
+  if (clear_session_cookie)
+    r.headers.emplace_back("Set-Cookie", cookie_header(kSessionCookie, "", 0));
   if (retry_after > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after));
   return r;
 }
@@ -201,9 +202,8 @@ http_response web_handler::login_post(const http_request& request, const field_l
       if (auto opened = sessions_.open(request.now_ms)) {
         limiter_.succeeded(request.peer);
         http_response r = redirect("/");
-        r.headers.emplace_back(
-            "Set-Cookie",
-            cookie_header(kSessionCookie, opened->cookie, options_.sessions.max_age_ms / 1000));
+        r.headers.emplace_back("Set-Cookie", cookie_header(kSessionCookie, opened->cookie,
+                                                           options_.sessions.max_age_ms / 1000));
         r.headers.emplace_back("Set-Cookie", cookie_header(kLoginCookie, "", 0));
         return r;
       }
@@ -273,7 +273,7 @@ http_response web_handler::handle(const http_request& request) {
     fields = parse_fields(request.body);
   } else {
     fields = parse_fields(question == std::string_view::npos ? std::string_view{}
-                                                              : target.substr(question + 1));
+                                                             : target.substr(question + 1));
   }
   if (!fields) return error(400, lang);
 

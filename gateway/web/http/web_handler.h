@@ -47,8 +47,7 @@ struct web_app {
 
 // Sends one request to portierd; a transport failure is an error (not a Response), so that the
 // handler can tell "portierd cannot be reached" from portierd's own UNAVAILABLE.
-using control_caller =
-    std::function<platform::result<control::Response>(const control::Request&)>;
+using control_caller = std::function<platform::result<control::Response>(const control::Request&)>;
 
 struct web_handler_options {
   // Allowed Host names: configured names and listen addresses, lower-case, IPv6 without
@@ -83,8 +82,8 @@ class web_handler {
   http_response login_form(int status, language lang, login_problem problem, int retry_after,
                            bool clear_session_cookie);
   http_response login_post(const http_request& request, const field_list& fields, language lang);
-  http_response app_call(const http_request& request, const std::string& path,
-                         field_list params, const std::string& csrf, language lang);
+  http_response app_call(const http_request& request, const std::string& path, field_list params,
+                         const std::string& csrf, language lang);
 
   web_handler_options options_;
   web_app app_;

@@ -14,11 +14,13 @@ TEST(HttpText, PercentDecoding) {
     bool plus;
     const char* out;  // nullptr: refused
   } cases[] = {
-      {"a%20b", false, "a b"},       {"a+b", false, "a+b"},          {"a+b", true, "a b"},
-      {"%C3%A9t%C3%A9", true, "été"}, {"%2Fetc", false, "/etc"},      {"%41%62", true, "Ab"},
-      {"%", true, nullptr},           {"%4", true, nullptr},          {"%zz", true, nullptr},
-      {"%00", true, nullptr},         {"a%0Ab", true, nullptr},       {"%7f", true, nullptr},
-      {"tab\there", true, nullptr},   {"", true, ""},
+      {"a%20b", false, "a b"},      {"a+b", false, "a+b"},
+      {"a+b", true, "a b"},         {"%C3%A9t%C3%A9", true, "été"},
+      {"%2Fetc", false, "/etc"},    {"%41%62", true, "Ab"},
+      {"%", true, nullptr},         {"%4", true, nullptr},
+      {"%zz", true, nullptr},       {"%00", true, nullptr},
+      {"a%0Ab", true, nullptr},     {"%7f", true, nullptr},
+      {"tab\there", true, nullptr}, {"", true, ""},
   };
   for (const auto& c : cases) {
     const auto got = web::percent_decode(c.in, c.plus);
@@ -45,12 +47,13 @@ TEST(HttpText, FormFieldsInOrder) {
 
 TEST(HttpText, CookieValues) {
   STRCMP_EQUAL("abc", web::cookie_value("x=1; __Host-portier=abc; y=2", "__Host-portier")->c_str());
-  STRCMP_EQUAL("t", web::cookie_value("__Host-portier=abc;__Host-portier-login=t",
-                                      "__Host-portier-login")
-                        ->c_str());
+  STRCMP_EQUAL(
+      "t", web::cookie_value("__Host-portier=abc;__Host-portier-login=t", "__Host-portier-login")
+               ->c_str());
   CHECK_FALSE(web::cookie_value("__Host-portier-login=t", "__Host-portier").has_value());
   // Two cookies of one name: which one is ours cannot be known.
-  CHECK_FALSE(web::cookie_value("__Host-portier=a; __Host-portier=b", "__Host-portier").has_value());
+  CHECK_FALSE(
+      web::cookie_value("__Host-portier=a; __Host-portier=b", "__Host-portier").has_value());
   CHECK_FALSE(web::cookie_value("", "__Host-portier").has_value());
 }
 

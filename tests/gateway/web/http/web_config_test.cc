@@ -6,12 +6,12 @@
 
 namespace web = portier::gateway::web;
 
-TEST_GROUP(WebConfig) {
-  std::string error_of(const std::string& text) {
-    auto c = web::parse_web_config("web.conf", text);
-    return c ? std::string("OK") : c.error_message();
-  }
-};
+TEST_GROUP(WebConfig){
+    std::string error_of(const std::string& text){auto c = web::parse_web_config("web.conf", text);
+return c ? std::string("OK") : c.error_message();
+}
+}
+;
 
 TEST(WebConfig, DefaultsListenOnLoopback) {
   auto c = web::parse_web_config("web.conf", "");
@@ -43,9 +43,9 @@ session_idle_timeout_seconds: 1
   CHECK_EQUAL(4u, c->hosts.size());
   for (std::size_t i = 0; i < 4; ++i) STRCMP_EQUAL(hosts[i], c->hosts[i].c_str());
   CHECK_EQUAL(2u, c->ports.size());
-  const char* urls[] = {"https://portier.lan:443/",  "https://portier.lan:8443/",
+  const char* urls[] = {"https://portier.lan:443/",   "https://portier.lan:8443/",
                         "https://box.home.arpa:443/", "https://box.home.arpa:8443/",
-                        "https://192.168.1.2:443/",  "https://[::1]:8443/"};
+                        "https://192.168.1.2:443/",   "https://[::1]:8443/"};
   CHECK_EQUAL(6u, c->urls.size());
   for (std::size_t i = 0; i < 6; ++i) STRCMP_EQUAL(urls[i], c->urls[i].c_str());
   CHECK_EQUAL(2u, c->ip_addresses.size());
@@ -53,30 +53,35 @@ session_idle_timeout_seconds: 1
 }
 
 TEST(WebConfig, ErrorsNameFileLineAndField) {
-  STRCMP_EQUAL("web.conf:2:10: listen[0].address: \"portier.lan\" is not an IPv4 or IPv6 address "
-               "(names go in `names`)",
-               error_of("\nlisten { address: \"portier.lan\" }").c_str());
+  STRCMP_EQUAL(
+      "web.conf:2:10: listen[0].address: \"portier.lan\" is not an IPv4 or IPv6 address "
+      "(names go in `names`)",
+      error_of("\nlisten { address: \"portier.lan\" }").c_str());
   STRCMP_EQUAL("web.conf:1:25: listen[0].port: must be 1 to 65535, got 70000",
                error_of("listen { address: \"::1\" port: 70000 }").c_str());
-  STRCMP_EQUAL("web.conf:3:1: names[1]: \"bad_name\" is not a host name: labels of letters, "
-               "digits and '-', separated by dots (an address goes in listen)",
-               error_of("names: \"ok.lan\"\n\nnames: \"bad_name\"").c_str());
-  STRCMP_EQUAL("web.conf:1:1: names[0]: \"10.0.0.1\" is not a host name: labels of letters, "
-               "digits and '-', separated by dots (an address goes in listen)",
-               error_of("names: \"10.0.0.1\"").c_str());
-  STRCMP_EQUAL("web.conf:2:1: session_idle_timeout_seconds: must be 1 to 86400, got 90000\n"
-               "web.conf:3:1: max_sessions: must be 1 to 1024, got 5000",
-               error_of("names: \"a.lan\"\nsession_idle_timeout_seconds: 90000\nmax_sessions: "
-                        "5000")
-                   .c_str());
+  STRCMP_EQUAL(
+      "web.conf:3:1: names[1]: \"bad_name\" is not a host name: labels of letters, "
+      "digits and '-', separated by dots (an address goes in listen)",
+      error_of("names: \"ok.lan\"\n\nnames: \"bad_name\"").c_str());
+  STRCMP_EQUAL(
+      "web.conf:1:1: names[0]: \"10.0.0.1\" is not a host name: labels of letters, "
+      "digits and '-', separated by dots (an address goes in listen)",
+      error_of("names: \"10.0.0.1\"").c_str());
+  STRCMP_EQUAL(
+      "web.conf:2:1: session_idle_timeout_seconds: must be 1 to 86400, got 90000\n"
+      "web.conf:3:1: max_sessions: must be 1 to 1024, got 5000",
+      error_of("names: \"a.lan\"\nsession_idle_timeout_seconds: 90000\nmax_sessions: "
+               "5000")
+          .c_str());
   STRCMP_EQUAL("web.conf:1:1: state_dir: \"relative\" must be an absolute path",
                error_of("state_dir: \"relative\"").c_str());
   STRCMP_EQUAL("web.conf:2:1: listen[1]: listens twice on 127.0.0.1 port 8443",
                error_of("listen { address: \"127.0.0.1\" }\nlisten { address: \"127.0.0.1\" "
                         "port: 8443 }")
                    .c_str());
-  STRCMP_EQUAL("web.conf:1:1: listen[0]: the page listens only on wildcard addresses: give the "
-               "`names` it is reached by",
-               error_of("listen { address: \"0.0.0.0\" }").c_str());
+  STRCMP_EQUAL(
+      "web.conf:1:1: listen[0]: the page listens only on wildcard addresses: give the "
+      "`names` it is reached by",
+      error_of("listen { address: \"0.0.0.0\" }").c_str());
   STRCMP_CONTAINS("web.conf:1:1", error_of("unknown_field: 1").c_str());
 }

@@ -49,8 +49,8 @@ struct web_fixture {
     app.login_page = [](gateway::web::language lang, gateway::web::login_problem p, int retry,
                         const std::string& token) {
       return std::string("login lang=") + (lang == gateway::web::language::fr ? "fr" : "en") +
-             " problem=" + std::to_string(static_cast<int>(p)) +
-             " retry=" + std::to_string(retry) + " token=" + token;
+             " problem=" + std::to_string(static_cast<int>(p)) + " retry=" + std::to_string(retry) +
+             " token=" + token;
     };
     app.error_page = [](gateway::web::language, int status) {
       return "error " + std::to_string(status);

@@ -75,9 +75,10 @@ TEST(WebHandler, EveryResponseCarriesTheSecurityHeaders) {
       f.pair(),
   };
   for (const auto& a : answers) {
-    STRCMP_EQUAL("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-                 "frame-ancestors 'none'; base-uri 'none'",
-                 web_fixture::header(a, "Content-Security-Policy").c_str());
+    STRCMP_EQUAL(
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'",
+        web_fixture::header(a, "Content-Security-Policy").c_str());
     STRCMP_EQUAL("nosniff", web_fixture::header(a, "X-Content-Type-Options").c_str());
     STRCMP_EQUAL("no-referrer", web_fixture::header(a, "Referrer-Policy").c_str());
     STRCMP_EQUAL("DENY", web_fixture::header(a, "X-Frame-Options").c_str());
@@ -110,8 +111,8 @@ TEST(WebHandler, WithoutASessionEveryPageSendsToLogin) {
     CHECK_EQUAL(303, answer.status);
     STRCMP_EQUAL("/login", web_fixture::header(answer, "Location").c_str());
   }
-  const auto forged = f.send(web_fixture::get("/", std::string(kSessionCookie) + "=" +
-                                                       std::string(64, 'a')));
+  const auto forged =
+      f.send(web_fixture::get("/", std::string(kSessionCookie) + "=" + std::string(64, 'a')));
   CHECK_EQUAL(303, forged.status);
   CHECK_TRUE(f.app_calls.empty());
 }
@@ -132,10 +133,10 @@ TEST(WebHandler, LoginFormSetsAFreshTokenCookie) {
   CHECK_EQUAL(64u, token.size());
   CHECK_TRUE(token != web_fixture::cookie_of(second, kLoginCookie));
   CHECK_TRUE(first.body.find("token=" + token) != std::string::npos);
-  STRCMP_EQUAL(("__Host-portier-login=" + token +
-                "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=600")
-                   .c_str(),
-               web_fixture::set_cookie(first, kLoginCookie).c_str());
+  STRCMP_EQUAL(
+      ("__Host-portier-login=" + token + "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=600")
+          .c_str(),
+      web_fixture::set_cookie(first, kLoginCookie).c_str());
 }
 
 TEST(WebHandler, PairingOpensASessionWithAStrictCookie) {
@@ -144,10 +145,10 @@ TEST(WebHandler, PairingOpensASessionWithAStrictCookie) {
   STRCMP_EQUAL("/", web_fixture::header(answer, "Location").c_str());
   const std::string id = web_fixture::cookie_of(answer, kSessionCookie);
   CHECK_EQUAL(64u, id.size());
-  STRCMP_EQUAL(("__Host-portier=" + id +
-                "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=43200")
-                   .c_str(),
-               web_fixture::set_cookie(answer, kSessionCookie).c_str());
+  STRCMP_EQUAL(
+      ("__Host-portier=" + id + "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=43200")
+          .c_str(),
+      web_fixture::set_cookie(answer, kSessionCookie).c_str());
   // The login token is used up.
   STRCMP_CONTAINS("Max-Age=0", web_fixture::set_cookie(answer, kLoginCookie).c_str());
   // portierd heard the code as typed, from method "web".
@@ -264,11 +265,13 @@ TEST(WebHandler, CsrfTokenIsNeededOnEveryPost) {
   CHECK_EQUAL(64u, s.csrf.size());
   const std::size_t before = f.app_calls.size();
   CHECK_EQUAL(403, f.send(web_fixture::post("/pause", "", s.cookie)).status);
-  CHECK_EQUAL(403, f.send(web_fixture::post("/pause", "csrf=" + std::string(64, '0'), s.cookie)).status);
-  CHECK_EQUAL(403, f.send(web_fixture::post("/pause", "csrf=" + s.csrf.substr(1), s.cookie)).status);
-  CHECK_EQUAL(403, f.send(web_fixture::post("/pause", "csrf=" + s.csrf + "&csrf=" + s.csrf,
-                                            s.cookie))
-                       .status);
+  CHECK_EQUAL(403,
+              f.send(web_fixture::post("/pause", "csrf=" + std::string(64, '0'), s.cookie)).status);
+  CHECK_EQUAL(403,
+              f.send(web_fixture::post("/pause", "csrf=" + s.csrf.substr(1), s.cookie)).status);
+  CHECK_EQUAL(
+      403,
+      f.send(web_fixture::post("/pause", "csrf=" + s.csrf + "&csrf=" + s.csrf, s.cookie)).status);
   CHECK_EQUAL(before, f.app_calls.size());
 
   f.app_answer.location = "/purposes";
@@ -383,7 +386,8 @@ TEST(WebHandler, BodiesAreSmallUrlencodedAndNeverChunked) {
   std::string many = "csrf=" + s.csrf;
   for (std::size_t i = 0; i < web::kMaxFields; ++i) many += "&a=1";
   CHECK_EQUAL(400, f.send(web_fixture::post("/pause", many, s.cookie)).status);
-  CHECK_EQUAL(400, f.send(web_fixture::post("/pause", "csrf=" + s.csrf + "&a=%4", s.cookie)).status);
+  CHECK_EQUAL(400,
+              f.send(web_fixture::post("/pause", "csrf=" + s.csrf + "&a=%4", s.cookie)).status);
 }
 
 TEST(WebHandler, AcceptLanguageChoosesFrenchWhenPreferred) {
