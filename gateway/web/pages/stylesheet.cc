@@ -1,6 +1,7 @@
 // GET /style.css: the page's only stylesheet. Colours keep text at a contrast of at least 4.5:1
-// on its background (dark text on white, white on the buttons' blue and red), focus is always
-// visible, and the layout is one column on a phone.
+// on its background (dark text on white, white on the buttons' blue and red): every rule that sets
+// a background sets the text colour with it, so the pair can be checked (stylesheet_test.cc).
+// Focus is always visible, and the layout is one column on a phone.
 #include "gateway/web/pages/layout.h"
 #include "gateway/web/pages/pages.h"
 
@@ -36,21 +37,23 @@ p, li, dd { overflow-wrap: anywhere; }
 button { font: inherit; font-weight: 600; color: #ffffff; background: #0b57a4;
   border: 2px solid #0b57a4; border-radius: 0.4rem; padding: 0.5rem 1rem; min-height: 2.75rem;
   cursor: pointer; }
-button:hover { background: #073b70; border-color: #073b70; }
+button:hover { color: #ffffff; background: #073b70; border-color: #073b70; }
 button.quiet { color: #0b57a4; background: #ffffff; }
 button.quiet:hover { color: #073b70; background: #eef4fb; }
-button.refuse, button.danger { background: #a4161a; border-color: #a4161a; }
-button.refuse:hover, button.danger:hover { background: #7a1013; border-color: #7a1013; }
+button.refuse, button.danger { color: #ffffff; background: #a4161a; border-color: #a4161a; }
+button.refuse:hover, button.danger:hover { color: #ffffff; background: #7a1013; border-color: #7a1013; }
 button.big { font-size: 1.25rem; padding: 0.9rem 1.5rem; width: 100%; max-width: 28rem; }
-button.pause { background: #1a1a1a; border-color: #1a1a1a; }
-button.resume { background: #1e6b2e; border-color: #1e6b2e; }
+button.pause { color: #ffffff; background: #1a1a1a; border-color: #1a1a1a; }
+button.resume { color: #ffffff; background: #1e6b2e; border-color: #1e6b2e; }
 form.inline { display: inline-block; margin: 0.25rem 0.5rem 0.25rem 0; }
 .actions { display: flex; flex-wrap: wrap; gap: 0.25rem; }
 .state { font-size: 1.15rem; font-weight: 600; }
 .is-paused, .is-refused { color: #a4161a; }
 .is-on, .is-granted { color: #1e6b2e; }
-.warning, .problem { border-left: 4px solid #a4161a; padding: 0.5rem 0.75rem; background: #fdf0f0; }
-.notice { border-left: 4px solid #1e6b2e; padding: 0.25rem 0.75rem; background: #eff8f1; }
+.warning, .problem { border-left: 4px solid #a4161a; padding: 0.5rem 0.75rem; color: #1a1a1a;
+  background: #fdf0f0; }
+.notice { border-left: 4px solid #1e6b2e; padding: 0.25rem 0.75rem; color: #1a1a1a;
+  background: #eff8f1; }
 .note, .meta, .kind { color: #4a4a4a; }
 .flag { display: inline-block; font-weight: 700; color: #5c3c00; background: #fff0c2;
   border: 2px solid #8a5a00; border-radius: 0.3rem; padding: 0 0.4rem; }
@@ -77,7 +80,7 @@ th.num, td.num { text-align: right; white-space: nowrap; }
 ul.kept { list-style: none; padding: 0; }
 .count { display: inline-block; min-width: 5rem; font-weight: 700; }
 pre, code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.9rem; }
-pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f3f3f3;
+pre { white-space: pre-wrap; overflow-wrap: anywhere; color: #1a1a1a; background: #f3f3f3;
   border: 1px solid #d0d0d0; border-radius: 0.3rem; padding: 0.75rem; }
 code { overflow-wrap: anywhere; }
 .beside { display: grid; grid-template-columns: 1fr; gap: 0 2rem; }

@@ -5,6 +5,7 @@
 
 #include "fake_daemon.h"
 #include "gateway/web/app.h"
+#include "markup_check.h"
 
 #include <CppUTest/TestHarness.h>
 
@@ -50,6 +51,7 @@ TEST(app_routes, every_page_answers_with_a_complete_page_in_the_frame) {
       CHECK(r.body.find("action=\"/logout\"") != std::string::npos);
       CHECK(r.body.find("action=\"/logout-all\"") != std::string::npos);
       CHECK(r.body.find("</html>") != std::string::npos);
+      STRCMP_EQUAL_TEXT("", markup_problem(r.body).c_str(), target.c_str());
     }
   }
 }

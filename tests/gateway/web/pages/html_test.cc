@@ -1,5 +1,7 @@
 #include "gateway/web/pages/html.h"
 
+#include "markup_check.h"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace portier::gateway::web;
@@ -45,4 +47,12 @@ TEST(html, forms_carry_the_csrf_field) {
       "<form method=\"post\" action=\"/pause\"><input type=\"hidden\" name=\"csrf\" "
       "value=\"a&quot;b\">",
       form_open("/pause", "a\"b").c_str());
+}
+
+TEST(html, the_markup_check_catches_a_broken_page) {
+  using portier::gateway::web::testing::markup_problem;
+  STRCMP_EQUAL("", markup_problem("<!DOCTYPE html><p id=\"a\">x<br><b>y</b></p>").c_str());
+  CHECK(!markup_problem("<p><b>x</p></b>").empty());
+  CHECK(!markup_problem("<p>x").empty());
+  CHECK(!markup_problem("<p id=\"a\"></p><p id=\"a\"></p>").empty());
 }

@@ -1,6 +1,7 @@
 // login_page and error_page: what the server shows outside a session.
 #include "fake_daemon.h"
 #include "gateway/web/app.h"
+#include "markup_check.h"
 
 #include <CppUTest/TestHarness.h>
 
@@ -24,6 +25,7 @@ TEST(outside_pages, the_pairing_form_is_labelled_and_carries_the_login_token) {
   CHECK(p.find("style=") == std::string::npos);
   CHECK(p.find("<script") == std::string::npos);
   CHECK(p.find("name=\"csrf\"") == std::string::npos);
+  STRCMP_EQUAL("", markup_problem(p).c_str());
 }
 
 TEST(outside_pages, each_login_problem_is_said) {
@@ -48,6 +50,7 @@ TEST(outside_pages, error_pages_say_what_went_wrong) {
   CHECK(p.find("<title>Error 403 · Portier</title>") != std::string::npos);
   CHECK(p.find("This is not allowed.") != std::string::npos);
   CHECK(p.find("<form") == std::string::npos);
+  STRCMP_EQUAL("", markup_problem(p).c_str());
   CHECK(error_page(language::en, 413).find("The request is too large.") != std::string::npos);
   CHECK(error_page(language::en, 429).find("Too many requests") != std::string::npos);
   CHECK(error_page(language::fr, 404).find("Cette page n’existe pas.") != std::string::npos);
