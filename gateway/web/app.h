@@ -62,11 +62,11 @@ app_response handle_app(const app_request& request, const control_call& call);
 // Pages the server shows outside a session.
 enum class login_problem {
   none,
-  wrong_code,     // the code is wrong, used or expired
-  slow_down,      // too many attempts: try again in `retry_after_seconds`
-  codes_voided,   // too many wrong codes: every code is void, run `portierctl pair` again
-  expired,        // the session expired or was logged out: pair again
-  unavailable,    // portierd cannot be reached
+  wrong_code,    // the code is wrong, used or expired
+  slow_down,     // too many attempts: try again in `retry_after_seconds`
+  codes_voided,  // too many wrong codes: every code is void, run `portierctl pair` again
+  expired,       // the session expired or was logged out: pair again
+  unavailable,   // portierd cannot be reached
 };
 // The pairing form (POST /login with field "code"; no CSRF token exists before a session, the
 // server checks Origin and the form's login token `login_token` instead).

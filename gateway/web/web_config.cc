@@ -25,9 +25,10 @@ constexpr int kMaxNames = 8;
 constexpr std::size_t kMaxUrls = 8;
 
 // A DNS name: dot-separated labels of letters, digits and '-' (not at a label's ends), 1 to 63
-// bytes each, 253 in all. Not an address (those go in listen).
+// bytes each, 240 in all (so that "https://NAME:PORT/" fits web_announce's 256 bytes). Not an
+// address (those go in listen).
 bool valid_dns_name(const std::string& name) {
-  if (name.empty() || name.size() > 253) return false;
+  if (name.empty() || name.size() > 240) return false;
   std::size_t start = 0;
   bool all_numeric = true;
   while (true) {
@@ -151,7 +152,8 @@ platform::result<web_config> parse_web_config(const std::string& path, std::stri
     if (!valid_dns_name(c.names(i))) {
       v.fail({{"names", i}}, quoted(c.names(i)) +
                                  " is not a host name: labels of letters, digits and '-', "
-                                 "separated by dots (an address goes in listen)");
+                                 "separated by dots, at most 240 bytes (an address goes in "
+                                 "listen)");
       continue;
     }
     c.set_names(i, lower(c.names(i)));

@@ -61,11 +61,11 @@ TEST(WebConfig, ErrorsNameFileLineAndField) {
                error_of("listen { address: \"::1\" port: 70000 }").c_str());
   STRCMP_EQUAL(
       "web.conf:3:1: names[1]: \"bad_name\" is not a host name: labels of letters, "
-      "digits and '-', separated by dots (an address goes in listen)",
+      "digits and '-', separated by dots, at most 240 bytes (an address goes in listen)",
       error_of("names: \"ok.lan\"\n\nnames: \"bad_name\"").c_str());
   STRCMP_EQUAL(
       "web.conf:1:1: names[0]: \"10.0.0.1\" is not a host name: labels of letters, "
-      "digits and '-', separated by dots (an address goes in listen)",
+      "digits and '-', separated by dots, at most 240 bytes (an address goes in listen)",
       error_of("names: \"10.0.0.1\"").c_str());
   STRCMP_EQUAL(
       "web.conf:2:1: session_idle_timeout_seconds: must be 1 to 86400, got 90000\n"
@@ -84,4 +84,9 @@ TEST(WebConfig, ErrorsNameFileLineAndField) {
       "`names` it is reached by",
       error_of("listen { address: \"0.0.0.0\" }").c_str());
   STRCMP_CONTAINS("web.conf:1:1", error_of("unknown_field: 1").c_str());
+  std::string longest;  // 240 bytes: three labels of 59, one of 60
+  for (int i = 0; i < 3; ++i) longest += std::string(59, 'a') + ".";
+  longest += std::string(60, 'b');
+  STRCMP_EQUAL("OK", error_of("names: \"" + longest + "\"").c_str());
+  STRCMP_CONTAINS("names[0]", error_of("names: \"" + longest + "b\"").c_str());
 }
