@@ -114,6 +114,16 @@ std::string format_utc_date(std::int64_t ms) {
   return buf;
 }
 
+std::string format_epsilon(language lang, double epsilon) {
+  if (!(epsilon >= 0) || epsilon > 1e9) return "?";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", epsilon);
+  std::string s = buf;
+  if (s.back() == '0') s.pop_back();
+  if (lang == language::fr) s[s.find('.')] = ',';
+  return s;
+}
+
 std::string format_messages(language lang, std::uint64_t n) {
   return unit_count(lang, n, "message", "messages");
 }

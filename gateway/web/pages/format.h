@@ -24,6 +24,8 @@ std::string format_day(language lang, std::int64_t ms);
 std::string format_ago(language lang, std::int64_t then_ms, std::int64_t now_ms);
 // Unix ms → "2024-05-01" (UTC), for file names.
 std::string format_utc_date(std::int64_t ms);
+// A privacy budget ε with at most two decimals and at least one: "0.6", "1.0" (en) / "0,6" (fr).
+std::string format_epsilon(language lang, double epsilon);
 // "3 messages", "1 message" / "3 messages" (fr), with the count formatted.
 std::string format_messages(language lang, std::uint64_t n);
 

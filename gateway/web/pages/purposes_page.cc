@@ -90,6 +90,26 @@ std::string receives_list(const page_context& c, const control::PurposeInfo& p,
   return "<ul>\n" + items + "</ul>\n";
 }
 
+// Differential privacy: the purpose's daily ε cap, today's spending, and a raise flagged.
+std::string budget(const page_context& c, const control::PurposeInfo& p) {
+  if (!(p.epsilon_per_day() > 0)) return {};
+  const language lang = c.lang();
+  std::string out = "<dt>" + escape(c.t.budget_heading) + "</dt><dd><p>" +
+                    escape(fill(c.t.budget_text, {format_epsilon(lang, p.epsilon_per_day()),
+                                                  format_epsilon(lang, p.epsilon_spent_today())})) +
+                    "</p>";
+  if (p.epsilon_raised_at_ms() > 0) {
+    out += "<p class=\"flag big-flag\">" +
+           escape(fill(c.t.budget_raised,
+                       {format_epsilon(lang, p.epsilon_raised_from()),
+                        format_epsilon(lang, p.epsilon_per_day()),
+                        format_time(lang, p.epsilon_raised_at_ms()), p.epsilon_raised_by_policy(),
+                        std::to_string(p.epsilon_raised_by_version())})) +
+           "</p>";
+  }
+  return out + "</dd>\n";
+}
+
 std::string purpose_section(const page_context& c, const control::PurposeInfo& p,
                             const control::DevicesResult& devices) {
   const texts& t = c.t;
@@ -105,8 +125,8 @@ std::string purpose_section(const page_context& c, const control::PurposeInfo& p
   if (!special.empty()) {
     out += "<dt>" + escape(t.special_heading) + "</dt><dd>" + escape(special) + "</dd>\n";
   }
-  out +=
-      "<dt>" + escape(t.receives_heading) + "</dt><dd>" + receives_list(c, p, devices) + "</dd>\n";
+  out += "<dt>" + escape(t.receives_heading) + "</dt><dd>" + receives_list(c, p, devices) +
+         "</dd>\n" + budget(c, p);
 
   const control::ScopedDecision* home = nullptr;
   for (const auto& d : p.decision()) {

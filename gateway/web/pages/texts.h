@@ -30,7 +30,8 @@ struct texts {
       by_default, decided, method_web, method_cli, method_config, method_policy_update,
       suspended_note, allow_home, refuse_home, clear_home, class_decisions_heading, class_decision,
       clear, clear_for, per_device_heading, from_device, from_class, from_household, from_default,
-      allow, refuse, allow_for, refuse_for, follow_home, follow_home_for;
+      allow, refuse, allow_for, refuse_for, follow_home, follow_home_for, budget_heading,
+      budget_text, budget_raised;
   // Devices.
   std::string_view devices_intro, no_devices, device_summary, shares_with, shares_with_none,
       erased_notice, erased_upstream_sent, erased_upstream_waiting;

@@ -99,6 +99,13 @@ const texts texts_en = {
     .refuse_for = "Refuse {} for {}",
     .follow_home = "Follow the home’s decision",
     .follow_home_for = "Follow the home’s decision on {} for {}",
+    .budget_heading = "Privacy budget",
+    .budget_text =
+        "Noise hides each device’s readings: at most ε {} a day per device. Today "
+        "the most any device spent is ε {}.",
+    .budget_raised =
+        "The operator raised this budget from ε {} to ε {} a day on {} (policy {}, "
+        "version {}): more can be learnt about each device.",
 
     .devices_intro =
         "Every device the box has seen. Open one to see its latest message beside "

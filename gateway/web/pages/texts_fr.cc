@@ -117,6 +117,13 @@ const texts texts_fr = {
     .refuse_for = "Refuser {} pour {}",
     .follow_home = "Suivre la décision du domicile",
     .follow_home_for = "Suivre la décision du domicile sur {} pour {}",
+    .budget_heading = "Budget de confidentialité",
+    .budget_text =
+        "Du bruit masque les mesures de chaque appareil : au plus ε {} par jour et "
+        "par appareil. Aujourd’hui, le plus dépensé par un appareil est ε {}.",
+    .budget_raised =
+        "L’opérateur a relevé ce budget de ε {} à ε {} par jour le {} (politique "
+        "{}, version {}) : on peut en apprendre davantage sur chaque appareil.",
 
     .devices_intro =
         "Tous les appareils que le boîtier a vus. Ouvrez-en un pour voir son dernier "

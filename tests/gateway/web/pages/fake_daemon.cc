@@ -54,7 +54,10 @@ void fake_daemon::fill_household() {
       decision { scope: SCOPE_HOUSEHOLD granted: true decided_at_ms: 1796400000000 method: "web" }
       decision { scope: SCOPE_DEVICE_CLASS value: "sensor" title: "Zigbee sensor" granted: false } }
     purpose { id: "service" title: "Service" description: "Keeps the devices working."
-      legal_basis: CONTRACT default_granted: true household_granted: true }
+      legal_basis: CONTRACT default_granted: true household_granted: true
+      epsilon_per_day: 1.0 epsilon_spent_today: 0.25 epsilon_raised_from: 0.5
+      epsilon_raised_at_ms: 1796400000000 epsilon_raised_by_policy: "defaults"
+      epsilon_raised_by_version: 7 }
     purpose { id: "location" title: "Location" description: "Where the phones are."
       legal_basis: CONSENT special_category: LOCATION suspended: true }
   })");

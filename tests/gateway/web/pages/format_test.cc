@@ -18,6 +18,9 @@ TEST(format, counts_and_sizes_in_each_language) {
   STRCMP_EQUAL("45.6 kB", format_bytes(language::en, 45600).c_str());
   STRCMP_EQUAL("45,6\u00a0ko", format_bytes(language::fr, 45600).c_str());
   STRCMP_EQUAL("1.0 MB", format_bytes(language::en, 999999).c_str());
+  STRCMP_EQUAL("0.05", format_epsilon(language::en, 0.05).c_str());
+  STRCMP_EQUAL("0.6", format_epsilon(language::en, 0.6).c_str());
+  STRCMP_EQUAL("1,0", format_epsilon(language::fr, 1.0).c_str());
   STRCMP_EQUAL("1 message", format_messages(language::en, 1).c_str());
   STRCMP_EQUAL("1\u00a0234 messages", format_messages(language::fr, 1234).c_str());
 }

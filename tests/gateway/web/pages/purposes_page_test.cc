@@ -34,6 +34,18 @@ TEST(purposes_page, each_purpose_says_what_it_is_for_its_basis_what_it_receives_
   CHECK(r.body.find("Purposes of the policy defaults, version 7.") != std::string::npos);
 }
 
+TEST(purposes_page, a_privacy_budget_is_shown_and_its_raise_flagged) {
+  auto r = handle_app(get("/purposes"), daemon.call());
+  CHECK(r.body.find("at most ε 1.0 a day per device. Today the most any device spent is ε 0.25.") !=
+        std::string::npos);
+  CHECK(r.body.find("<p class=\"flag big-flag\">The operator raised this budget from ε 0.5 to ε "
+                    "1.0 a day on 4 Dec 2026, 16:00 (policy defaults, version 7)") !=
+        std::string::npos);
+  CHECK_EQUAL(1, occurrences(r.body, "Privacy budget"));  // analytics has none
+  r = handle_app(get("/purposes", language::fr), daemon.call());
+  CHECK(r.body.find("au plus ε 1,0 par jour") != std::string::npos);
+}
+
 TEST(purposes_page, toggles_are_forms_for_the_home_and_for_each_device) {
   const auto r = handle_app(get("/purposes"), daemon.call());
   // The home allows analytics: the toggle refuses it, and the recorded decision can be cleared.
