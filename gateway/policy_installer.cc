@@ -3,6 +3,7 @@
 #include "platform/log.h"
 #include "platform/wall_clock.h"
 #include "policies/bundle_verifier.h"
+#include "policies/release_changes.h"
 
 namespace portier::gateway {
 
@@ -53,7 +54,19 @@ void policy_installer::install(std::shared_ptr<const policies::compiled_policy> 
     if (windows_ != nullptr)
       windows_->note_cap_raise({r.purpose, r.before, r.after, now, next->name(), next->version()});
   }
-  record_.record_policy(next->name(), next->version(), source, true, "", now, changes);
+  // What each purpose receives from each class, before and after, for the household to see.
+  const auto released = policies::compare_releases(*running, *next);
+  std::vector<release_change_record> records;
+  records.reserve(released.changes.size());
+  for (const auto& c : released.changes)
+    records.push_back({c.class_id, c.purpose_id, c.before, c.after, c.widens});
+  const bool widens = released.widens || !raised.empty();
+  if (released.widens) {
+    platform::log_warning("policy \"", next->name(), "\" version ", next->version(),
+                          " widens what leaves the home: see `portierctl updates`");
+  }
+  record_.record_policy(next->name(), next->version(), source, true, "", now, changes, records,
+                        widens);
 }
 
 }  // namespace portier::gateway

@@ -10,7 +10,8 @@
 //  - what waits in the spool and in aggregation windows for a purpose the policy suspends is
 //    crypto-shredded;
 //  - the local subscriptions follow the new topic filters;
-//  - the change is recorded in the ledger.
+//  - the change is recorded in the ledger, with what it changed in what each purpose receives
+//    from each device class and whether that widens (policies::compare_releases).
 // Called from one thread at a time (the main loop and the update worker take turns through the
 // pipeline's and consent store's own locks; each call is whole).
 #pragma once

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace portier::gateway {
 
@@ -15,5 +16,24 @@ inline constexpr std::size_t kMaxControlRequestBytes = 64 * 1024;
 inline constexpr std::size_t kMaxControlResponseBytes = 64 * 1024 * 1024;
 // Device ids and scope values in requests, in bytes of UTF-8.
 inline constexpr std::size_t kMaxControlIdBytes = 256;
+// A pairing code as typed (redeem_pairing), in bytes.
+inline constexpr std::size_t kMaxPairingCodeBytes = 32;
+// What the LAN page may announce (web_announce): addresses, their length, the fingerprint's.
+inline constexpr std::size_t kMaxWebUrls = 8;
+inline constexpr std::size_t kMaxWebUrlBytes = 256;
+inline constexpr std::size_t kWebFingerprintChars = 95;
+// Report buckets (ReportRequest.bucket_ms): at least a minute each, at most this many.
+inline constexpr std::int64_t kMinBucketMs = 60'000;
+inline constexpr std::int64_t kMaxReportBuckets = 1000;
+// policy_history: the default and the largest limit.
+inline constexpr std::uint32_t kDefaultPolicyHistory = 50;
+inline constexpr std::uint32_t kMaxPolicyHistory = 1000;
+
+// How many buckets of `bucket_ms` (> 0) a report from `since_ms` to `now_ms` has: at least one.
+constexpr std::int64_t report_buckets(std::int64_t since_ms, std::int64_t bucket_ms,
+                                      std::int64_t now_ms) {
+  if (now_ms <= since_ms) return 1;
+  return (now_ms - since_ms + bucket_ms - 1) / bucket_ms;
+}
 
 }  // namespace portier::gateway

@@ -58,6 +58,26 @@ bool valid_device_id(std::string_view s) {
          policies::valid_utf8(s);
 }
 
+// An address a terminal and a browser can show as it is: "https://", then printable ASCII.
+bool valid_web_url(std::string_view s) {
+  if (s.size() > kMaxWebUrlBytes || s.size() <= 8 || s.substr(0, 8) != "https://") return false;
+  for (char c : s) {
+    if (c <= ' ' || c > '~') return false;
+  }
+  return true;
+}
+
+// "3f:a1:...": 32 bytes of lower-case hex, ':' between them.
+bool valid_fingerprint(std::string_view s) {
+  if (s.size() != kWebFingerprintChars) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool ok = i % 3 == 2 ? c == ':' : (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::optional<control::Response> invalid(std::string message) {
   return control_error(control::Response::INVALID_REQUEST, std::move(message));
 }
@@ -249,9 +269,56 @@ std::optional<control::Response> validate_request(const control::Request& reques
       }
       break;
     }
-    case R::kReport:
-      if (request.report().since_ms() < 0 || request.report().since_ms() > now_ms + kDayMs) {
+    case R::kReport: {
+      const auto& r = request.report();
+      if (r.since_ms() < 0 || r.since_ms() > now_ms + kDayMs) {
         return invalid("The report must start at a time in the past (e.g. --since 7d).");
+      }
+      if (r.bucket_ms() != 0) {
+        if (r.bucket_ms() < kMinBucketMs || r.since_ms() == 0) {
+          return invalid(
+              "A report in buckets needs a start (since_ms) and buckets of at least a minute "
+              "(bucket_ms 60000).");
+        }
+        if (report_buckets(r.since_ms(), r.bucket_ms(), now_ms) > kMaxReportBuckets) {
+          return invalid("A report has at most " + std::to_string(kMaxReportBuckets) +
+                         " buckets: ask for longer buckets or a later start.");
+        }
+      }
+      break;
+    }
+    case R::kRedeemPairing: {
+      const std::size_t n = request.redeem_pairing().code().size();
+      if (n == 0 || n > kMaxPairingCodeBytes) {
+        return invalid("A pairing code is 1 to " + std::to_string(kMaxPairingCodeBytes) +
+                       " bytes, e.g. \"K7QM-4XRT\"; run `portierctl pair` for a new one.");
+      }
+      break;
+    }
+    case R::kWebAnnounce: {
+      const auto& a = request.web_announce();
+      if (a.urls_size() > static_cast<int>(kMaxWebUrls)) {
+        return invalid("The LAN page may announce at most " + std::to_string(kMaxWebUrls) +
+                       " addresses.");
+      }
+      for (const auto& url : a.urls()) {
+        if (!valid_web_url(url)) {
+          return invalid("A LAN page address is an https:// URL of at most " +
+                         std::to_string(kMaxWebUrlBytes) +
+                         " bytes of printable ASCII, without spaces.");
+        }
+      }
+      if (!valid_fingerprint(a.fingerprint_sha256())) {
+        return invalid(
+            "The certificate fingerprint is SHA-256 in lower-case hex with ':' between bytes "
+            "(95 characters, e.g. \"3f:a1:...\").");
+      }
+      break;
+    }
+    case R::kPolicyHistory:
+      if (request.policy_history().limit() > kMaxPolicyHistory) {
+        return invalid("Ask for at most " + std::to_string(kMaxPolicyHistory) +
+                       " policy changes (limit).");
       }
       break;
     case R::kExplain:

@@ -7,7 +7,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "gateway/household/control_protocol.h"
 #include "gateway/status_report.h"
+#include "platform/ctr_drbg.h"
 #include "platform/log.h"
 #include "platform/wall_clock.h"
 #include "policies/explain.h"
@@ -91,7 +93,46 @@ consent_shown household_service::shown(const policies::compiled_purpose* p) cons
   return s;
 }
 
+namespace {
+
+// The platform's CTR-DRBG, made at the first code (a failure to seed it then fails that `pair`).
+pairing_codes::random_fill system_random() {
+  return [drbg = std::shared_ptr<platform::ctr_drbg>()](std::span<std::uint8_t> out) mutable {
+    if (!drbg) {
+      auto made = platform::ctr_drbg::from_system();
+      if (!made) {
+        platform::log_error("pairing: no random source: ", made.error_message());
+        return false;
+      }
+      drbg = std::move(*made);
+    }
+    return drbg->fill(out);
+  };
+}
+
+// The request's command as proto/control.proto names it ("devices", "redeem_pairing").
+std::string command_name(const control::Request& request) {
+  const auto* field =
+      control::Request::descriptor()->FindFieldByNumber(static_cast<int>(request.command_case()));
+  return field != nullptr ? field->name() : "none";
+}
+
+}  // namespace
+
+household_service::household_service(household_context ctx)
+    : ctx_(std::move(ctx)), codes_(ctx_.random ? ctx_.random : system_random()) {}
+
 control::Response household_service::handle(const control::Request& request) {
+  const auto c = request.command_case();
+  const bool pairing = c == control::Request::kPair || c == control::Request::kRedeemPairing;
+  if (request.method() != "web" && !pairing) return answer(request);
+  Response r = answer(request);
+  ctx_.record->record_access(request.method(), command_name(request), r.code() == Response::OK,
+                             wall_ms());
+  return r;
+}
+
+control::Response household_service::answer(const control::Request& request) {
   if (!policy()) return failure(Response::UNAVAILABLE, "The gateway has no policy loaded yet: try again in a moment.");
   const std::string& method = request.method();
   switch (request.command_case()) {
@@ -107,6 +148,20 @@ control::Response household_service::handle(const control::Request& request) {
     case control::Request::kErase: return erase(request.erase());
     case control::Request::kVerifyLedger: return verify_ledger();
     case control::Request::kUnmatched: return unmatched(request.unmatched());
+    case control::Request::kPair:
+      // The page must never make its own codes: a bug there would then open sessions.
+      if (method == "web") {
+        return failure(Response::PERMISSION_DENIED,
+                       "Pairing codes are made on the box with `portierctl pair`, never through "
+                       "the LAN page.");
+      }
+      return pair();
+    case control::Request::kRedeemPairing:
+      return redeem_pairing(request.redeem_pairing());
+    case control::Request::kWebAnnounce:
+      return web_announce(request.web_announce());
+    case control::Request::kPolicyHistory:
+      return policy_history(request.policy_history());
     default: return failure(Response::INVALID_REQUEST, "The request names no command: see `portierctl help`.");
   }
 }
@@ -146,6 +201,9 @@ control::Response household_service::status() {
   c["windows_open"] = ctx_.windows ? ctx_.windows->open_windows() : 0;
   for (const auto& [purpose, n] : ctx_.stats->epsilon_micro_by_purpose())
     c["epsilon_micro." + purpose] = n;
+  std::lock_guard lock(web_mu_);
+  for (const auto& url : web_.urls) s->add_web_urls(url);
+  s->set_web_fingerprint_sha256(web_.fingerprint_sha256);
   return r;
 }
 
@@ -343,11 +401,20 @@ control::Response household_service::report(const control::ReportRequest& req) {
   auto running = policy();
   const auto explaining = explainer();
   auto& ev = *explaining;
-  const auto rep = ctx_.record->report(req.since_ms());
+  const std::int64_t now = wall_ms();
+  // Validation bounded the count against the server's clock; this one may differ by a little.
+  const std::size_t buckets =
+      req.bucket_ms() > 0
+          ? static_cast<std::size_t>(
+                std::min(report_buckets(req.since_ms(), req.bucket_ms(), now), kMaxReportBuckets))
+          : 0;
+  const auto rep = ctx_.record->report(req.since_ms(), req.bucket_ms(), buckets);
   Response r;
   auto* out = r.mutable_report();
   out->set_since_ms(rep.since_ms);
-  out->set_until_ms(wall_ms());
+  out->set_until_ms(now);
+  out->set_bucket_ms(buckets > 0 ? req.bucket_ms() : 0);
+  out->set_buckets(static_cast<std::uint32_t>(buckets));
   out->set_ledger_starts_ms(rep.oldest_ms);
   for (const auto& row : rep.releases) {
     auto* o = out->add_row();
@@ -369,6 +436,10 @@ control::Response household_service::report(const control::ReportRequest& req) {
     o->set_epsilon_micro(row.epsilon_micro);
     o->set_first_ms(row.first_minute_ms);
     o->set_last_ms(row.last_minute_ms);
+    for (std::size_t i = 0; i < buckets; ++i) {
+      o->add_bucket_messages(i < row.bucket_count.size() ? row.bucket_count[i] : 0);
+      o->add_bucket_bytes(i < row.bucket_bytes.size() ? row.bucket_bytes[i] : 0);
+    }
   }
   for (const auto& [reason, n] : rep.drops) {
     auto* d = out->add_dropped();
@@ -519,6 +590,36 @@ control::Response household_service::export_ledger() {
           w.EndObject();
         }
         w.EndArray();
+        w.Key("widens");
+        w.Bool(e.policy_widens);
+        w.Key("changes");
+        w.StartArray();
+        for (const auto& c : e.policy_changes) {
+          w.StartObject();
+          put(w, "class_id", c.class_id);
+          put(w, "purpose", c.purpose);
+          w.Key("before");
+          w.StartArray();
+          for (const auto& b : c.before)
+            w.String(b.c_str(), static_cast<rapidjson::SizeType>(b.size()));
+          w.EndArray();
+          w.Key("after");
+          w.StartArray();
+          for (const auto& a : c.after)
+            w.String(a.c_str(), static_cast<rapidjson::SizeType>(a.size()));
+          w.EndArray();
+          w.Key("widens");
+          w.Bool(c.widens);
+          w.EndObject();
+        }
+        w.EndArray();
+        break;
+      case ledger_record::kind::access:
+        put(w, "type", "access");
+        put(w, "method", e.access_method);
+        put(w, "command", e.access_command);
+        w.Key("ok");
+        w.Bool(e.access_ok);
         break;
       case ledger_record::kind::erasure:
         put(w, "type", "erasure");
@@ -686,6 +787,89 @@ control::Response household_service::unmatched(const control::UnmatchedRequest& 
     return r;
   }
   for (auto& s : ctx_.unmatched->list()) *out->add_shape() = std::move(s);
+  return r;
+}
+
+control::Response household_service::pair() {
+  const auto made = codes_.make(wall_ms());
+  if (!made) {
+    return failure(Response::INTERNAL,
+                   "No pairing code could be made (the random source failed); try again, and if "
+                   "it fails again see `journalctl -u portierd`.");
+  }
+  Response r;
+  auto* out = r.mutable_pair();
+  out->set_code(made->text);
+  out->set_expires_at_ms(made->expires_at_ms);
+  std::lock_guard lock(web_mu_);
+  for (const auto& url : web_.urls) out->add_web_urls(url);
+  out->set_web_fingerprint_sha256(web_.fingerprint_sha256);
+  platform::log_info("pairing: a code was made for the LAN page");
+  return r;
+}
+
+control::Response household_service::redeem_pairing(const control::RedeemPairingRequest& req) {
+  switch (codes_.redeem(req.code(), wall_ms())) {
+    case pairing_codes::outcome::ok: {
+      Response r;
+      r.mutable_redeem_pairing();
+      platform::log_info("pairing: a code was redeemed");
+      return r;
+    }
+    case pairing_codes::outcome::locked:
+      return failure(Response::UNAVAILABLE,
+                     "Too many wrong pairing codes: every code is void. Run `portierctl pair` on "
+                     "the box for a new one.");
+    case pairing_codes::outcome::not_found:
+      break;
+  }
+  return failure(Response::NOT_FOUND,
+                 "That pairing code is wrong, used or expired: run `portierctl pair` for a new "
+                 "one.");
+}
+
+control::Response household_service::web_announce(const control::WebAnnounceRequest& req) {
+  {
+    std::lock_guard lock(web_mu_);
+    web_.urls.assign(req.urls().begin(), req.urls().end());
+    web_.fingerprint_sha256 = req.fingerprint_sha256();
+  }
+  platform::log_info("the LAN page announced ", req.urls_size(), " addresses");
+  Response r;
+  r.mutable_web_announce();
+  return r;
+}
+
+control::Response household_service::policy_history(const control::PolicyHistoryRequest& req) {
+  const std::size_t limit = req.limit() == 0 ? kDefaultPolicyHistory : req.limit();
+  const auto records = ctx_.record->read(0, ledger_record::kind::policy);
+  auto running = policy();
+  Response r;
+  auto* out = r.mutable_policy_history();
+  for (auto it = records.rbegin();
+       it != records.rend() && static_cast<std::size_t>(out->update_size()) < limit; ++it) {
+    auto* u = out->add_update();
+    u->set_time_ms(it->time_ms);
+    u->set_name(it->policy_name);
+    u->set_version(it->policy_version);
+    u->set_source(it->policy_source);
+    u->set_applied(it->policy_applied);
+    u->set_reason_code(it->policy_reason);
+    u->set_widens(it->policy_widens);
+    for (const auto& c : it->policy_changes) {
+      auto* x = u->add_change();
+      x->set_class_id(c.class_id);
+      const auto* cls = running->find_class(c.class_id);
+      x->set_class_title(cls != nullptr ? cls->title : c.class_id);
+      x->set_purpose_id(c.purpose);
+      const int p = running->purpose_index(c.purpose);
+      x->set_purpose_title(p >= 0 ? running->purposes()[static_cast<std::size_t>(p)].title
+                                  : c.purpose);
+      for (const auto& b : c.before) x->add_before(b);
+      for (const auto& a : c.after) x->add_after(a);
+      x->set_widens(c.widens);
+    }
+  }
   return r;
 }
 

@@ -7,6 +7,12 @@
 // asks upstream to erase it too; it also forgets the shapes of unmatched messages, since which of
 // them came from the device cannot be told.
 //
+// The LAN page: `pair` makes a one-time code (pairing_codes.h), which the page trades for a
+// session with `redeem_pairing`; `web_announce` tells where the page listens and its
+// certificate's fingerprint (kept in memory, shown by `status` and `pair`). Every request with
+// method "web", and every pair and redeem_pairing, leaves an Access entry in the ledger (method,
+// command, ok: never a value, never a code).
+//
 // Threading: the control server calls handle() from its one thread; the Home Assistant link
 // calls it from its own, and both go through one serialized_service, so calls never overlap. Explanations use an
 // evaluator of their own (the ingress's is not shared), rebuilt when the policy changes.
@@ -15,7 +21,11 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "control.pb.h"
 #include "gateway/counters.h"
@@ -23,6 +33,7 @@
 #include "gateway/gateway_config.h"
 #include "gateway/household/consent_store.h"
 #include "gateway/household/control_server.h"
+#include "gateway/household/pairing_codes.h"
 #include "gateway/pipeline.h"
 #include "gateway/store/ledger.h"
 #include "gateway/store/spool.h"
@@ -50,11 +61,13 @@ struct household_context {
   std::function<bool()> upstream_connected;
   // Publishes at QoS 1 upstream and waits for the PUBACK (bounded); false if not acknowledged.
   std::function<bool(const std::string& topic, const std::string& payload)> publish;
+  // Random bytes for pairing codes; empty: the platform's CTR-DRBG, seeded from the system.
+  pairing_codes::random_fill random;
 };
 
 class household_service : public control_service {
  public:
-  explicit household_service(household_context ctx) : ctx_(std::move(ctx)) {}
+  explicit household_service(household_context ctx);
   control::Response handle(const control::Request& request) override;
 
  private:
@@ -69,6 +82,11 @@ class household_service : public control_service {
   control::Response erase(const control::EraseRequest& r);
   control::Response verify_ledger();
   control::Response unmatched(const control::UnmatchedRequest& r);
+  control::Response pair();
+  control::Response redeem_pairing(const control::RedeemPairingRequest& r);
+  control::Response web_announce(const control::WebAnnounceRequest& r);
+  control::Response policy_history(const control::PolicyHistoryRequest& r);
+  control::Response answer(const control::Request& request);
 
   // The running policy, and an evaluator over it for one request.
   std::shared_ptr<const policies::compiled_policy> policy();
@@ -76,6 +94,13 @@ class household_service : public control_service {
   consent_shown shown(const policies::compiled_purpose* p) const;
 
   household_context ctx_;
+  pairing_codes codes_;
+  struct web_page {
+    std::vector<std::string> urls;
+    std::string fingerprint_sha256;
+  };
+  mutable std::mutex web_mu_;  // status may be asked from elsewhere than the control thread
+  web_page web_;
 };
 
 }  // namespace portier::gateway

@@ -65,6 +65,26 @@ bool valid_device(std::string_view id) {
   return !id.empty() && id.size() <= 256 && id.find('\0') == std::string_view::npos && policies::valid_utf8(id);
 }
 
+// The kind of a decoded entry; an eviction (never read out) counts as none of them.
+std::optional<ledger_record::kind> kind_of(const lp::LedgerEntry& e) {
+  switch (e.kind_case()) {
+    case lp::LedgerEntry::kRelease:
+      return ledger_record::kind::release;
+    case lp::LedgerEntry::kDrops:
+      return ledger_record::kind::drops;
+    case lp::LedgerEntry::kConsent:
+      return ledger_record::kind::consent;
+    case lp::LedgerEntry::kPolicy:
+      return ledger_record::kind::policy;
+    case lp::LedgerEntry::kErasure:
+      return ledger_record::kind::erasure;
+    case lp::LedgerEntry::kAccess:
+      return ledger_record::kind::access;
+    default:
+      return std::nullopt;
+  }
+}
+
 // Text the ledger keeps must be UTF-8 (proto3 strings) and short.
 std::string clean_text(std::string_view s, std::size_t max) {
   std::string out(s.substr(0, max));
@@ -539,8 +559,12 @@ void ledger::roll_minute_agg_locked(std::int64_t now_ms) {
 
 void ledger::write_queued_locked(std::int64_t now_ms, bool all) {
   std::vector<batch> batches;
+  std::vector<access_entry> access;
   {
     std::lock_guard agg(agg_mu_);
+    access.assign(std::make_move_iterator(queued_access_.begin()),
+                  std::make_move_iterator(queued_access_.end()));
+    queued_access_.clear();
     if (!all) roll_minute_agg_locked(now_ms);
     batches.reserve(queued_.size() + 1);
     for (auto& b : queued_) batches.push_back(std::move(b));
@@ -558,12 +582,21 @@ void ledger::write_queued_locked(std::int64_t now_ms, bool all) {
       queued_keys_ = 0;
     }
   }
-  write_batches_locked(batches, now_ms);
+  write_batches_locked(batches, access, now_ms);
 }
 
-void ledger::write_batches_locked(std::vector<batch>& batches, std::int64_t now_ms) {
-  if (batches.empty()) return;
+void ledger::write_batches_locked(std::vector<batch>& batches, std::vector<access_entry>& access,
+                                  std::int64_t now_ms) {
+  if (batches.empty() && access.empty()) return;
   std::vector<lp::LedgerEntry> entries;
+  for (const access_entry& a : access) {
+    lp::LedgerEntry& e = entries.emplace_back();
+    e.set_time_ms(a.time_ms);
+    lp::Access* x = e.mutable_access();
+    x->set_method(a.method);
+    x->set_command(a.command);
+    x->set_ok(a.ok);
+  }
   std::vector<std::uint64_t> evicted;
   // Devices that have keys are touched first, so that new ones made below evict other newcomers
   // (or idle devices), never a device seen in this very batch.
@@ -698,7 +731,8 @@ void ledger::record_consent(const consent_receipt& receipt) {
 
 void ledger::record_policy(std::string_view name, std::uint64_t version, std::string_view source,
                            bool applied, std::string_view reason_code, std::int64_t now_ms,
-                           std::span<const cap_change> cap_raises) {
+                           std::span<const cap_change> cap_raises,
+                           std::span<const release_change_record> changes, bool widens) {
   std::lock_guard lock(mu_);
   note_time(now_ms);
   std::vector<lp::LedgerEntry> entries(1);
@@ -717,7 +751,32 @@ void ledger::record_policy(std::string_view name, std::uint64_t version, std::st
                                      : 0);
     x->set_after_micro(c.after > 0 ? static_cast<std::uint64_t>(std::llround(c.after * 1e6)) : 0);
   }
+  p->set_widens(widens);
+  // Bounded well below a frame (kMaxBody): the change count, phrases per side and their length.
+  constexpr std::size_t kMaxPhrases = 64;
+  constexpr std::size_t kMaxPhraseBytes = 256;
+  for (const auto& c : changes.first(std::min(changes.size(), kMaxPolicyChanges))) {
+    lp::ReleaseChangeRecord* x = p->add_changes();
+    x->set_class_id(clean_text(c.class_id, 64));
+    x->set_purpose(clean_text(c.purpose, 64));
+    for (const auto& b : std::span(c.before).first(std::min(c.before.size(), kMaxPhrases)))
+      x->add_before(clean_text(b, kMaxPhraseBytes));
+    for (const auto& a : std::span(c.after).first(std::min(c.after.size(), kMaxPhrases)))
+      x->add_after(clean_text(a, kMaxPhraseBytes));
+    x->set_widens(c.widens);
+  }
   append_locked(entries);
+}
+
+void ledger::record_access(std::string_view method, std::string_view command, bool ok,
+                           std::int64_t now_ms) {
+  note_time(now_ms);
+  std::lock_guard lock(agg_mu_);
+  if (queued_access_.size() >= kMaxQueuedAccess) {
+    queued_access_.pop_front();
+    ++access_dropped_;
+  }
+  queued_access_.push_back({clean_text(method, 64), clean_text(command, 64), ok, now_ms});
 }
 
 void ledger::flush(std::int64_t now_ms) {
@@ -889,12 +948,14 @@ ledger_check ledger::verify() const {
   return out;
 }
 
-std::vector<ledger_record> ledger::read(std::int64_t since_ms) const {
+std::vector<ledger_record> ledger::read(std::int64_t since_ms,
+                                        std::optional<ledger_record::kind> only) const {
   std::lock_guard lock(mu_);
-  return read_locked(since_ms);
+  return read_locked(since_ms, nullptr, only);
 }
 
-std::vector<ledger_record> ledger::read_locked(std::int64_t since_ms, std::int64_t* oldest_ms) const {
+std::vector<ledger_record> ledger::read_locked(std::int64_t since_ms, std::int64_t* oldest_ms,
+                                               std::optional<ledger_record::kind> only) const {
   const std::int64_t since_minute = minute_of(since_ms);
   std::map<std::uint64_t, std::optional<platform::key256>> keys;  // one key look-up per key id
   const auto frames = read_all_locked();
@@ -926,6 +987,7 @@ std::vector<ledger_record> ledger::read_locked(std::int64_t since_ms, std::int64
     const lp::LedgerEntry& e = f.entry;
     if (e.seq() < anchor_seq_) continue;
     if (oldest_ms && *oldest_ms == 0) *oldest_ms = e.time_ms();
+    if (only && kind_of(e) != *only) continue;
     ledger_record r;
     r.seq = e.seq();
     r.time_ms = e.time_ms();
@@ -973,6 +1035,22 @@ std::vector<ledger_record> ledger::read_locked(std::int64_t since_ms, std::int64
         r.policy_reason = x.reason_code();
         for (const auto& c : x.cap_raised())
           r.cap_raises.push_back({c.purpose(), c.before_micro(), c.after_micro()});
+        r.policy_widens = x.widens();
+        for (const auto& c : x.changes()) {
+          r.policy_changes.push_back({c.class_id(),
+                                      c.purpose(),
+                                      {c.before().begin(), c.before().end()},
+                                      {c.after().begin(), c.after().end()},
+                                      c.widens()});
+        }
+        break;
+      }
+      case lp::LedgerEntry::kAccess: {
+        if (e.time_ms() < since_ms) continue;
+        r.type = ledger_record::kind::access;
+        r.access_method = e.access().method();
+        r.access_command = e.access().command();
+        r.access_ok = e.access().ok();
         break;
       }
       case lp::LedgerEntry::kErasure: {
@@ -993,7 +1071,8 @@ std::vector<ledger_record> ledger::read_locked(std::int64_t since_ms, std::int64
   return out;
 }
 
-ledger_report ledger::report(std::int64_t since_ms) const {
+ledger_report ledger::report(std::int64_t since_ms, std::int64_t bucket_ms,
+                             std::size_t buckets) const {
   std::lock_guard lock(mu_);
   ledger_report out;
   out.since_ms = since_ms;
@@ -1024,6 +1103,14 @@ ledger_report ledger::report(std::int64_t since_ms) const {
     r.epsilon_micro += e.epsilon_micro;
     r.first_minute_ms = std::min(r.first_minute_ms, e.minute_ms);
     r.last_minute_ms = std::max(r.last_minute_ms, e.minute_ms);
+    if (bucket_ms > 0 && buckets > 0) {
+      r.bucket_count.resize(buckets);
+      r.bucket_bytes.resize(buckets);
+      const std::int64_t from = e.minute_ms > since_ms ? e.minute_ms - since_ms : 0;
+      const auto i = std::min(static_cast<std::size_t>(from / bucket_ms), buckets - 1);
+      r.bucket_count[i] += e.count;
+      r.bucket_bytes[i] += e.bytes;
+    }
   };
   for (const auto& e : read_locked(since_ms, &out.oldest_ms)) {
     if (e.type == ledger_record::kind::release) {
@@ -1081,6 +1168,11 @@ std::uint64_t ledger::bytes() const {
 std::uint64_t ledger::last_seq() const {
   std::lock_guard lock(mu_);
   return last_seq_;
+}
+
+std::uint64_t ledger::access_dropped() const {
+  std::lock_guard lock(agg_mu_);
+  return access_dropped_;
 }
 
 std::uint64_t ledger::batches_dropped() const {

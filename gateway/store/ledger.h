@@ -16,7 +16,10 @@
 //    one beyond that queues the open minute early (the minute then has two entries for some keys;
 //    report() adds them up). If flush() falls behind by more than a few batches, the oldest queued
 //    batch is dropped and counted (batches_dropped()).
-//  - Consent receipts, policy changes and erasures are written at once, one fsync each.
+//  - Consent receipts, policy changes and erasures are written at once, one fsync each. Access
+//    entries (the household's use of the control API: method, command, ok; never a value) join
+//    the next batch flush() writes; at most kMaxQueuedAccess wait, beyond that the oldest is
+//    dropped and counted (access_dropped()).
 //  - Devices never appear in clear: each has a random key id and a 256-bit key (ledger_device_keys:
 //    one file "device-keys", found by an HMAC of the device id under the gateway secret); entries
 //    hold the key id and AES-GCM(key, device id); a device-scoped consent receipt is copied with
@@ -108,9 +111,19 @@ struct cap_change_record {
   std::uint64_t after_micro = 0;
 };
 
+// What one purpose receives from one device class, before and after a policy change, in
+// explain's words (policies/release_changes.h).
+struct release_change_record {
+  std::string class_id;
+  std::string purpose;
+  std::vector<std::string> before;
+  std::vector<std::string> after;
+  bool widens = false;
+};
+
 // One decoded entry, for reports and exports. Only the fields of its kind are set.
 struct ledger_record {
-  enum class kind : std::uint8_t { release, drops, consent, policy, erasure };
+  enum class kind : std::uint8_t { release, drops, consent, policy, erasure, access };
   std::uint64_t seq = 0;
   std::int64_t time_ms = 0;
   kind type = kind::release;
@@ -139,6 +152,12 @@ struct ledger_record {
   bool policy_applied = false;
   std::string policy_reason;
   std::vector<cap_change_record> cap_raises;
+  std::vector<release_change_record> policy_changes;
+  bool policy_widens = false;
+  // access
+  std::string access_method;
+  std::string access_command;
+  bool access_ok = false;
   // erasure
   std::vector<std::uint64_t> erased_keys;
   std::vector<std::pair<std::string, std::string>> pseudonyms;  // purpose, pseudonym
@@ -160,6 +179,9 @@ struct ledger_report {
     std::uint64_t epsilon_micro = 0;
     std::int64_t first_minute_ms = 0;
     std::int64_t last_minute_ms = 0;
+    // With buckets asked for: count and bytes per bucket from since_ms on.
+    std::vector<std::uint64_t> bucket_count;
+    std::vector<std::uint64_t> bucket_bytes;
   };
   std::int64_t since_ms = 0;
   std::int64_t oldest_ms = 0;  // time of the oldest entry the ledger still holds (0: empty)
@@ -201,9 +223,19 @@ class ledger {
     double before = 0;
     double after = 0;
   };
+  // `changes`: what it changed in what each purpose receives (at most kMaxPolicyChanges are
+  // kept); `widens`: whether anything lets more leave (a raised cap included).
   void record_policy(std::string_view name, std::uint64_t version, std::string_view source,
                      bool applied, std::string_view reason_code, std::int64_t now_ms,
-                     std::span<const cap_change> cap_raises = {});
+                     std::span<const cap_change> cap_raises = {},
+                     std::span<const release_change_record> changes = {}, bool widens = false);
+  static constexpr std::size_t kMaxPolicyChanges = 256;
+
+  // Queued for the next flush(): the household used the control API (`method` "web", "cli"...;
+  // `command` the request's command). Never a value, never a code. Never waits for I/O.
+  void record_access(std::string_view method, std::string_view command, bool ok,
+                     std::int64_t now_ms);
+  static constexpr std::size_t kMaxQueuedAccess = 1024;
 
   // Writes the aggregates of minutes before now's minute.
   void flush(std::int64_t now_ms);
@@ -223,15 +255,21 @@ class ledger {
   ledger_check verify() const;
   // Entries at or after since_ms (by their minute for releases and drops, by time otherwise),
   // oldest first. Aggregates not written yet are not included.
-  std::vector<ledger_record> read(std::int64_t since_ms) const;
+  // With `only`, entries of that kind only (devices are then decrypted only if it has them).
+  std::vector<ledger_record> read(std::int64_t since_ms,
+                                  std::optional<ledger_record::kind> only = std::nullopt) const;
   // Releases per (device, class, purpose) and drops by reason since since_ms, open aggregates
-  // included.
-  ledger_report report(std::int64_t since_ms) const;
+  // included. With bucket_ms > 0, each row also counts per bucket of bucket_ms from since_ms on,
+  // `buckets` of them (a release before since_ms's minute ends counts in the first, one after the
+  // last bucket in the last).
+  ledger_report report(std::int64_t since_ms, std::int64_t bucket_ms = 0,
+                       std::size_t buckets = 0) const;
 
   std::uint64_t bytes() const;
   std::uint64_t last_seq() const;
   std::uint64_t write_errors() const;
   std::uint64_t batches_dropped() const;
+  std::uint64_t access_dropped() const;
   std::size_t device_keys() const;
 
  private:
@@ -269,7 +307,9 @@ class ledger {
   void roll_minute_agg_locked(std::int64_t now_ms);
   // I/O lock held: writes queued batches (and the open minute too when `all`).
   void write_queued_locked(std::int64_t now_ms, bool all);
-  void write_batches_locked(std::vector<batch>& batches, std::int64_t now_ms);
+  struct access_entry;
+  void write_batches_locked(std::vector<batch>& batches, std::vector<access_entry>& access,
+                            std::int64_t now_ms);
   bool append_locked(std::vector<portier::ledger::LedgerEntry>& entries);
   bool write_head_locked();
   void rotate_locked();
@@ -284,7 +324,9 @@ class ledger {
   std::optional<std::string> open_device_locked(const portier::ledger::SealedDevice& d) const;
   // Every frame of every segment on disk, in order; a segment's unreadable rest is one bad frame.
   std::vector<parsed_frame> read_all_locked() const;
-  std::vector<ledger_record> read_locked(std::int64_t since_ms, std::int64_t* oldest_ms = nullptr) const;
+  std::vector<ledger_record> read_locked(
+      std::int64_t since_ms, std::int64_t* oldest_ms = nullptr,
+      std::optional<ledger_record::kind> only = std::nullopt) const;
   void note_time(std::int64_t now_ms);
 
   ledger_options options_;
@@ -313,6 +355,14 @@ class ledger {
   std::size_t queued_keys_ = 0;
   std::uint64_t batches_dropped_ = 0;
   std::uint64_t batches_dropped_logged_ = 0;
+  struct access_entry {
+    std::string method;
+    std::string command;
+    bool ok = false;
+    std::int64_t time_ms = 0;
+  };
+  std::deque<access_entry> queued_access_;
+  std::uint64_t access_dropped_ = 0;
 };
 
 }  // namespace portier::gateway

@@ -5,6 +5,7 @@ transparency commands (report, explain, export, verify-ledger)."""
 
 import json
 import os
+import re
 import socket
 import stat
 import struct
@@ -96,6 +97,24 @@ def response_fields(body):
 INVALID_REQUEST = 1
 # Request{method: "raw", status: {}}: field 1 (string), field 10 (empty message).
 STATUS_REQUEST = b"\x0a\x03raw" + b"\x52\x00"
+
+
+def _field(number, payload):
+    """A length-delimited protobuf field (lengths below 128 bytes here)."""
+    key = (number << 3) | 2
+    head = bytes([key]) if key < 128 else bytes([(key & 0x7F) | 0x80, key >> 7])
+    assert len(payload) < 128
+    return head + bytes([len(payload)]) + payload
+
+
+def web_request(command_number, inner=b""):
+    """Request{method: "web", <command>: inner}, as portier-web sends it."""
+    return _field(1, b"web") + _field(command_number, inner)
+
+
+REDEEM_PAIRING = 23
+WEB_ANNOUNCE = 24
+NOT_FOUND = 2
 
 
 class RawControl:
@@ -549,6 +568,70 @@ class Household(ControlGatewayTest):
         self.assertEqual(receipts[0]["prev_hash"], "")
         self.assertEqual(receipts[1]["prev_hash"], receipts[0]["hash"])
         self.assertEqual([e["seq"] for e in doc["ledger"]], sorted(e["seq"] for e in doc["ledger"]))
+
+    # --- the LAN page's side of the control API -------------------------------------------------
+
+    def test_pairing_code_works_once_and_policy_updates_are_listed(self):
+        self.start_world()
+        path = self.daemon.control_socket
+        shown = self.daemon.ctl("pair", as_json=False)
+        self.assertEqual(shown.rc, 0, shown.err)
+        code = re.search(r"Pairing code: ([0-9A-Z]{4}-[0-9A-Z]{4})\n", shown.out)
+        self.assertIsNotNone(code, shown.out)
+        self.assertIn("has not announced itself", shown.out)
+        status = self.daemon.ctl("status", as_json=False)
+        self.assertIn("LAN page:        not announced", status.out)
+
+        # The page trades the code (typed loosely) for a session: once.
+        c = RawControl(path)
+        self.addCleanup(c.close)
+        typed = code.group(1).lower().replace("-", " ").encode()
+        c.frame(web_request(REDEEM_PAIRING, _field(1, typed)))
+        self.assertEqual(c.answer()[1], 0)
+        c.frame(web_request(REDEEM_PAIRING, _field(1, typed)))
+        self.assertEqual(c.answer()[1], NOT_FOUND)
+
+        # Once the page announced itself, pair says where to go and what to check.
+        fingerprint = ":".join("%02x" % i for i in range(32))
+        c.frame(web_request(WEB_ANNOUNCE, _field(1, b"https://portier.lan:8443/") + _field(2, fingerprint.encode())))
+        self.assertEqual(c.answer()[1], 0)
+        c.close()
+        shown = self.daemon.ctl("pair", as_json=False)
+        self.assertIn("Open https://portier.lan:8443/ and check the certificate fingerprint", shown.out)
+        self.assertIn(fingerprint, shown.out)
+        self.assertEqual(self.daemon.ctl_status()["web_urls"], ["https://portier.lan:8443/"])
+
+        # Every pairing and every request of the page is in the ledger: never the code.
+        path_export = os.path.join(self.tmp, "access.json")
+        self.daemon.ctl_ok("export", path_export)
+        with open(path_export) as f:
+            doc = json.load(f)
+        access = [(e["method"], e["command"], e["ok"]) for e in doc["ledger"] if e["type"] == "access"]
+        self.assertEqual(access, [("cli", "pair", True), ("web", "redeem_pairing", True),
+                                  ("web", "redeem_pairing", False), ("web", "web_announce", True),
+                                  ("cli", "pair", True)])
+        with open(path_export) as f:
+            self.assertNotIn(code.group(1).replace("-", ""), f.read().upper().replace("-", ""))
+
+        # A policy update that sends beta the note too: listed, and flagged as widening.
+        widened = POLICY.replace("version: 1", "version: 2").replace(
+            'title: "a note" rule { purpose: "alpha" keep {} }',
+            'title: "a note" rule { purpose: "alpha" purpose: "beta" keep {} }')
+        self.assertNotEqual(widened, POLICY)
+        with open(os.path.join(self.policy_dir, "policy.textproto"), "w") as f:
+            f.write(widened)
+        self.daemon.hup()
+        updates = wait_until(lambda: [u for u in self.daemon.ctl_ok("updates").get("update", [])
+                                      if int(u["version"]) == 2], what="the update in the history")
+        self.assertTrue(updates[0]["applied"])
+        self.assertTrue(updates[0]["widens"])
+        changes = [(ch["class_id"], ch["purpose_id"], ch["widens"]) for ch in updates[0]["change"]]
+        self.assertEqual(changes, [("bench", "beta", True)])
+        self.assertEqual(updates[0]["change"][0]["after"], ["sequence number as sent", "a note as sent"])
+        shown = self.daemon.ctl("updates", "--limit", "5", as_json=False)
+        self.assertEqual(shown.rc, 0, shown.err)
+        self.assertIn("household version 2", shown.out)
+        self.assertIn("WIDENS what leaves your home", shown.out)
 
 
 if __name__ == "__main__":

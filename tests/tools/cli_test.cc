@@ -102,6 +102,12 @@ class fixture_service : public gateway::control_service {
         r.mutable_verify_ledger()->set_ok(ledger_ok);
         r.mutable_verify_ledger()->set_receipts_ok(true);
         break;
+      case control::Request::kPair:
+        *r.mutable_pair() = pair_fixture(true);
+        break;
+      case control::Request::kPolicyHistory:
+        *r.mutable_policy_history() = history_fixture();
+        break;
       case control::Request::kUnmatched:
         if (q.unmatched().clear()) {
           r.mutable_unmatched()->set_cleared(2);
@@ -189,6 +195,24 @@ TEST(portierctl_args, device_commands_export_and_the_rest) {
   CHECK_TRUE(parsed({"unmatched", "--clear"}).request.unmatched().clear());
   CHECK_TRUE(parsed({"--clear", "--json", "unmatched"}).request.unmatched().clear());
   STRCMP_EQUAL("help", parsed({"status", "--help"}).command.c_str());
+  CHECK_TRUE(parsed({"pair"}).request.has_pair());
+  CHECK_TRUE(parsed({"updates"}).request.has_policy_history());
+  LONGS_EQUAL(0, parsed({"updates"}).request.policy_history().limit());  // portierd's default
+  LONGS_EQUAL(5, parsed({"updates", "--limit", "5"}).request.policy_history().limit());
+  LONGS_EQUAL(1000, parsed({"updates", "--limit=1000"}).request.policy_history().limit());
+}
+
+TEST(portierctl_args, updates_limit_is_a_number_from_1_to_1000) {
+  const std::string rule = "updates: --limit takes a number from 1 to 1000, e.g. --limit 10";
+  STRCMP_EQUAL(rule.c_str(), usage_error({"updates", "--limit", "0"}).c_str());
+  STRCMP_EQUAL(rule.c_str(), usage_error({"updates", "--limit", "1001"}).c_str());
+  STRCMP_EQUAL(rule.c_str(), usage_error({"updates", "--limit", "ten"}).c_str());
+  STRCMP_EQUAL(rule.c_str(), usage_error({"updates", "--limit", "-3"}).c_str());
+  STRCMP_EQUAL(rule.c_str(), usage_error({"updates", "--limit", "99999999999"}).c_str());
+  STRCMP_EQUAL("give --limit once",
+               usage_error({"updates", "--limit", "1", "--limit", "2"}).c_str());
+  STRCMP_EQUAL("pair takes no --limit; run `portierctl help` to see its options",
+               usage_error({"pair", "--limit", "2"}).c_str());
 }
 
 TEST(portierctl_args, usage_errors_say_what_to_do) {
@@ -292,6 +316,16 @@ TEST(portierctl, every_command_reaches_the_daemon) {
   LONGS_EQUAL(exit_ok, ctl({"unmatched", "--clear"}));
   CHECK_TRUE(service.last_request().unmatched().clear());
   STRCMP_EQUAL("Forgot 2 shapes of messages no device class takes.\n", out.str().c_str());
+  LONGS_EQUAL(exit_ok, ctl({"pair"}));
+  CHECK(out.str().find("Pairing code: K7QM-4XRT\n") == 0);
+  LONGS_EQUAL(exit_ok, ctl({"updates", "--limit", "3"}));
+  LONGS_EQUAL(3, service.last_request().policy_history().limit());
+  CHECK(out.str().find("WIDENS what leaves your home") != std::string::npos);
+  LONGS_EQUAL(exit_ok, ctl({"--json", "updates"}));
+  control::PolicyHistoryResult back;
+  CHECK_TRUE(google::protobuf::util::JsonStringToMessage(out.str(), &back).ok());
+  LONGS_EQUAL(3, back.update_size());
+  CHECK_TRUE(back.update(0).widens());
 }
 
 TEST(portierctl, json_prints_the_result_alone) {

@@ -247,4 +247,56 @@ inline control::UnmatchedResult unmatched_fixture() {
   return r;
 }
 
+inline control::PairResult pair_fixture(bool announced) {
+  control::PairResult p;
+  p.set_code("K7QM-4XRT");
+  p.set_expires_at_ms(kNowMs + 10 * kMinute);
+  if (announced) {
+    p.add_web_urls("https://portier.lan:8443/");
+    p.add_web_urls("https://192.168.1.2:8443/");
+    p.set_web_fingerprint_sha256(
+        "3f:a1:00:01:02:03:04:05:06:07:08:09:0a:0b:0c:0d:0e:0f:10:11:12:13:14:15:16:17:18:19:1a:1b:"
+        "1c:09");
+  }
+  return p;
+}
+
+inline control::PolicyHistoryResult history_fixture() {
+  control::PolicyHistoryResult h;
+  auto* widened = h.add_update();
+  widened->set_time_ms(kNowMs);
+  widened->set_name("operator-defaults");
+  widened->set_version(8);
+  widened->set_source("bundle 8");
+  widened->set_applied(true);
+  widened->set_widens(true);
+  auto* c = widened->add_change();
+  c->set_class_id("zigbee2mqtt-device");
+  c->set_class_title("Zigbee sensor");
+  c->set_purpose_id("analytics");
+  c->set_purpose_title("Analytics");
+  c->add_before("temperature rounded to 0.5 °C");
+  c->add_after("temperature rounded to 0.5 °C");
+  c->add_after("humidity rounded to 1 %");
+  c->set_widens(true);
+  auto* gone = widened->add_change();
+  gone->set_class_id("tasmota-plug");
+  gone->set_purpose_id("service");
+  gone->set_purpose_title("Service");
+  gone->add_before("power\x1b[2J as sent");
+  auto* refused = h.add_update();
+  refused->set_time_ms(kNowMs - 11 * kDay);
+  refused->set_name("operator-defaults");
+  refused->set_version(7);
+  refused->set_source("bundle 7");
+  refused->set_reason_code("bad-signature");
+  auto* narrowed = h.add_update();
+  narrowed->set_time_ms(kNowMs - 12 * kDay);
+  narrowed->set_name("operator-defaults");
+  narrowed->set_version(6);
+  narrowed->set_source("file reload");
+  narrowed->set_applied(true);
+  return h;
+}
+
 }  // namespace portier::tests

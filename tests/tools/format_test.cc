@@ -91,6 +91,7 @@ TEST(format_results, status) {
       "Sharing:         on: purposes receive what you allow\n"
       "Home broker:     connected\n"
       "Operator cloud:  NOT connected: what may leave waits at home until it is back\n"
+      "LAN page:        not announced (portier-web is not running, or not yet)\n"
       "Messages:        12,345 received, 9,876 released, 1,234 dropped\n"
       "\n"
       "Counters since start:\n"
@@ -104,6 +105,53 @@ TEST(format_results, status) {
   CHECK(format_status(paused).find("Sharing:         PAUSED: nothing leaves the home until you run "
                                    "`portierctl resume`\n") != std::string::npos);
   CHECK(format_status(paused).find("Policy:          none loaded\n") != std::string::npos);
+  auto announced = status_fixture();
+  announced.add_web_urls("https://portier.lan:8443/");
+  announced.add_web_urls("https://192.168.1.2:8443/");
+  announced.set_web_fingerprint_sha256("3f:a1:09");
+  CHECK(format_status(announced).find(
+            "LAN page:        https://portier.lan:8443/, https://192.168.1.2:8443/ (certificate "
+            "3f:a1:09)\n") != std::string::npos);
+}
+
+TEST(format_results, pair) {
+  STRCMP_EQUAL(
+      "Pairing code: K7QM-4XRT\n"
+      "It works once, until 2024-05-01 10:10 (10 minutes).\n"
+      "Open https://portier.lan:8443/ and check the certificate fingerprint (SHA-256) your "
+      "browser shows:\n"
+      "  3f:a1:00:01:02:03:04:05:06:07:08:09:0a:0b:0c:0d:0e:0f:10:11:12:13:14:15:16:17:18:19:1a:"
+      "1b:1c:09\n"
+      "The page also answers at https://192.168.1.2:8443/.\n"
+      "Then type the code on the page. Never type it anywhere else.\n",
+      format_pair(pair_fixture(true)).c_str());
+  STRCMP_EQUAL(
+      "Pairing code: K7QM-4XRT\n"
+      "It works once, until 2024-05-01 10:10 (10 minutes).\n"
+      "The LAN page has not announced itself: portier-web is not running, or has not started "
+      "yet. Start it (systemctl start portier-web) and run `portierctl pair` again.\n",
+      format_pair(pair_fixture(false)).c_str());
+}
+
+TEST(format_results, updates) {
+  STRCMP_EQUAL(
+      "2024-05-01 10:00  operator-defaults version 8 (bundle 8): applied. WIDENS what leaves "
+      "your home\n"
+      "  MORE  Analytics from Zigbee sensor:\n"
+      "          before: temperature rounded to 0.5 °C\n"
+      "          now:    temperature rounded to 0.5 °C; humidity rounded to 1 %\n"
+      "        Service from tasmota-plug:\n"
+      "          before: power\\x1b[2J as sent\n"
+      "          now:    nothing\n"
+      "\n"
+      "2024-04-20 10:00  operator-defaults version 7 (bundle 7): REFUSED (bad-signature), the "
+      "running policy stayed\n"
+      "\n"
+      "2024-04-19 10:00  operator-defaults version 6 (file reload): applied; no change in what "
+      "leaves your home\n",
+      format_updates(history_fixture()).c_str());
+  STRCMP_EQUAL("No policy update recorded: the ledger holds none (or no longer holds them).\n",
+               format_updates(control::PolicyHistoryResult{}).c_str());
 }
 
 TEST(format_results, devices) {

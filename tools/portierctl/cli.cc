@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ostream>
 #include <vector>
@@ -45,6 +46,10 @@ Commands:
   verify-ledger           Check that the ledger and your consent receipts are unaltered.
   unmatched [--clear]     Kinds of message no device class takes, as shapes (never names or
                           values), for the operator to cover; --clear forgets them.
+  pair                    A one-time code (10 minutes) to open the LAN page from a phone or
+                          a computer at home, and the page's address and certificate.
+  updates [--limit N]     Policy updates, newest first, with what each changed in what leaves
+                          the home; those that let more leave are flagged. N: 1 to 1000 (50).
   help                    This text.
 
 Options:
@@ -68,6 +73,7 @@ bool takes_option(const std::string& command, const std::string& option) {
   if (option == "--class") return command == "grant" || command == "refuse" || command == "clear";
   if (option == "--since") return command == "report";
   if (option == "--clear") return command == "unmatched";
+  if (option == "--limit") return command == "updates";
   return false;
 }
 
@@ -77,9 +83,10 @@ std::size_t positional_count(const std::string& command) {
   return 0;
 }
 
-const char* const kKnown[] = {"status", "devices", "purposes",      "grant",     "refuse",
-                              "clear",  "pause",   "resume",        "report",    "explain",
-                              "export", "erase",   "verify-ledger", "unmatched", "help"};
+const char* const kKnown[] = {"status",  "devices", "purposes",      "grant",     "refuse",
+                              "clear",   "pause",   "resume",        "report",    "explain",
+                              "export",  "erase",   "verify-ledger", "unmatched", "pair",
+                              "updates", "help"};
 
 }  // namespace
 
@@ -88,8 +95,8 @@ platform::result<invocation> parse_args(const std::vector<std::string>& args,
   invocation inv;
   inv.socket = env_socket.empty() ? gateway::kDefaultControlSocket : env_socket;
   std::vector<std::string> positional;
-  std::string device, klass, since;
-  bool has_device = false, has_class = false, has_since = false, clear = false;
+  std::string device, klass, since, limit;
+  bool has_device = false, has_class = false, has_since = false, has_limit = false, clear = false;
   std::vector<std::string> options_seen;
   bool only_positional = false;
 
@@ -123,7 +130,8 @@ platform::result<invocation> parse_args(const std::vector<std::string>& args,
       value = a.substr(eq + 1);
       has_value = true;
     }
-    if (name != "--socket" && name != "--device" && name != "--class" && name != "--since") {
+    if (name != "--socket" && name != "--device" && name != "--class" && name != "--since" &&
+        name != "--limit") {
       return error{"unknown option " + name + "; run `portierctl help` to see the options"};
     }
     if (!has_value) {
@@ -145,6 +153,10 @@ platform::result<invocation> parse_args(const std::vector<std::string>& args,
       if (has_class) return error{"give --class once"};
       klass = value;
       has_class = true;
+    } else if (name == "--limit") {
+      if (has_limit) return error{"give --limit once"};
+      limit = value;
+      has_limit = true;
     } else {
       if (has_since) return error{"give --since once"};
       since = value;
@@ -239,6 +251,19 @@ platform::result<invocation> parse_args(const std::vector<std::string>& args,
     req.mutable_verify_ledger();
   } else if (cmd == "unmatched") {
     req.mutable_unmatched()->set_clear(clear);
+  } else if (cmd == "pair") {
+    req.mutable_pair();
+  } else if (cmd == "updates") {
+    std::uint32_t n = 0;
+    if (has_limit) {
+      const bool digits =
+          !limit.empty() && limit.size() <= 4 &&
+          std::all_of(limit.begin(), limit.end(), [](char c) { return c >= '0' && c <= '9'; });
+      n = digits ? static_cast<std::uint32_t>(std::stoul(limit)) : 0;
+      if (n < 1 || n > gateway::kMaxPolicyHistory)
+        return error{"updates: --limit takes a number from 1 to 1000, e.g. --limit 10"};
+    }
+    req.mutable_policy_history()->set_limit(n);
   }
   return inv;
 }
@@ -390,6 +415,12 @@ int print_result(const invocation& inv, const control::Response& r, std::ostream
         break;
       case R::kUnmatched:
         out << format_unmatched(r.unmatched(), inv.request.unmatched().clear());
+        break;
+      case R::kPair:
+        out << format_pair(r.pair());
+        break;
+      case R::kPolicyHistory:
+        out << format_updates(r.policy_history());
         break;
       default:
         break;

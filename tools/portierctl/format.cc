@@ -333,6 +333,12 @@ std::string format_status(const control::StatusResult& r) {
     << (r.upstream_connected() ? "connected"
                                : "NOT connected: what may leave waits at home until it is back")
     << "\n";
+  o << "LAN page:        "
+    << (r.web_urls_size() > 0
+            ? join(r.web_urls(), ", ") + " (certificate " + safe_text(r.web_fingerprint_sha256()) +
+                  ")"
+            : std::string("not announced (portier-web is not running, or not yet)"))
+    << "\n";
   const auto& c = r.counters();
   const auto get = [&](const char* k) { return c.count(k) ? c.at(k) : 0; };
   if (c.count("received") || c.count("released") || c.count("dropped")) {
@@ -749,6 +755,65 @@ std::string to_json(const google::protobuf::Message& m) {
   if (!google::protobuf::util::MessageToJsonString(m, &out, options).ok()) return "{}\n";
   if (out.empty() || out.back() != '\n') out += '\n';
   return out;
+}
+
+std::string format_pair(const control::PairResult& r) {
+  std::ostringstream o;
+  o << "Pairing code: " << safe_text(r.code()) << "\n";
+  o << "It works once, until " << format_time(r.expires_at_ms()) << " (10 minutes).\n";
+  if (r.web_urls_size() == 0) {
+    o << "The LAN page has not announced itself: portier-web is not running, or has not started "
+         "yet. Start it (systemctl start portier-web) and run `portierctl pair` again.\n";
+    return o.str();
+  }
+  o << "Open " << safe_text(r.web_urls(0))
+    << " and check the certificate fingerprint (SHA-256) your browser shows:\n";
+  o << "  " << safe_text(r.web_fingerprint_sha256()) << "\n";
+  if (r.web_urls_size() > 1) {
+    std::string others;
+    for (int i = 1; i < r.web_urls_size(); ++i)
+      others += (others.empty() ? "" : ", ") + safe_text(r.web_urls(i));
+    o << "The page also answers at " << others << ".\n";
+  }
+  o << "Then type the code on the page. Never type it anywhere else.\n";
+  return o.str();
+}
+
+std::string format_updates(const control::PolicyHistoryResult& r) {
+  std::ostringstream o;
+  if (r.update_size() == 0) {
+    o << "No policy update recorded: the ledger holds none (or no longer holds them).\n";
+    return o.str();
+  }
+  bool first = true;
+  for (const auto& u : r.update()) {
+    if (!first) o << "\n";
+    first = false;
+    const std::string name = u.name().empty()
+                                 ? std::string("A policy")
+                                 : safe_text(u.name()) + " version " + std::to_string(u.version());
+    o << format_time(u.time_ms()) << "  " << name << " (" << safe_text(u.source()) << ")";
+    if (!u.applied()) {
+      o << ": REFUSED ("
+        << safe_text(u.reason_code().empty() ? std::string("no reason given") : u.reason_code())
+        << "), the running policy stayed\n";
+      continue;
+    }
+    if (u.widens()) {
+      o << ": applied. WIDENS what leaves your home\n";
+    } else {
+      o << (u.change_size() > 0 ? ": applied; nothing more leaves your home\n"
+                                : ": applied; no change in what leaves your home\n");
+    }
+    for (const auto& c : u.change()) {
+      o << "  " << (c.widens() ? "MORE  " : "      ") << titled(c.purpose_title(), c.purpose_id())
+        << " from " << titled(c.class_title(), c.class_id()) << ":\n";
+      o << "          before: " << (c.before_size() > 0 ? join(c.before(), "; ") : "nothing")
+        << "\n";
+      o << "          now:    " << (c.after_size() > 0 ? join(c.after(), "; ") : "nothing") << "\n";
+    }
+  }
+  return o.str();
 }
 
 }  // namespace portier::tools::ctl

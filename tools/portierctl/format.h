@@ -53,6 +53,9 @@ std::string format_erase(const control::EraseResult& r);
 std::string format_verify_ledger(const control::VerifyLedgerResult& r);
 // `cleared`: the answer to `unmatched --clear`.
 std::string format_unmatched(const control::UnmatchedResult& r, bool cleared);
+std::string format_pair(const control::PairResult& r);
+// Policy updates, newest first; a change that lets more leave is flagged "WIDENS" / "MORE".
+std::string format_updates(const control::PolicyHistoryResult& r);
 
 // Indented JSON with the proto field names and every field, zero or not; ends with a newline.
 std::string to_json(const google::protobuf::Message& m);

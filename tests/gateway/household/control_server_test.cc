@@ -174,6 +174,43 @@ control::Request report(std::int64_t since) {
   return r;
 }
 
+control::Request bucketed(std::int64_t since, std::int64_t bucket_ms) {
+  auto r = report(since);
+  r.mutable_report()->set_bucket_ms(bucket_ms);
+  return r;
+}
+
+control::Request redeem(const std::string& code) {
+  auto r = request_of("web");
+  r.mutable_redeem_pairing()->set_code(code);
+  return r;
+}
+
+control::Request announce(std::vector<std::string> urls, const std::string& fingerprint) {
+  auto r = request_of("web");
+  for (auto& u : urls) r.mutable_web_announce()->add_urls(u);
+  r.mutable_web_announce()->set_fingerprint_sha256(fingerprint);
+  return r;
+}
+
+control::Request history(std::uint32_t limit) {
+  auto r = request_of();
+  r.mutable_policy_history()->set_limit(limit);
+  return r;
+}
+
+// 32 bytes as a browser shows them: "00:01:...:1f".
+std::string fingerprint() {
+  std::string f;
+  const char* hex = "0123456789abcdef";
+  for (int i = 0; i < 32; ++i) {
+    if (i > 0) f += ':';
+    f += hex[i >> 4];
+    f += hex[i & 15];
+  }
+  return f;
+}
+
 control::Request explain(const std::string& device) {
   auto r = request_of();
   r.mutable_explain()->set_device(device);
@@ -208,6 +245,59 @@ TEST(control_validation, valid_requests_pass) {
   auto web = status_request();
   web.set_method("web.v2_x-y");
   CHECK_TRUE(rejection(web).empty());
+}
+
+TEST(control_validation, the_lan_page_s_commands) {
+  using namespace portier::control;
+  auto pair = request_of();
+  pair.mutable_pair();
+  CHECK_TRUE(rejection(pair).empty());
+  CHECK_TRUE(rejection(redeem("k7qm 4xrt")).empty());
+  CHECK_TRUE(rejection(redeem(std::string(32, 'A'))).empty());
+  const std::string code = "A pairing code is 1 to 32 bytes";
+  CHECK_TRUE(contains(rejection(redeem("")), code));
+  CHECK_TRUE(contains(rejection(redeem(std::string(33, 'A'))), code));
+
+  const std::string fp = fingerprint();
+  LONGS_EQUAL(95, fp.size());
+  CHECK_TRUE(
+      rejection(announce({"https://portier.lan:8443/", "https://192.168.1.2/"}, fp)).empty());
+  CHECK_TRUE(rejection(announce({"https://x/" + std::string(246, 'a')}, fp)).empty());  // 256
+  CHECK_TRUE(rejection(announce(std::vector<std::string>(8, "https://portier.lan/"), fp)).empty());
+  CHECK_TRUE(contains(rejection(announce(std::vector<std::string>(9, "https://a/"), fp)),
+                      "at most 8 addresses"));
+  const std::string url = "A LAN page address is an https:// URL of at most 256 bytes";
+  CHECK_TRUE(contains(rejection(announce({"https://x/" + std::string(247, 'a')}, fp)), url));
+  CHECK_TRUE(contains(rejection(announce({"http://portier.lan/"}, fp)), url));
+  CHECK_TRUE(contains(rejection(announce({"https://"}, fp)), url));
+  CHECK_TRUE(contains(rejection(announce({"https://a b/"}, fp)), url));
+  CHECK_TRUE(contains(rejection(announce({"https://a/\x1b]0;x\x07"}, fp)), url));
+  const std::string print = "The certificate fingerprint is SHA-256 in lower-case hex";
+  CHECK_TRUE(contains(rejection(announce({}, "")), print));
+  CHECK_TRUE(contains(rejection(announce({}, fp.substr(1))), print));
+  std::string upper = fp;
+  upper[0] = 'A';
+  CHECK_TRUE(contains(rejection(announce({}, upper)), print));
+  std::string no_colon = fp;
+  no_colon[2] = '-';
+  CHECK_TRUE(contains(rejection(announce({}, no_colon)), print));
+  std::string not_hex = fp;
+  not_hex[1] = 'g';
+  CHECK_TRUE(contains(rejection(announce({}, not_hex)), print));
+
+  CHECK_TRUE(rejection(history(0)).empty());
+  CHECK_TRUE(rejection(history(1000)).empty());
+  STRCMP_EQUAL("Ask for at most 1000 policy changes (limit).", rejection(history(1001)).c_str());
+
+  // Buckets: at least a minute, a start, at most 1000 of them up to now.
+  CHECK_TRUE(rejection(bucketed(kNow - 86'400'000, 3'600'000)).empty());
+  CHECK_TRUE(rejection(bucketed(kNow - 1000 * 60'000, 60'000)).empty());
+  const std::string bucket = "A report in buckets needs a start (since_ms) and buckets of at least";
+  CHECK_TRUE(contains(rejection(bucketed(kNow - 3'600'000, 59'999)), bucket));
+  CHECK_TRUE(contains(rejection(bucketed(kNow - 3'600'000, -60'000)), bucket));
+  CHECK_TRUE(contains(rejection(bucketed(0, 60'000)), bucket));
+  STRCMP_EQUAL("A report has at most 1000 buckets: ask for longer buckets or a later start.",
+               rejection(bucketed(kNow - 1000 * 60'000 - 1, 60'000)).c_str());
 }
 
 TEST(control_validation, every_bad_field_is_named) {

@@ -308,6 +308,53 @@ TEST(ledger, reopening_continues_the_chain) {
   LONGS_EQUAL(64, lg->verify().head_hash.size());
 }
 
+TEST(ledger, access_entries_wait_for_the_next_batch_and_are_bounded) {
+  open_ledger();
+  lg->record_access("web", "devices", true, kT0);
+  lg->record_access("cli", "redeem_pairing", false, kT0 + 1);
+  LONGS_EQUAL(0, lg->last_seq());  // no write of their own
+  lg->flush(kT0 + 2);
+  expect_ok(2);
+  const auto records = lg->read(0, ledger_record::kind::access);
+  LONGS_EQUAL(2, records.size());
+  STRCMP_EQUAL("web", records[0].access_method.c_str());
+  STRCMP_EQUAL("devices", records[0].access_command.c_str());
+  CHECK_TRUE(records[0].access_ok);
+  STRCMP_EQUAL("redeem_pairing", records[1].access_command.c_str());
+  CHECK_FALSE(records[1].access_ok);
+  CHECK_EQUAL(kT0 + 1, records[1].time_ms);
+  LONGS_EQUAL(0, lg->read(0, ledger_record::kind::policy).size());
+  // Writing stuck: the oldest beyond the bound are dropped and counted.
+  for (std::size_t i = 0; i < gateway::ledger::kMaxQueuedAccess + 3; ++i)
+    lg->record_access("web", "status", true, kT0 + 3);
+  LONGS_EQUAL(3, lg->access_dropped());
+  lg->flush(kT0 + 4);
+  LONGS_EQUAL(2 + gateway::ledger::kMaxQueuedAccess, lg->last_seq());
+  expect_ok(2 + gateway::ledger::kMaxQueuedAccess);
+}
+
+TEST(ledger, a_policy_change_keeps_what_it_changed) {
+  open_ledger();
+  const std::vector<release_change_record> changes = {
+      {"sensor", "analytics", {"temperature rounded to 1 °C"}, {"temperature as sent"}, true},
+      {"plug", "service", {"power as sent"}, {}, false}};
+  lg->record_policy("p", 2, "bundle 2", true, "", kT0, {}, changes, true);
+  open_ledger();
+  const auto records = lg->read(0);
+  LONGS_EQUAL(1, records.size());
+  CHECK_TRUE(records[0].policy_widens);
+  LONGS_EQUAL(2, records[0].policy_changes.size());
+  const auto& c = records[0].policy_changes[0];
+  STRCMP_EQUAL("sensor", c.class_id.c_str());
+  STRCMP_EQUAL("analytics", c.purpose.c_str());
+  STRCMP_EQUAL("temperature rounded to 1 °C", c.before.at(0).c_str());
+  STRCMP_EQUAL("temperature as sent", c.after.at(0).c_str());
+  CHECK_TRUE(c.widens);
+  CHECK_TRUE(records[0].policy_changes[1].after.empty());
+  CHECK_FALSE(records[0].policy_changes[1].widens);
+  expect_ok(1);
+}
+
 TEST(ledger, an_edited_entry_is_detected) {
   open_ledger();
   five_policies();
