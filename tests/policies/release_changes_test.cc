@@ -94,11 +94,12 @@ device_class { id: "sensor" title: "Sensor" topic: "s/{device}"
   STRCMP_EQUAL(
       "widens: meter/service (more) [] -> [energy: summed per day, to 0.01 kWh; never "
       "single readings, with random noise added (differential privacy, ε 0.25 a "
-      "window): off by 0.95 kWh on average; ]",
-      verdict(both, policy("round { step: 1 }", "", kNoisy)).c_str());
+      "window): off by 4 kWh on average; privacy budget: the noisy figures of one device "
+      "spend at most ε 1 a day; ]",
+      verdict(both, policy("round { step: 1 }", "", kNoisy, "epsilon_per_day: 1")).c_str());
 }
 
-TEST(release_changes, a_raised_or_removed_budget_widens_where_noise_is_sent) {
+TEST(release_changes, a_raised_budget_widens_where_noise_is_sent) {
   const auto low = policy("round { step: 1 }", "", kNoisy, "epsilon_per_day: 1");
   const auto high = policy("round { step: 1 }", "", kNoisy, "epsilon_per_day: 2");
   const auto r = compare_releases(*low, *high);
@@ -109,7 +110,6 @@ TEST(release_changes, a_raised_or_removed_budget_widens_where_noise_is_sent) {
                r.changes[0].before.back().c_str());
   STRCMP_EQUAL("privacy budget: the noisy figures of one device spend at most ε 2 a day",
                r.changes[0].after.back().c_str());
-  CHECK_TRUE(compare_releases(*low, *policy("round { step: 1 }", "", kNoisy)).widens);
   CHECK_FALSE(compare_releases(*high, *low).widens);
 }
 
@@ -132,7 +132,8 @@ TEST(release_changes, narrowing_changes) {
                verdict(open, suspended).c_str());
   CHECK_TRUE(compare_releases(*suspended, *open).widens);
   // A class gone.
-  const auto r = compare_releases(*policy("round { step: 1 }", "", kNoisy), *open);
+  const auto r =
+      compare_releases(*policy("round { step: 1 }", "", kNoisy, "epsilon_per_day: 1"), *open);
   CHECK_FALSE(r.widens);
   LONGS_EQUAL(1, r.changes.size());
   STRCMP_EQUAL("Meter", r.changes[0].class_title.c_str());
