@@ -286,7 +286,6 @@ inline control::PolicyHistoryResult history_fixture() {
   gone->add_before("power\x1b[2J as sent");
   auto* refused = h.add_update();
   refused->set_time_ms(kNowMs - 11 * kDay);
-  refused->set_name("operator-defaults");
   refused->set_version(7);
   refused->set_source("bundle 7");
   refused->set_reason_code("bad-signature");

@@ -144,7 +144,7 @@ TEST(format_results, updates) {
       "          before: power\\x1b[2J as sent\n"
       "          now:    nothing\n"
       "\n"
-      "2024-04-20 10:00  operator-defaults version 7 (bundle 7): REFUSED (bad-signature), the "
+      "2024-04-20 10:00  A policy, version 7 (bundle 7): REFUSED (bad-signature), the "
       "running policy stayed\n"
       "\n"
       "2024-04-19 10:00  operator-defaults version 6 (file reload): applied; no change in what "

@@ -789,9 +789,11 @@ std::string format_updates(const control::PolicyHistoryResult& r) {
   for (const auto& u : r.update()) {
     if (!first) o << "\n";
     first = false;
+    // A refused bundle or file may have no readable name: "A policy, version 8".
+    const std::string version = std::to_string(u.version());
     const std::string name = u.name().empty()
-                                 ? std::string("A policy")
-                                 : safe_text(u.name()) + " version " + std::to_string(u.version());
+                                 ? (u.version() > 0 ? "A policy, version " + version : "A policy")
+                                 : safe_text(u.name()) + " version " + version;
     o << format_time(u.time_ms()) << "  " << name << " (" << safe_text(u.source()) << ")";
     if (!u.applied()) {
       o << ": REFUSED ("
