@@ -110,11 +110,13 @@ std::string budget(const page_context& c, const control::PurposeInfo& p) {
   return out + "</dd>\n";
 }
 
-std::string purpose_section(const page_context& c, const control::PurposeInfo& p,
+// `index`: the purpose's place in the policy, for its heading's id (unique on the page whatever
+// portierd answers).
+std::string purpose_section(const page_context& c, const control::PurposeInfo& p, int index,
                             const control::DevicesResult& devices) {
   const texts& t = c.t;
   const std::string title = p.title().empty() ? p.id() : p.title();
-  const std::string hid = "p-" + p.id();
+  const std::string hid = "purpose-" + std::to_string(index);
   std::string out = "<section class=\"purpose\" aria-labelledby=\"" + escape(hid) +
                     "\">\n<h2 id=\"" + escape(hid) + "\">" + escape(title) + "</h2>\n";
   if (!p.description().empty()) out += "<p>" + escape(p.description()) + "</p>\n";
@@ -216,8 +218,8 @@ app_response purposes_page(const page_context& c) {
   std::string body = "<p>" + escape(c.t.purposes_intro) + "</p>\n";
   if (p.paused()) body += "<p class=\"warning\">" + escape(c.t.paused_note) + "</p>\n";
   if (p.purpose_size() == 0) body += "<p>" + escape(c.t.no_purposes) + "</p>\n";
-  for (const auto& purpose : p.purpose()) {
-    body += purpose_section(c, purpose, devices.response.devices());
+  for (int i = 0; i < p.purpose_size(); ++i) {
+    body += purpose_section(c, p.purpose(i), i, devices.response.devices());
   }
   body += "<p class=\"note\">" +
           escape(fill(c.t.policy_note, {p.policy_name(), std::to_string(p.policy_version())})) +
