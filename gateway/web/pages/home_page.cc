@@ -1,7 +1,6 @@
 // GET / ("What left my home"), POST /pause and POST /resume.
 #include <algorithm>
 #include <array>
-#include <map>
 
 #include "gateway/web/pages/chart.h"
 #include "gateway/web/pages/control_ask.h"

@@ -1,5 +1,4 @@
 // GET /purposes and POST /consent.
-#include <map>
 #include <set>
 
 #include "consent.pb.h"
