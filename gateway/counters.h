@@ -47,6 +47,7 @@ namespace portier::gateway {
   X(updates_rejected, "remote policy bundles and key lists rejected (reason in the status)")   \
   X(devices_evicted, "devices forgotten to stay within devices.max_devices (they count as new again)") \
   X(ledger_minutes_dropped, "minutes of ledger aggregates dropped unwritten (the writer fell behind)") \
+  X(ledger_access_dropped, "Access entries (the LAN page's requests, pairing) dropped unwritten (the writer fell behind)") \
   X(ledger_keys_evicted, "ledger device keys dropped to stay within devices.max_devices (entries unreadable)") \
   X(unmatched_shapes_evicted, "shapes of unmatched messages forgotten to stay within unmatched.max_shapes") \
   X(announcements_evicted, "announced state topics forgotten to stay within devices.max_announcements") \

@@ -123,6 +123,7 @@ ledger_options ledger_options_from(const gateway_config& cfg, counters& stats) {
   lo.max_devices = cfg.proto.devices().max_devices();
   lo.evicted_counter = &stats.ledger_keys_evicted;
   lo.dropped_counter = &stats.ledger_minutes_dropped;
+  lo.access_dropped_counter = &stats.ledger_access_dropped;
   return lo;
 }
 

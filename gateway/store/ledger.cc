@@ -775,6 +775,7 @@ void ledger::record_access(std::string_view method, std::string_view command, bo
   if (queued_access_.size() >= kMaxQueuedAccess) {
     queued_access_.pop_front();
     ++access_dropped_;
+    if (options_.access_dropped_counter != nullptr) ++*options_.access_dropped_counter;
   }
   queued_access_.push_back({clean_text(method, 64), clean_text(command, 64), ok, now_ms});
 }

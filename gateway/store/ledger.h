@@ -80,6 +80,7 @@ struct ledger_options {
   std::size_t max_devices = 4096;            // device keys (also bounded by max_bytes / 4)
   std::atomic<std::uint64_t>* evicted_counter = nullptr;  // if set, counts device keys evicted
   std::atomic<std::uint64_t>* dropped_counter = nullptr;  // if set, counts minutes dropped unwritten
+  std::atomic<std::uint64_t>* access_dropped_counter = nullptr;  // if set, Access entries dropped
 };
 
 enum class ledger_problem : std::uint8_t {

@@ -309,7 +309,10 @@ TEST(ledger, reopening_continues_the_chain) {
 }
 
 TEST(ledger, access_entries_wait_for_the_next_batch_and_are_bounded) {
-  open_ledger();
+  std::atomic<std::uint64_t> dropped{0};
+  ledger_options o;
+  o.access_dropped_counter = &dropped;
+  open_ledger(o);
   lg->record_access("web", "devices", true, kT0);
   lg->record_access("cli", "redeem_pairing", false, kT0 + 1);
   LONGS_EQUAL(0, lg->last_seq());  // no write of their own
@@ -328,6 +331,7 @@ TEST(ledger, access_entries_wait_for_the_next_batch_and_are_bounded) {
   for (std::size_t i = 0; i < gateway::ledger::kMaxQueuedAccess + 3; ++i)
     lg->record_access("web", "status", true, kT0 + 3);
   LONGS_EQUAL(3, lg->access_dropped());
+  LONGS_EQUAL(3, dropped.load());
   lg->flush(kT0 + 4);
   LONGS_EQUAL(2 + gateway::ledger::kMaxQueuedAccess, lg->last_seq());
   expect_ok(2 + gateway::ledger::kMaxQueuedAccess);
