@@ -752,10 +752,19 @@ void ledger::record_policy(std::string_view name, std::uint64_t version, std::st
     x->set_after_micro(c.after > 0 ? static_cast<std::uint64_t>(std::llround(c.after * 1e6)) : 0);
   }
   p->set_widens(widens);
-  // Bounded well below a frame (kMaxBody): the change count, phrases per side and their length.
+  // Bounded well below a frame (kMaxBody): the change count, phrases per side, their length, and
+  // the bytes of them all (the changes beyond are left out; `widens` still says it all).
   constexpr std::size_t kMaxPhrases = 64;
   constexpr std::size_t kMaxPhraseBytes = 256;
+  std::size_t budget = kMaxBody / 2;
   for (const auto& c : changes.first(std::min(changes.size(), kMaxPolicyChanges))) {
+    std::size_t size = 2 * 64 + 16;
+    for (const auto* side : {&c.before, &c.after}) {
+      for (std::size_t i = 0; i < std::min(side->size(), kMaxPhrases); ++i)
+        size += std::min((*side)[i].size(), kMaxPhraseBytes) + 4;
+    }
+    if (size > budget) break;
+    budget -= size;
     lp::ReleaseChangeRecord* x = p->add_changes();
     x->set_class_id(clean_text(c.class_id, 64));
     x->set_purpose(clean_text(c.purpose, 64));

@@ -225,7 +225,8 @@ class ledger {
     double after = 0;
   };
   // `changes`: what it changed in what each purpose receives (at most kMaxPolicyChanges are
-  // kept); `widens`: whether anything lets more leave (a raised cap included).
+  // kept, 64 phrases a side of at most 256 bytes each, half a frame in all: those beyond are left
+  // out); `widens`: whether anything lets more leave (a raised cap included).
   void record_policy(std::string_view name, std::uint64_t version, std::string_view source,
                      bool applied, std::string_view reason_code, std::int64_t now_ms,
                      std::span<const cap_change> cap_raises = {},

@@ -359,6 +359,22 @@ TEST(ledger, a_policy_change_keeps_what_it_changed) {
   expect_ok(1);
 }
 
+TEST(ledger, a_policy_change_with_too_much_to_say_is_cut_to_fit_a_frame) {
+  open_ledger();
+  release_change_record big{"sensor", "analytics", {}, {}, true};
+  for (int i = 0; i < 100; ++i) big.after.push_back(std::string(300, 'p'));
+  const std::vector<release_change_record> changes(gateway::ledger::kMaxPolicyChanges + 10, big);
+  lg->record_policy("p", 2, "bundle 2", true, "", kT0, {}, changes, true);
+  expect_ok(1);
+  const auto records = lg->read(0);
+  LONGS_EQUAL(1, records.size());
+  CHECK_TRUE(records[0].policy_widens);
+  const auto& kept = records[0].policy_changes;
+  CHECK(!kept.empty() && kept.size() < gateway::ledger::kMaxPolicyChanges);
+  LONGS_EQUAL(64, kept[0].after.size());
+  LONGS_EQUAL(256, kept[0].after[0].size());
+}
+
 TEST(ledger, an_edited_entry_is_detected) {
   open_ledger();
   five_policies();
