@@ -1,5 +1,6 @@
 #include "gateway/household/household_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <string_view>
@@ -126,10 +127,21 @@ control::Response household_service::handle(const control::Request& request) {
   const auto c = request.command_case();
   const bool pairing = c == control::Request::kPair || c == control::Request::kRedeemPairing;
   if (request.method() != "web" && !pairing) return answer(request);
+  // The page repeats its announcement every minute (portierd may have restarted): only a new or
+  // changed one is worth an entry, else the ledger fills with the page's heartbeat.
+  const bool repeated = c == control::Request::kWebAnnounce && announced(request.web_announce());
   Response r = answer(request);
-  ctx_.record->record_access(request.method(), command_name(request), r.code() == Response::OK,
-                             wall_ms());
+  if (!(repeated && r.code() == Response::OK)) {
+    ctx_.record->record_access(request.method(), command_name(request), r.code() == Response::OK,
+                               wall_ms());
+  }
   return r;
+}
+
+bool household_service::announced(const control::WebAnnounceRequest& a) const {
+  std::lock_guard lock(web_mu_);
+  return a.fingerprint_sha256() == web_.fingerprint_sha256 &&
+         std::equal(a.urls().begin(), a.urls().end(), web_.urls.begin(), web_.urls.end());
 }
 
 control::Response household_service::answer(const control::Request& request) {

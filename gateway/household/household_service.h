@@ -10,12 +10,14 @@
 // The LAN page: `pair` makes a one-time code (pairing_codes.h), which the page trades for a
 // session with `redeem_pairing`; `web_announce` tells where the page listens and its
 // certificate's fingerprint (kept in memory, shown by `status` and `pair`). Every request with
-// method "web", and every pair and redeem_pairing, leaves an Access entry in the ledger (method,
-// command, ok: never a value, never a code).
+// method "web" (but a web_announce that repeats the last one), and every pair and
+// redeem_pairing, leaves an Access entry in the ledger (method, command, ok: never a value, never
+// a code).
 //
 // Threading: the control server calls handle() from its one thread; the Home Assistant link
-// calls it from its own, and both go through one serialized_service, so calls never overlap. Explanations use an
-// evaluator of their own (the ingress's is not shared), rebuilt when the policy changes.
+// calls it from its own, and both go through one serialized_service, so calls never overlap.
+// Explanations use an evaluator of their own (the ingress's is not shared), rebuilt when the policy
+// changes.
 #pragma once
 
 #include <chrono>
@@ -87,6 +89,8 @@ class household_service : public control_service {
   control::Response web_announce(const control::WebAnnounceRequest& r);
   control::Response policy_history(const control::PolicyHistoryRequest& r);
   control::Response answer(const control::Request& request);
+  // Whether `a` says what the page announced last.
+  bool announced(const control::WebAnnounceRequest& a) const;
 
   // The running policy, and an evaluator over it for one request.
   std::shared_ptr<const policies::compiled_policy> policy();

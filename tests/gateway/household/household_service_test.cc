@@ -185,9 +185,18 @@ TEST(household_service, the_web_method_and_pairing_leave_access_entries_without_
   auto bad = request("web");
   bad.mutable_explain()->set_device("never seen");
   LONGS_EQUAL(Response::NOT_FOUND, service->handle(bad).code());
+  // The page's announcement, repeated every minute: one entry, and one more when it changes.
+  auto announce = request("web");
+  announce.mutable_web_announce()->add_urls("https://portier.lan:8443/");
+  announce.mutable_web_announce()->set_fingerprint_sha256(kFingerprint);
+  for (int i = 0; i < 3; ++i) LONGS_EQUAL(Response::OK, service->handle(announce).code());
+  announce.mutable_web_announce()->add_urls("https://192.168.1.2:8443/");
+  LONGS_EQUAL(Response::OK, service->handle(announce).code());
+  LONGS_EQUAL(Response::OK, service->handle(announce).code());
   const std::vector<std::string> expected = {
       "cli pair ok",           "web status ok",      "web redeem_pairing failed",
-      "web redeem_pairing ok", "web explain failed",
+      "web redeem_pairing ok", "web explain failed", "web web_announce ok",
+      "web web_announce ok",
   };
   const auto got = access();
   LONGS_EQUAL(expected.size(), got.size());
