@@ -142,7 +142,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(header(answer, "X-Frame-Options") == "DENY", "no X-Frame-Options");
     require(header(answer, "Cache-Control") == "no-store", "no Cache-Control");
     require(!header(answer, "Strict-Transport-Security").empty(), "no HSTS");
-    require(header(answer, "Referrer-Policy") == "no-referrer", "no Referrer-Policy");
+    require(header(answer, "Referrer-Policy") == "same-origin", "no Referrer-Policy");
     const std::string location = header(answer, "Location");
     require(location.empty() == (answer.status != 303), "Location without 303 or 303 without it");
     require(location.empty() || (location[0] == '/' && location.substr(0, 2) != "//"),

@@ -35,6 +35,14 @@ bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// 64 lower-case hex digits: a login token as login_form makes it.
+bool is_login_token(std::string_view t) {
+  if (t.size() != 64) return false;
+  for (const char c : t)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 std::string cookie_header(std::string_view name, std::string_view value, long max_age) {
   return std::string(name) + "=" + std::string(value) +
          "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age);
@@ -74,7 +82,7 @@ std::string safe_filename(std::string_view name) {
 void add_security_headers(header_list& headers) {
   headers.emplace_back("Content-Security-Policy", kContentSecurityPolicy);
   headers.emplace_back("X-Content-Type-Options", "nosniff");
-  headers.emplace_back("Referrer-Policy", "no-referrer");
+  headers.emplace_back("Referrer-Policy", "same-origin");
   headers.emplace_back("X-Frame-Options", "DENY");
   headers.emplace_back("Cache-Control", "no-store");
   headers.emplace_back("Strict-Transport-Security", "max-age=31536000");
@@ -157,10 +165,18 @@ std::optional<http_response> web_handler::refuse_early(const http_request& reque
 }
 
 http_response web_handler::login_form(int status, language lang, login_problem problem,
-                                      int retry_after, bool clear_session_cookie) {
-  std::array<std::uint8_t, 32> token_bytes{};
-  if (!random_ || !random_(token_bytes)) return error(503, lang);
-  const std::string token = to_hex(token_bytes);
+                                      int retry_after, bool clear_session_cookie,
+                                      std::string_view keep_token) {
+  // The browser's login token is kept while it is well formed: a second load of the form (another
+  // tab, or a favicon request sent to /login) must not void the one already filled in.
+  std::string token;
+  if (is_login_token(keep_token)) {
+    token = std::string(keep_token);
+  } else {
+    std::array<std::uint8_t, 32> token_bytes{};
+    if (!random_ || !random_(token_bytes)) return error(503, lang);
+    token = to_hex(token_bytes);
+  }
   http_response r = page(status, app_.login_page(lang, problem, retry_after, token), lang);
   r.headers.emplace_back("Set-Cookie", cookie_header(kLoginCookie, token, kLoginTokenSeconds));
   if (clear_session_cookie)
@@ -183,19 +199,19 @@ http_response web_handler::login_post(const http_request& request, const field_l
 
   if (const std::int64_t wait = limiter_.wait_ms(request.peer, request.now_ms); wait > 0) {
     const int seconds = static_cast<int>((wait + 999) / 1000);
-    return login_form(429, lang, login_problem::slow_down, seconds, false);
+    return login_form(429, lang, login_problem::slow_down, seconds, false, *cookie_token);
   }
 
   const std::optional<std::string> code = single_field(fields, "code");
   if (!code || code->empty() || code->size() > 32) {
     limiter_.failed(request.peer, request.now_ms);
-    return login_form(403, lang, login_problem::wrong_code, 0, false);
+    return login_form(403, lang, login_problem::wrong_code, 0, false, *cookie_token);
   }
   control::Request ask;
   ask.set_method("web");
   ask.mutable_redeem_pairing()->set_code(*code);
   const auto answer = control_(ask);
-  if (!answer) return login_form(503, lang, login_problem::unavailable, 0, false);
+  if (!answer) return login_form(503, lang, login_problem::unavailable, 0, false, *cookie_token);
   switch (answer->code()) {
     case control::Response::OK:
       if (answer->result_case() != control::Response::kRedeemPairing) break;
@@ -211,14 +227,14 @@ http_response web_handler::login_post(const http_request& request, const field_l
     case control::Response::NOT_FOUND:
     case control::Response::INVALID_REQUEST:
       limiter_.failed(request.peer, request.now_ms);
-      return login_form(403, lang, login_problem::wrong_code, 0, false);
+      return login_form(403, lang, login_problem::wrong_code, 0, false, *cookie_token);
     case control::Response::UNAVAILABLE:
       limiter_.failed(request.peer, request.now_ms);
-      return login_form(403, lang, login_problem::codes_voided, 0, false);
+      return login_form(403, lang, login_problem::codes_voided, 0, false, *cookie_token);
     default:
       break;
   }
-  return login_form(503, lang, login_problem::unavailable, 0, false);
+  return login_form(503, lang, login_problem::unavailable, 0, false, *cookie_token);
 }
 
 http_response web_handler::app_call(const http_request& request, const std::string& path,
@@ -277,6 +293,8 @@ http_response web_handler::handle(const http_request& request) {
   }
   if (!fields) return error(400, lang);
 
+  // Browsers ask for it on their own; a redirect to /login would only cost a form.
+  if (*path == "/favicon.ico") return error(404, lang);
   if (*path == "/style.css") {
     if (post) return error(405, lang);
     http_response r = page(200, std::string(app_.stylesheet()), lang);
@@ -294,7 +312,10 @@ http_response web_handler::handle(const http_request& request) {
     if (post) return login_post(request, *fields, lang);
     // A session cookie that opens nothing ended: say so, and drop it.
     const bool stale = session.has_value() && !csrf;
-    return login_form(200, lang, stale ? login_problem::expired : login_problem::none, 0, stale);
+    const std::optional<std::string> kept =
+        cookies.count == 1 ? cookie_value(cookies.value, kLoginCookie) : std::nullopt;
+    return login_form(200, lang, stale ? login_problem::expired : login_problem::none, 0, stale,
+                      kept ? std::string_view(*kept) : std::string_view{});
   }
 
   if (!csrf) return redirect("/login");

@@ -8,7 +8,8 @@
 //   4. routes outside a session: /style.css, /login (pairing, rate-limited, login token);
 //   5. anything else needs a live session (else 303 to /login) and, on POST, its CSRF token
 //      (else 403); /logout and /logout-all end sessions; the rest goes to the app (app.h).
-// Every response carries the security headers (CSP, nosniff, no-referrer, DENY, no-store, HSTS).
+// Every response carries the security headers (CSP, nosniff, same-origin referrer, DENY, no-store,
+// HSTS).
 //
 // State: the sessions and the login limiter, owned here. Not thread-safe: mhd_server.cc
 // serialises calls (one request at a time; the page is for one household).
@@ -80,7 +81,7 @@ class web_handler {
   http_response error(int status, language lang) const;
   http_response redirect(std::string_view location) const;
   http_response login_form(int status, language lang, login_problem problem, int retry_after,
-                           bool clear_session_cookie);
+                           bool clear_session_cookie, std::string_view keep_token = {});
   http_response login_post(const http_request& request, const field_list& fields, language lang);
   http_response app_call(const http_request& request, const std::string& path, field_list params,
                          const std::string& csrf, language lang);

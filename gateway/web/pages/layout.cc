@@ -12,7 +12,7 @@ std::string head(const texts& t, std::string_view title) {
   return "<!DOCTYPE html>\n<html lang=\"" + std::string(t.lang_tag) +
          "\">\n<head>\n<meta charset=\"utf-8\">\n"
          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-         "<meta name=\"referrer\" content=\"no-referrer\">\n<title>" +
+         "<meta name=\"referrer\" content=\"same-origin\">\n<title>" +
          escape(title) + " · " + escape(t.brand) +
          "</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n</head>\n<body>\n"
          "<a class=\"skip\" href=\"#main\">" +

@@ -80,7 +80,7 @@ TEST(WebHandler, EveryResponseCarriesTheSecurityHeaders) {
         "frame-ancestors 'none'; base-uri 'none'",
         web_fixture::header(a, "Content-Security-Policy").c_str());
     STRCMP_EQUAL("nosniff", web_fixture::header(a, "X-Content-Type-Options").c_str());
-    STRCMP_EQUAL("no-referrer", web_fixture::header(a, "Referrer-Policy").c_str());
+    STRCMP_EQUAL("same-origin", web_fixture::header(a, "Referrer-Policy").c_str());
     STRCMP_EQUAL("DENY", web_fixture::header(a, "X-Frame-Options").c_str());
     STRCMP_EQUAL("no-store", web_fixture::header(a, "Cache-Control").c_str());
     STRCMP_EQUAL("max-age=31536000", web_fixture::header(a, "Strict-Transport-Security").c_str());
@@ -137,6 +137,22 @@ TEST(WebHandler, LoginFormSetsAFreshTokenCookie) {
       ("__Host-portier-login=" + token + "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=600")
           .c_str(),
       web_fixture::set_cookie(first, kLoginCookie).c_str());
+}
+
+// A browser loads the form, then asks for /favicon.ico on its own (or opens a second tab): the
+// form already on screen must still work (found by the Selenium test: every pairing failed).
+TEST(WebHandler, ASecondLoadOfTheFormKeepsTheBrowsersLoginToken) {
+  const auto first = f.send(web_fixture::get("/login"));
+  const std::string token = web_fixture::cookie_of(first, kLoginCookie);
+  CHECK_EQUAL(404, f.send(web_fixture::get("/favicon.ico")).status);
+  const auto again = f.send(web_fixture::get("/login", "__Host-portier-login=" + token));
+  STRCMP_EQUAL(token.c_str(), web_fixture::cookie_of(again, kLoginCookie).c_str());
+  // A token not of our making is not kept.
+  const auto forged = f.send(web_fixture::get("/login", "__Host-portier-login=abc"));
+  CHECK_EQUAL(64u, web_fixture::cookie_of(forged, kLoginCookie).size());
+  const auto answer = f.send(web_fixture::post("/login", "code=abcd-efgh&login_token=" + token,
+                                               "__Host-portier-login=" + token));
+  CHECK_EQUAL(303, answer.status);
 }
 
 TEST(WebHandler, PairingOpensASessionWithAStrictCookie) {

@@ -54,7 +54,7 @@ C="curl -sk --max-time 10"
 $C -D "$WORK/h1" -o "$WORK/b1" "$URL/login"
 head -1 "$WORK/h1" | grep -q " 200" || fail "GET /login: $(head -1 "$WORK/h1")"
 for h in "Content-Security-Policy: default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'" \
-    "X-Content-Type-Options: nosniff" "Referrer-Policy: no-referrer" "X-Frame-Options: DENY" \
+    "X-Content-Type-Options: nosniff" "Referrer-Policy: same-origin" "X-Frame-Options: DENY" \
     "Cache-Control: no-store" "Strict-Transport-Security: max-age=31536000"; do
   tr -d '\r' < "$WORK/h1" | grep -qxF "$h" || fail "missing header: $h"
 done
