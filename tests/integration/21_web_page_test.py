@@ -172,8 +172,11 @@ class WebPageTest(ControlGatewayTest):
         self.browser.get("https://%s:%d%s" % (host, self.web.port, path))
 
     def shot(self, name):
-        """Screenshot of the page as NAME.png (a phone-sized window)."""
+        """Screenshot of the whole page as NAME.png, at a phone's width."""
+        height = self.browser.execute_script("return document.documentElement.scrollHeight")
+        self.browser.set_window_size(412, min(max(int(height or 0) + 140, 915), 2400))
         self.browser.save_screenshot(os.path.join(self.shots, name + ".png"))
+        self.browser.set_window_size(412, 915)
 
     def click(self, text):
         """Clicks the button whose visible text contains `text`."""
