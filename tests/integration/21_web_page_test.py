@@ -349,6 +349,7 @@ class WebPage(WebPageTest):
         # Log out everywhere: the old cookie opens nothing any more.
         self.go("/")
         self.click("Log out everywhere")
+        wait_until(lambda: "/login" in self.browser.current_url, what="the pairing form after logging out")
         status, _, _ = self.http.request("GET", "/", headers={"Cookie": "__Host-portier=" + cookie["value"]})
         self.assertEqual(status, 303)
         # Reported, not asserted (a footprint is a benchmark's job): portier-web's peak RSS.
