@@ -24,6 +24,7 @@ from harness import (SOURCE_DIR, TIMEOUT, ControlGatewayTest, LogFile, _die_with
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service as ChromeService  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 PORTIER_WEB = os.environ.get("PORTIER_WEB") or os.path.join(SOURCE_DIR, "build", "gateway", "portier-web")
@@ -193,8 +194,12 @@ class WebPageTest(ControlGatewayTest):
         buttons[0].click()
 
     def has_labelled(self, label):
-        return any(e.get_attribute("aria-label") == label
-                   for e in self.browser.find_elements(By.CSS_SELECTOR, "button"))
+        """Whether the page has a button labelled `label`; False while a new page replaces it."""
+        try:
+            return any(e.get_attribute("aria-label") == label
+                       for e in self.browser.find_elements(By.CSS_SELECTOR, "button"))
+        except StaleElementReferenceException:
+            return False
 
     def body(self):
         return self.browser.find_element(By.TAG_NAME, "body").text

@@ -44,7 +44,10 @@ std::string purpose_block(const page_context& c, const control::ExplainPurpose& 
   const texts& t = c.t;
   const std::string title = p.title().empty() ? p.purpose_id() : p.title();
   std::string out = "<section class=\"release\">\n<h3>" + escape(title) + "</h3>\n";
-  if (p.released()) {
+  if (p.released() && p.payload().empty()) {
+    // An aggregated purpose: the message joins a window; only the window's summary leaves.
+    out += "<p>" + escape(t.sent_as_summary) + "</p>\n";
+  } else if (p.released()) {
     out += "<p>" + escape(t.sent_on) + " <code>" + escape(p.topic()) + "</code></p>\n<pre>" +
            escape(p.payload()) + "</pre>\n";
   } else {

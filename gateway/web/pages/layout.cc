@@ -99,6 +99,8 @@ std::string_view error_text(const texts& t, int status) {
       return t.error_413;
     case 414:
       return t.error_414;
+    case 421:
+      return t.error_421;
     case 429:
       return t.error_429;
     case 500:

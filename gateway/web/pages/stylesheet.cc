@@ -73,7 +73,7 @@ dl.before-after dt { margin: 0; }
 dl.before-after ul { margin: 0; padding-left: 1.2rem; }
 .table { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; }
-td { overflow-wrap: anywhere; }
+td { overflow-wrap: break-word; }
 th, td { text-align: left; padding: 0.4rem 0.6rem; border-bottom: 1px solid #d0d0d0;
   vertical-align: top; }
 th.num, td.num { text-align: right; white-space: nowrap; }

@@ -37,8 +37,8 @@ struct texts {
       erased_notice, erased_upstream_sent, erased_upstream_waiting;
   // One device.
   std::string_view latest_heading, received_at, topic_label, binary_payload, whole_dropped,
-      left_heading, sent_on, received_nothing, worked_out, erase_heading, erase_intro, erase_link,
-      device_unseen;
+      left_heading, sent_on, sent_as_summary, received_nothing, worked_out, erase_heading,
+      erase_intro, erase_link, device_unseen;
   // Erase.
   std::string_view erase_title, erase_spool, erase_ledger, erase_upstream, erase_final,
       erase_confirm_button, erase_cancel;
@@ -58,7 +58,7 @@ struct texts {
       failed_not_found, box_said;
   // Error pages.
   std::string_view error_400, error_403, error_404, error_405, error_408, error_413, error_414,
-      error_429, error_500, error_502, error_503, error_other, error_heading;
+      error_429, error_500, error_502, error_503, error_421, error_other, error_heading;
   // Pairing.
   std::string_view login_title, login_intro, code_label, code_hint, login_button, wrong_code,
       slow_down, codes_voided, expired, unavailable;

@@ -129,6 +129,9 @@ const texts texts_en = {
     .whole_dropped = "Nothing of it left your home: {}.",
     .left_heading = "What left of it, per purpose",
     .sent_on = "Sent on",
+    .sent_as_summary =
+        "This message stays at home: its values leave only as a summary when the period it falls "
+        "in ends (Purposes says which period).",
     .received_nothing = "Received nothing: {}.",
     .worked_out = "Worked out with the running policy ({}, version {}) and your current decisions.",
     .erase_heading = "Erase this device",
@@ -211,6 +214,9 @@ const texts texts_en = {
     .error_500 = "Something went wrong on the box.",
     .error_502 = "The box’s service gave an answer the page cannot use.",
     .error_503 = "The box’s service cannot be reached right now: try again in a moment.",
+    .error_421 =
+        "The box does not answer at this address. Open the page at the address portierctl pair "
+        "shows.",
     .error_other = "Something went wrong.",
     .error_heading = "Error {}",
 

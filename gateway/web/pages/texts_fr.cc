@@ -147,6 +147,9 @@ const texts texts_fr = {
     .whole_dropped = "Rien n’en est sorti de chez vous : {}.",
     .left_heading = "Ce qui en est sorti, par finalité",
     .sent_on = "Envoyé sur",
+    .sent_as_summary =
+        "Ce message reste chez vous : ses valeurs ne partent que résumées, à la fin de la période "
+        "où il tombe (la page Finalités dit laquelle).",
     .received_nothing = "N’a rien reçu : {}.",
     .worked_out =
         "Calculé avec la politique en vigueur ({}, version {}) et vos décisions "
@@ -239,6 +242,9 @@ const texts texts_fr = {
     .error_503 =
         "Le service du boîtier est injoignable pour l’instant : réessayez dans un "
         "instant.",
+    .error_421 =
+        "Le boîtier ne répond pas à cette adresse. Ouvrez la page à l’adresse que montre "
+        "portierctl pair.",
     .error_other = "Un problème est survenu.",
     .error_heading = "Erreur {}",
 

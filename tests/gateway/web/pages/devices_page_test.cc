@@ -52,6 +52,19 @@ TEST(devices_page, a_device_shows_its_message_as_sent_beside_what_left_per_purpo
   CHECK(r.body.find("name=\"back\" value=\"/device?id=Anna%20bedroom\"") != std::string::npos);
 }
 
+// A purpose that receives only window summaries gets nothing per message: the page says so
+// rather than showing an empty box (seen in the Selenium test's screenshot).
+TEST(devices_page, an_aggregated_purpose_says_its_values_leave_as_a_summary) {
+  daemon.answer(
+      control::Request::kExplain,
+      "explain { device_id: \"Anna bedroom\" topic: \"zigbee2mqtt/Anna bedroom\" payload: "
+      "\"{}\" purpose { purpose_id: \"analytics\" title: \"Analytics\" released: true "
+      "topic: \"portier/gw-1/analytics/sensor/k3v9q2\" } }");
+  const auto r = handle_app(get("/device?id=Anna+bedroom"), daemon.call());
+  CHECK(r.body.find("leave only as a summary") != std::string::npos);
+  CHECK(r.body.find("<pre></pre>") == std::string::npos);
+}
+
 TEST(devices_page, a_binary_message_is_not_shown) {
   daemon.answer(control::Request::kExplain,
                 "explain { device_id: \"cam\" payload_binary: true payload_bytes: 2048 }");

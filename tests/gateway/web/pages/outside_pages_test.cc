@@ -55,4 +55,6 @@ TEST(outside_pages, error_pages_say_what_went_wrong) {
   CHECK(error_page(language::en, 429).find("Too many requests") != std::string::npos);
   CHECK(error_page(language::fr, 404).find("Cette page n’existe pas.") != std::string::npos);
   CHECK(error_page(language::en, 418).find("Something went wrong.") != std::string::npos);
+  // A wrong Host (DNS rebinding, or an old bookmark) says where the page is.
+  CHECK(error_page(language::en, 421).find("does not answer at this address") != std::string::npos);
 }

@@ -18,9 +18,8 @@ TEST_GROUP(purposes_page) {
 TEST(purposes_page, each_purpose_says_what_it_is_for_its_basis_what_it_receives_and_the_decision) {
   const auto r = handle_app(get("/purposes"), daemon.call());
   CHECK_EQUAL(200, r.status);
-  CHECK(
-      r.body.find("<h2 id=\"purpose-0\">Analytics</h2>\n<p>Improves the heating schedule.</p>") !=
-      std::string::npos);
+  CHECK(r.body.find("<h2 id=\"purpose-0\">Analytics</h2>\n<p>Improves the heating schedule.</p>") !=
+        std::string::npos);
   CHECK(r.body.find("Your consent: it receives nothing until you allow it.") != std::string::npos);
   CHECK(r.body.find("Your contract with the operator") != std::string::npos);
   CHECK(r.body.find("From Zigbee sensor: temperature rounded to 0.5 °C, humidity") !=
