@@ -81,22 +81,11 @@ std::string purpose_id_error(const std::string& id) {
          " is not a purpose id: 1 to 32 lower-case letters, digits or '-', starting with a letter";
 }
 
-class validator {
+// The configuration's checks: field_errors, and the files it names.
+class validator : public platform::field_errors {
  public:
-  validator(const std::string& path, const google::protobuf::TextFormat::ParseInfoTree* tree,
-            const pc::GatewayConfig& config)
-      : path_(path), tree_(tree), config_(config) {}
+  using field_errors::field_errors;
 
-  void fail(std::initializer_list<field_step> steps, const std::string& message) {
-    errors_ += platform::describe_field(path_, tree_, config_, {steps.begin(), steps.size()}) +
-               ": " + message + "\n";
-  }
-  void range(std::initializer_list<field_step> steps, std::uint64_t v, std::uint64_t lo,
-             std::uint64_t hi) {
-    if (v < lo || v > hi)
-      fail(steps, "must be " + std::to_string(lo) + " to " + std::to_string(hi) + ", got " +
-                      std::to_string(v));
-  }
   void readable(std::initializer_list<field_step> steps, const std::string& file) {
     if (!file.empty() && ::access(file.c_str(), R_OK) != 0)
       fail(steps, "cannot read \"" + file + "\"");
@@ -112,13 +101,6 @@ class validator {
     s = s.substr(0, s.find('\n'));
     return s;
   }
-  const std::string& errors() const { return errors_; }
-
- private:
-  const std::string& path_;
-  const google::protobuf::TextFormat::ParseInfoTree* tree_;
-  const pc::GatewayConfig& config_;
-  std::string errors_;
 };
 
 }  // namespace

@@ -10,9 +10,11 @@ namespace {
 class first_error : public google::protobuf::io::ErrorCollector {
  public:
   explicit first_error(const std::string& path) : path_(path) {}
-  void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
     if (message_.empty()) {
-      message_ = path_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " + message;
+      message_ = path_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " +
+                 message;
     }
   }
   void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
@@ -25,7 +27,8 @@ class first_error : public google::protobuf::io::ErrorCollector {
 
 }  // namespace
 
-result<bool> parse_text_proto(const std::string& path, std::string_view text, google::protobuf::Message& message,
+result<bool> parse_text_proto(const std::string& path, std::string_view text,
+                              google::protobuf::Message& message,
                               google::protobuf::TextFormat::ParseInfoTree* locations) {
   first_error errors(path);
   google::protobuf::TextFormat::Parser parser;
@@ -39,8 +42,10 @@ result<bool> parse_text_proto(const std::string& path, std::string_view text, go
   return true;
 }
 
-std::string describe_field(const std::string& path, const google::protobuf::TextFormat::ParseInfoTree* locations,
-                           const google::protobuf::Message& root, std::span<const field_step> steps) {
+std::string describe_field(const std::string& path,
+                           const google::protobuf::TextFormat::ParseInfoTree* locations,
+                           const google::protobuf::Message& root,
+                           std::span<const field_step> steps) {
   std::string field_path;
   const google::protobuf::Message* msg = &root;
   const google::protobuf::TextFormat::ParseInfoTree* tree = locations;
@@ -49,7 +54,8 @@ std::string describe_field(const std::string& path, const google::protobuf::Text
     if (!field_path.empty()) field_path += '.';
     field_path += s.field;
     if (s.index >= 0) field_path += "[" + std::to_string(s.index) + "]";
-    const google::protobuf::FieldDescriptor* fd = msg ? msg->GetDescriptor()->FindFieldByName(s.field) : nullptr;
+    const google::protobuf::FieldDescriptor* fd =
+        msg ? msg->GetDescriptor()->FindFieldByName(s.field) : nullptr;
     if (fd == nullptr || tree == nullptr) {
       msg = nullptr;
       continue;
@@ -67,7 +73,8 @@ std::string describe_field(const std::string& path, const google::protobuf::Text
     }
     if (fd->message_type() != nullptr && (!fd->is_repeated() || s.index < size)) {
       tree = tree->GetTreeForNested(fd, s.index);
-      msg = fd->is_repeated() ? &r->GetRepeatedMessage(*msg, fd, s.index) : &r->GetMessage(*msg, fd);
+      msg =
+          fd->is_repeated() ? &r->GetRepeatedMessage(*msg, fd, s.index) : &r->GetMessage(*msg, fd);
     } else {
       msg = nullptr;
     }
@@ -75,6 +82,18 @@ std::string describe_field(const std::string& path, const google::protobuf::Text
   std::string prefix = path;
   if (line > 0) prefix += ":" + std::to_string(line) + ":" + std::to_string(column);
   return prefix + ": " + field_path;
+}
+
+void field_errors::fail(std::initializer_list<field_step> steps, const std::string& message) {
+  errors_ += describe_field(path_, locations_, root_, {steps.begin(), steps.size()}) + ": " +
+             message + "\n";
+}
+
+void field_errors::range(std::initializer_list<field_step> steps, std::uint64_t v, std::uint64_t lo,
+                         std::uint64_t hi) {
+  if (v < lo || v > hi)
+    fail(steps, "must be " + std::to_string(lo) + " to " + std::to_string(hi) + ", got " +
+                    std::to_string(v));
 }
 
 }  // namespace portier::platform

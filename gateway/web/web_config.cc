@@ -75,29 +75,7 @@ bool wildcard(const std::string& canonical) {
   return canonical == "0.0.0.0" || canonical == "::";
 }
 
-class validator {
- public:
-  validator(const std::string& path, const google::protobuf::TextFormat::ParseInfoTree* tree,
-            const portier::web::WebConfig& config)
-      : path_(path), tree_(tree), config_(config) {}
-  void fail(std::initializer_list<field_step> steps, const std::string& message) {
-    errors_ += platform::describe_field(path_, tree_, config_, {steps.begin(), steps.size()}) +
-               ": " + message + "\n";
-  }
-  void range(std::initializer_list<field_step> steps, std::uint64_t v, std::uint64_t lo,
-             std::uint64_t hi) {
-    if (v < lo || v > hi)
-      fail(steps, "must be " + std::to_string(lo) + " to " + std::to_string(hi) + ", got " +
-                      std::to_string(v));
-  }
-  const std::string& errors() const { return errors_; }
-
- private:
-  const std::string& path_;
-  const google::protobuf::TextFormat::ParseInfoTree* tree_;
-  const portier::web::WebConfig& config_;
-  std::string errors_;
-};
+using validator = platform::field_errors;
 
 // At most 40 printable ASCII characters of `s`, quoted.
 std::string quoted(const std::string& s) {
