@@ -178,8 +178,14 @@ class FleetUpdates(GatewayTest):
         sent = pub.accepted()
         self.assertGreater(len(sent), 50)
         for gid in GATEWAYS:
-            wait_until(lambda: set(sent) <= {seq for seq, _ in self.results(gid, start)},
-                       what="%s to release every message sent" % gid)
+            try:
+                wait_until(lambda: set(sent) <= {seq for seq, _ in self.results(gid, start)},
+                           what="%s to release every message sent" % gid)
+            except AssertionError as e:
+                # Say which messages are missing, and what the gateway last reported.
+                missing = sorted(set(sent) - {seq for seq, _ in self.results(gid, start)})
+                raise AssertionError("%s; %d of %d missing (first %r); %s status: %r" % (
+                    e, len(missing), len(sent), missing[:10], gid, (self.statuses(gid) or [None])[-1])) from None
 
         for gid in GATEWAYS:
             got = self.results(gid, start)
