@@ -440,5 +440,59 @@ sed -e "s#/usr/share/portier/policies#$src/policies/defaults#" -e "s#/srv/portie
   | sed '/^control {/a\  group: "root"' >"$tmp/shipped-local.conf"
 check "shipped config: portierd --check-config accepts it" checks_ok "$tmp/shipped-local.conf"
 
+# 10. portier-web's init script, with a stand-in for portier-web that records its arguments and
+#     answers --check-config with $WEB_CHECK_STATUS.
+cp "$files/portier-web.init" "$root/etc/init.d/portier-web"
+cat >"$root/bin/portier-web-stub" <<'STUB'
+#!/bin/sh
+echo "$*" >>"$WEB_ARGS_LOG"
+case "$*" in *--check-config*) echo "web.conf:1:9: listen[0].port: must be 1 to 65535"; exit "$WEB_CHECK_STATUS" ;; esac
+STUB
+chmod +x "$root/bin/portier-web-stub"
+export WEB_ARGS_LOG="$tmp/web-args.log" WEB_CHECK_STATUS=0
+export PORTIER_WEB_PROG="$root/bin/portier-web-stub" PORTIER_WEB_USER="$PORTIER_USER"
+export PORTIER_WEB_GROUP="$PORTIER_GROUP" PORTIER_WEB_CONF="$tmp/portier-web.conf"
+sed "s#/srv/portier-web#$tmp/web-state#" "$files/portier-web.conf" >"$PORTIER_WEB_CONF"
+web_init() { # action
+  : >"$PROCD_LOG"
+  : >"$LOGGER_LOG"
+  : >"$WEB_ARGS_LOG"
+  PATH="$applets:$PATH" $SH "$root/etc/rc.common" "$root/etc/init.d/portier-web" "$1" >"$tmp/init.out" 2>"$tmp/init.err"
+  init_status=$?
+}
+cp "$files/portier-web.config" "$root/etc/config/portier-web"
+web_init start
+check "web disabled: no instance" lacks_text "$PROCD_LOG" "procd_open_instance"
+check "web disabled: logged" has_text "$LOGGER_LOG" "not started: disabled in /etc/config/portier-web"
+sed -i "s/option enabled '0'/option enabled '1'/" "$root/etc/config/portier-web"
+web_init start
+check "web: configuration checked first" has "$WEB_ARGS_LOG" "--config $PORTIER_WEB_CONF --check-config"
+check "web: instance" has "$PROCD_LOG" "procd_open_instance portier-web"
+check "web: command line" has "$PROCD_LOG" "procd_set_param command $PORTIER_WEB_PROG --config $PORTIER_WEB_CONF"
+check "web: user" has "$PROCD_LOG" "procd_set_param user $PORTIER_USER"
+check "web: respawn" has "$PROCD_LOG" "procd_set_param respawn 3600 5 5"
+check "web: file parameter" has "$PROCD_LOG" "procd_set_param file $PORTIER_WEB_CONF"
+check "web: reload trigger" has "$PROCD_LOG" "procd_add_reload_trigger portier-web"
+check "web: state directory made, 0700" test "$(stat -c %a "$tmp/web-state" 2>/dev/null)" = 700
+WEB_CHECK_STATUS=1 web_init start
+check "web refused: no instance" lacks_text "$PROCD_LOG" "procd_open_instance"
+check "web refused: reason logged" has_text "$LOGGER_LOG" "listen[0].port: must be 1 to 65535"
+
+# 11. the package Makefile against the tree: the version, the files it installs, the CMake
+#     targets it builds and where their binaries are.
+mk="$src/gateway/packaging/openwrt/portier/Makefile"
+cmake_version=$(sed -n 's/^project(portier VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
+check "Makefile: PKG_VERSION is the project's ($cmake_version)" has "$mk" "PKG_VERSION:=$cmake_version"
+for f in $(grep -o '\./files/[A-Za-z0-9._-]*' "$mk" | sort -u); do
+  check "Makefile: $f exists" test -f "$src/gateway/packaging/openwrt/portier/$f"
+done
+for t in $(sed -n 's/.*Build\/Compile\/Default,\(.*\))$/\1/p' "$mk"); do
+  check "Makefile: CMake target $t exists" grep -rqsE "add_executable\\($t( |\\)|$)" "$src/gateway" "$src/tools"
+done
+for b in $(grep -o '(CMAKE_BINARY_DIR)/[A-Za-z0-9/_-]*' "$mk" | sed 's/(CMAKE_BINARY_DIR)\///' | sort -u); do
+  check "Makefile: $b is built in ${b%/*}/" grep -qsE "add_executable\\(${b##*/}( |\\)|$)" "$src/${b%/*}/CMakeLists.txt"
+done
+check "Makefile: default policies are .textproto" test -n "$(ls "$src"/policies/defaults/*.textproto)"
+
 echo "openwrt_test: $cases checks, $failures failed"
 [ "$failures" -eq 0 ]
