@@ -23,7 +23,7 @@ applets="$tmp/busybox-applets"
 mkdir -p "$applets"
 if command -v busybox >/dev/null 2>&1; then
   SH="busybox sh"
-  for a in awk basename cat chmod chown cmp dirname echo id ls mkdir mv printf rm sed tr wc; do
+  for a in awk basename cat chmod chown dirname echo id ls mkdir mv printf rm sed tr wc; do
     ln -s "$(command -v busybox)" "$applets/$a"
   done
 else
