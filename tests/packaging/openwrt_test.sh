@@ -7,7 +7,8 @@
 #   - the init script's start_service / reload_service / service_triggers: the procd calls made
 #     (command line, user, respawn, file, reload trigger, SIGHUP or restart), enabled=0, and
 #     invalid values refused with a message, no instance and no partial file.
-# Usage: openwrt_test.sh PATH/TO/portierd SOURCE_DIR
+# Usage: openwrt_test.sh PATH/TO/portierd SOURCE_DIR   (KEEP=1: keep the temporary tree;
+# DEBUG=1: print what the first start logged)
 # Every case prints "FAIL: <case>: <why>" when it fails; the exit status is 1 if any failed.
 set -u
 
