@@ -34,6 +34,7 @@
 #include "platform/key_directory.h"
 #include "platform/key_store.h"
 #include "platform/log.h"
+#include "platform/memory.h"
 #include "platform/signals.h"
 #include "platform/wall_clock.h"
 #include "policies/policy_compiler.h"
@@ -476,6 +477,8 @@ int run_daemon(const std::string& config_path) {
            policy->subscriptions().size(), " subscriptions",
            control ? ", control socket " + cfg.proto.control().socket()
                    : std::string(", no control socket"));
+  // Parsing the configuration and the policy, and compiling it, freed more than it kept.
+  platform::release_free_memory();
   while (true) {
     const int sig = signals.wait(std::chrono::milliseconds(1000));
     (*record)->flush(
@@ -484,7 +487,10 @@ int run_daemon(const std::string& config_path) {
       log_warning("unmatched shapes: ", saved.error_message());
     announcements_saver.tick(std::chrono::steady_clock::now(), std::chrono::seconds(5));
     releaser.tick(wall_ms());  // windows due: snapshot first, then into the spool
-    if (sig == SIGHUP) reload(config_path, cfg, stats, **record, installer, *up);
+    if (sig == SIGHUP) {
+      reload(config_path, cfg, stats, **record, installer, *up);
+      platform::release_free_memory();
+    }
     if (sig == SIGTERM || sig == SIGINT) break;
   }
 

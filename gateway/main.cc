@@ -5,6 +5,7 @@
 
 #include "gateway/daemon.h"
 #include "gateway/status_report.h"
+#include "platform/memory.h"
 
 namespace {
 constexpr const char* kUsage = R"(usage: portierd --config FILE [--check-config]
@@ -19,6 +20,7 @@ stays); SIGTERM or SIGINT stop taking messages, send what is queued (drain_timeo
 }  // namespace
 
 int main(int argc, char** argv) {
+  portier::platform::use_one_malloc_arena();  // before any thread: see platform/memory.h
   std::string config;
   bool check = false;
   for (int i = 1; i < argc; ++i) {

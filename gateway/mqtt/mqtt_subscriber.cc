@@ -33,7 +33,7 @@ bool contains(const std::vector<std::string>& filters, const std::string& f) {
 int millis_until(std::chrono::steady_clock::time_point t) {
   const auto d =
       std::chrono::duration_cast<std::chrono::milliseconds>(t - std::chrono::steady_clock::now());
-  return static_cast<int>(std::clamp<std::int64_t>(d.count() + 1, 0, 1000));
+  return static_cast<int>(std::clamp<std::int64_t>(d.count() + 1, 0, 3'600'000));
 }
 
 }  // namespace
@@ -500,7 +500,9 @@ bool mqtt_subscriber::serve_connection() {
   if (flush()) {
     while (true) {
       pollfd p[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-      auto next = clock::now() + std::chrono::seconds(1);
+      // Sleeps until the socket or the wake-up descriptor (stop, gate, subscription change) has
+      // something, or the next deadline (CONNACK, keepalive, SUBACK): no periodic wake-up.
+      auto next = clock::time_point::max();
       if (phase_ == phase::awaiting_connack) next = std::min(next, connack_deadline);
       if (phase_ == phase::up && settings_.keepalive_seconds > 0)
         next = std::min(
@@ -533,7 +535,8 @@ bool mqtt_subscriber::serve_connection() {
         const bool ok = read_and_handle();
         // Only a read that handed messages over has anything to make durable (asking after a
         // read of a SUBACK or a PINGRESP would close the session for nothing).
-        if (batch_handled_ > 0 && before_ack_ && !before_ack_()) {  // not durable: acknowledge none of it
+        if (batch_handled_ > 0 && before_ack_ &&
+            !before_ack_()) {  // not durable: acknowledge none of it
           for (const auto id : batch_pubrec_) awaiting_pubrel_.reset(id);
           out_.clear();
           log_warning(settings_.name, " broker ", settings_.uri,

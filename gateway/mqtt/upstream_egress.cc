@@ -150,7 +150,11 @@ void upstream_egress::publisher() {
       std::this_thread::sleep_until(deadline);
       continue;
     }
-    if (!spool_.wait_ready(deadline, max_inflight_)) continue;
+    // Connected and not paused: the spool wakes this thread when a release can go (appended,
+    // acknowledged, rewound after a lost connection) or it closes; otherwise only the status is
+    // due. No polling, so an idle gateway does not wake 5 times a second. (A pause or a lost
+    // connection meanwhile is seen when a release is ready: send_ready_locked checks may_send.)
+    if (!spool_.wait_ready(next_status, max_inflight_)) continue;
     bool sent_all = false;
     {
       std::lock_guard lock(pump_mu_);
@@ -212,6 +216,7 @@ bool upstream_egress::drain(std::chrono::steady_clock::time_point deadline) {
 
 void upstream_egress::stop() {
   if (stopping_.exchange(true)) return;
+  spool_.stop_readers();  // the publisher may wait for a release until the next status
   if (publisher_.joinable()) publisher_.join();
   if (session_.connected()) {
     try {

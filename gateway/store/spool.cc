@@ -348,6 +348,7 @@ bool spool::write_frame_locked(std::string_view purpose, std::uint64_t key_id,
   ++pending_;
   ++stats_.spool_appended;
   if (options_.sync == spool_options::durability::none) durable_seq_ = seq;  // each: append() syncs
+  if (options_.sync == spool_options::durability::batch) wake_background_locked();
   if (active.size >= options_.segment_bytes) roll_locked();
   notify_changed_locked();
   if (wake_reader) wake_reader_locked();
@@ -494,6 +495,13 @@ void spool::notify_changed_locked() {
   if (waiters_ > 0) changed_.notify_all();
 }
 
+// Wakes background() when it sleeps for want of work, once.
+void spool::wake_background_locked() {
+  if (!background_idle_) return;
+  background_idle_ = false;
+  background_cv_.notify_one();
+}
+
 // Wakes the reader waiting in next() only when it can now go on.
 void spool::wake_reader_locked() {
   if (readers_waiting_ > 0 && inflight_.size() < reader_max_inflight_ && !at_end_locked())
@@ -514,6 +522,7 @@ void spool::advance_cursor_locked() {
     segments_.pop_front();
   }
   cursor_dirty_ = true;
+  wake_background_locked();
   notify_changed_locked();
   wake_reader_locked();
 }
@@ -621,10 +630,16 @@ bool spool::wait_ready_locked(std::unique_lock<std::mutex>& lock, clock::time_po
   ++readers_waiting_;
   reader_max_inflight_ = max_inflight;
   const bool ready = reader_cv_.wait_until(lock, deadline, [&] {
-    return closed_ || (inflight_.size() < max_inflight && !at_end_locked());
+    return closed_ || readers_stopped_ || (inflight_.size() < max_inflight && !at_end_locked());
   });
   --readers_waiting_;
-  return ready && !closed_;
+  return ready && !closed_ && !readers_stopped_;
+}
+
+void spool::stop_readers() {
+  std::lock_guard lock(mu_);
+  readers_stopped_ = true;
+  reader_cv_.notify_all();
 }
 
 void spool::wake_reader() {
@@ -746,11 +761,19 @@ void spool::background() {
   const auto interval = options_.sync == spool_options::durability::batch
                             ? std::min(options_.batch_interval, kCursorSaveInterval)
                             : kCursorSaveInterval;
+  const bool batch = options_.sync == spool_options::durability::batch;
   auto next_cursor_save = clock::now() + kCursorSaveInterval;
   std::unique_lock lock(mu_);
   while (!closed_) {
+    // An idle gateway has nothing to sync or save: sleep until an append or an acknowledgement
+    // brings some, instead of waking every interval. Then wait the interval as before, so that
+    // one sync covers what arrives meanwhile (a release is synced within batch_ms of its append).
+    background_idle_ = true;
+    background_cv_.wait(
+        lock, [&] { return closed_ || (batch && appended_seq_ > durable_seq_) || cursor_dirty_; });
+    background_idle_ = false;
     background_cv_.wait_for(lock, interval, [&] { return closed_; });
-    if (options_.sync == spool_options::durability::batch && appended_seq_ > durable_seq_) {
+    if (batch && appended_seq_ > durable_seq_) {
       const std::uint64_t target = appended_seq_;
       const int fd = segments_.back().fd;
       lock.unlock();

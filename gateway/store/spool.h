@@ -121,6 +121,9 @@ class spool {
   bool wait_ready(clock::time_point deadline, std::size_t max_inflight);
   // Wakes a reader waiting in next() or wait_ready() if it can go on.
   void wake_reader();
+  // From now on next() and wait_ready() return nothing / false at once, and every wait in them
+  // ends: for a reader that waits without a short deadline and is stopping.
+  void stop_readers();
   void acknowledge(std::uint64_t seq);
   // The connection was lost: everything in flight is read again, in order.
   void rewind();
@@ -186,6 +189,7 @@ class spool {
   bool wait_ready_locked(std::unique_lock<std::mutex>& lock, clock::time_point deadline,
                          std::size_t max_inflight);
   void notify_changed_locked();
+  void wake_background_locked();
   void wake_reader_locked();
   position cursor_locked() const;
   void save_cursor();
@@ -202,10 +206,11 @@ class spool {
   mutable std::mutex mu_;
   std::condition_variable changed_;        // room freed, durable, emptied, closed: for waiters_
   std::condition_variable reader_cv_;      // next() can go on (data, room in flight), closed
-  std::condition_variable background_cv_;  // closed
+  std::condition_variable background_cv_;  // work for background() (see its idle_), closed
   int waiters_ = 0;                        // in append() (room), wait_durable(), wait_empty()
   int readers_waiting_ = 0;
   std::size_t reader_max_inflight_ = 0;
+  bool readers_stopped_ = false;  // stop_readers()
   std::deque<segment> segments_;
   std::uint64_t total_bytes_ = 0;
   std::uint64_t next_seq_ = 1;
@@ -218,6 +223,9 @@ class spool {
   std::set<std::uint64_t> rewound_;             // put back by rewind(), not yet read again
   std::uint64_t max_read_seq_ = 0;              // highest seq next() has returned or skipped
   bool cursor_dirty_ = false;
+  // background() sleeps without a timeout until there is work: releases to sync (FSYNC_BATCH) or
+  // a cursor to save; whoever makes some wakes it (wake_background_locked).
+  bool background_idle_ = false;
   // refuse_new: warned once that append() went beyond the headroom
   bool over_limit_logged_ = false;
   bool closed_ = false;

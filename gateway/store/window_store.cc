@@ -282,14 +282,14 @@ platform::result<bool> window_store::recover() {
   policies::window_limits limits = options_.limits;
   std::size_t windows = 0;
   for (const auto& s : state.series()) windows += (s.has_open() ? 1 : 0) + s.closed_size();
-  limits.max_windows = std::max({limits.max_windows, windows,
-                                 static_cast<std::size_t>(state.series_size())});
-  limits.max_budgets =
-      std::max(limits.max_budgets, static_cast<std::size_t>(state.budget_size()));
+  limits.max_windows =
+      std::max({limits.max_windows, windows, static_cast<std::size_t>(state.series_size())});
+  limits.max_budgets = std::max(limits.max_budgets, static_cast<std::size_t>(state.budget_size()));
   if (limits.max_windows != options_.limits.max_windows ||
       limits.max_budgets != options_.limits.max_budgets) {
-    platform::log_warning("windows: the state holds more than aggregation.max_windows or "
-                          "max_budgets allow now; kept whole until they drain");
+    platform::log_warning(
+        "windows: the state holds more than aggregation.max_windows or "
+        "max_budgets allow now; kept whole until they drain");
   }
   auto loaded = policies::window_aggregator::load(state, limits);
   if (!loaded) return start_afresh_locked("the snapshot does not load: " + loaded.error_message());
@@ -413,6 +413,10 @@ bool window_store::journal_locked(const policies::window_input& in) {
   journal_size_ += frame_buf_.size();
   appended_seq_ = next_seq_++;
   if (options_.sync == spool_options::durability::none) durable_seq_ = appended_seq_;
+  if (background_idle_) {  // batch: the syncer sleeps until there is an entry to sync
+    background_idle_ = false;
+    background_cv_.notify_one();
+  }
   return true;
 }
 
@@ -456,6 +460,11 @@ bool window_store::sync_journal() {
 void window_store::background() {
   std::unique_lock lock(mu_);
   while (!closed_) {
+    // Nothing to sync when no sample came: sleep until one does, then wait batch_interval so that
+    // one sync covers what arrives meanwhile (an entry is synced within batch_ms of its write).
+    background_idle_ = true;
+    background_cv_.wait(lock, [&] { return closed_ || appended_seq_ > durable_seq_; });
+    background_idle_ = false;
     background_cv_.wait_for(lock, options_.batch_interval, [&] { return closed_; });
     if (closed_ || durable_seq_ >= appended_seq_) continue;
     lock.unlock();

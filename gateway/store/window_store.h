@@ -206,8 +206,9 @@ class window_store {
   std::uint64_t durable_seq_ = 0;   // the last entry synced (or in a snapshot)
   platform::nonce_sequence nonces_;
   bool closed_ = false;
-  std::string frame_buf_;  // reused by journal_locked
-  std::condition_variable background_cv_;
+  std::string frame_buf_;                  // reused by journal_locked
+  std::condition_variable background_cv_;  // entries to sync while background_idle_, closed
+  bool background_idle_ = false;           // background() sleeps until an entry is appended
   std::thread syncer_;
 };
 
