@@ -1,5 +1,5 @@
-// SHA-256 and hex for the hash chains of the consent store and the ledger. Header-only; belongs in
-// platform/ once someone owns that folder's build again.
+// SHA-256 and hex for the hash chains of the consent store and the ledger. Header-only; the hash
+// itself is platform's (which hides the mbedTLS version).
 #pragma once
 
 #include <array>
@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include <mbedtls/sha256.h>
+#include "platform/hmac_sha256.h"
 
 namespace portier::gateway {
 
@@ -15,15 +15,7 @@ using digest256 = std::array<std::uint8_t, 32>;
 
 // SHA-256 of a || b.
 inline digest256 sha256(std::string_view a, std::string_view b = {}) {
-  digest256 out{};
-  mbedtls_sha256_context ctx;
-  mbedtls_sha256_init(&ctx);
-  mbedtls_sha256_starts_ret(&ctx, 0);
-  mbedtls_sha256_update_ret(&ctx, reinterpret_cast<const unsigned char*>(a.data()), a.size());
-  mbedtls_sha256_update_ret(&ctx, reinterpret_cast<const unsigned char*>(b.data()), b.size());
-  mbedtls_sha256_finish_ret(&ctx, out.data());
-  mbedtls_sha256_free(&ctx);
-  return out;
+  return platform::sha256(a, b);
 }
 
 inline std::string to_hex(const std::uint8_t* data, std::size_t n) {

@@ -10,9 +10,10 @@
 #include <mbedtls/ecp.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
-#include <mbedtls/sha256.h>
 
 #include "platform/file.h"
+#include "platform/hmac_sha256.h"
+#include "platform/mbedtls_compat.h"
 #include "platform/random.h"
 
 namespace portier::platform {
@@ -32,12 +33,6 @@ int drbg(void*, unsigned char* out, std::size_t len) {
   return random_bytes({out, len}).ok() ? 0 : MBEDTLS_ERR_ECP_RANDOM_FAILED;
 }
 
-std::array<unsigned char, 32> sha256(std::string_view message) {
-  std::array<unsigned char, 32> digest{};
-  mbedtls_sha256_ret(bytes(message), message.size(), digest.data(), 0);
-  return digest;
-}
-
 class pk_guard {
  public:
   pk_guard() { mbedtls_pk_init(&pk); }
@@ -48,8 +43,7 @@ class pk_guard {
 };
 
 bool is_p256(const mbedtls_pk_context& pk) {
-  return mbedtls_pk_get_type(&pk) == MBEDTLS_PK_ECKEY &&
-         mbedtls_pk_ec(pk)->grp.id == MBEDTLS_ECP_DP_SECP256R1;
+  return mbedtls_compat::pk_ec_group(pk) == MBEDTLS_ECP_DP_SECP256R1;
 }
 
 bool looks_like_pem(std::string_view text) {
@@ -166,10 +160,11 @@ result<ecdsa_private_key> ecdsa_private_key::parse(std::string_view pem_or_der) 
   int rc = 0;
   if (looks_like_pem(pem_or_der)) {
     std::string text(pem_or_der);
-    rc = mbedtls_pk_parse_key(&ctx->pk, bytes(text), text.size() + 1, nullptr, 0);
+    rc = mbedtls_compat::pk_parse_key(&ctx->pk, bytes(text), text.size() + 1, drbg, nullptr);
     mbedtls_platform_zeroize(text.data(), text.size());
   } else {
-    rc = mbedtls_pk_parse_key(&ctx->pk, bytes(pem_or_der), pem_or_der.size(), nullptr, 0);
+    rc =
+        mbedtls_compat::pk_parse_key(&ctx->pk, bytes(pem_or_der), pem_or_der.size(), drbg, nullptr);
   }
   if (rc != 0) return error{"not an unencrypted private key (PEM or DER)"};
   if (!is_p256(ctx->pk)) return error{"not a P-256 elliptic curve key"};
@@ -194,8 +189,8 @@ result<std::string> ecdsa_private_key::sign(std::string_view message) {
   const auto digest = sha256(message);
   std::array<unsigned char, MBEDTLS_ECDSA_MAX_LEN> sig{};
   std::size_t len = 0;
-  if (mbedtls_pk_sign(&ctx_->pk, MBEDTLS_MD_SHA256, digest.data(), digest.size(), sig.data(), &len,
-                      drbg, nullptr) != 0) {
+  if (mbedtls_compat::pk_sign(&ctx_->pk, MBEDTLS_MD_SHA256, digest.data(), digest.size(),
+                              sig.data(), sig.size(), &len, drbg, nullptr) != 0) {
     return error{"cannot sign"};
   }
   return std::string(reinterpret_cast<const char*>(sig.data()), len);

@@ -2,11 +2,30 @@
 
 #include <cstdlib>
 
+#include "platform/mbedtls_compat.h"
+
 namespace portier::platform {
 
 namespace {
-const std::uint8_t* bytes(std::string_view s) { return reinterpret_cast<const std::uint8_t*>(s.data()); }
+const std::uint8_t* bytes(std::string_view s) {
+  return reinterpret_cast<const std::uint8_t*>(s.data());
+}
 }  // namespace
+
+sha256_digest sha256(std::string_view a, std::string_view b) {
+  sha256_digest out{};
+  mbedtls_sha256_context ctx;
+  mbedtls_sha256_init(&ctx);
+  // Cannot fail with the built-in implementation (only hardware-accelerated builds report errors).
+  if (mbedtls_compat::sha256_starts(&ctx) != 0 ||
+      mbedtls_compat::sha256_update(&ctx, bytes(a), a.size()) != 0 ||
+      mbedtls_compat::sha256_update(&ctx, bytes(b), b.size()) != 0 ||
+      mbedtls_compat::sha256_finish(&ctx, out.data()) != 0) {
+    std::abort();
+  }
+  mbedtls_sha256_free(&ctx);
+  return out;
+}
 
 hmac_sha256::hmac_sha256(std::span<const std::uint8_t> key) {
   mbedtls_md_init(&ctx_);
@@ -17,7 +36,9 @@ hmac_sha256::hmac_sha256(std::span<const std::uint8_t> key) {
   }
 }
 
-hmac_sha256::~hmac_sha256() { mbedtls_md_free(&ctx_); }
+hmac_sha256::~hmac_sha256() {
+  mbedtls_md_free(&ctx_);
+}
 
 sha256_digest hmac_sha256::compute(std::string_view data) {
   sha256_digest out{};

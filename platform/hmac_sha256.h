@@ -1,5 +1,5 @@
-// HMAC-SHA256 (mbedTLS) with a key fixed at construction. One instance is not thread-safe;
-// compute() reuses its context so the data path does not allocate.
+// SHA-256, and HMAC-SHA256 (mbedTLS) with a key fixed at construction. One instance is not
+// thread-safe; compute() reuses its context so the data path does not allocate.
 #pragma once
 
 #include <array>
@@ -12,6 +12,9 @@
 namespace portier::platform {
 
 using sha256_digest = std::array<std::uint8_t, 32>;
+
+// SHA-256 of a || b.
+sha256_digest sha256(std::string_view a, std::string_view b = {});
 
 class hmac_sha256 {
  public:

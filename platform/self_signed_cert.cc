@@ -7,14 +7,14 @@
 #include <ctime>
 #include <memory>
 
-#include <mbedtls/bignum.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
-#include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
 #include "platform/file.h"
+#include "platform/hmac_sha256.h"
+#include "platform/mbedtls_compat.h"
 #include "platform/random.h"
 
 namespace portier::platform {
@@ -52,13 +52,6 @@ struct writer_holder {
   writer_holder(const writer_holder&) = delete;
   writer_holder& operator=(const writer_holder&) = delete;
   mbedtls_x509write_cert w;
-};
-struct mpi_holder {
-  mpi_holder() { mbedtls_mpi_init(&m); }
-  ~mpi_holder() { mbedtls_mpi_free(&m); }
-  mpi_holder(const mpi_holder&) = delete;
-  mpi_holder& operator=(const mpi_holder&) = delete;
-  mbedtls_mpi m;
 };
 
 // A DER length.
@@ -112,7 +105,6 @@ result<tls_identity> make(const std::string& key_path, const std::string& cert_p
   if (!random_bytes(serial_bytes)) return error{"cannot draw a serial number"};
   serial_bytes[0] &= 0x7F;  // positive
   serial_bytes[0] |= 0x40;  // and 16 bytes long
-  mpi_holder serial;
   const std::string cn = dns_names.empty() ? ip_addresses.front() : dns_names.front();
   const std::string subject = "CN=" + cn + ",O=Portier";
   const std::int64_t now_s = now_ms / 1000;
@@ -126,8 +118,8 @@ result<tls_identity> make(const std::string& key_path, const std::string& cert_p
   mbedtls_x509write_crt_set_md_alg(&w.w, MBEDTLS_MD_SHA256);
   mbedtls_x509write_crt_set_subject_key(&w.w, &key.pk);
   mbedtls_x509write_crt_set_issuer_key(&w.w, &key.pk);
-  if (mbedtls_mpi_read_binary(&serial.m, serial_bytes.data(), serial_bytes.size()) != 0 ||
-      mbedtls_x509write_crt_set_serial(&w.w, &serial.m) != 0 ||
+  if (mbedtls_compat::x509write_crt_set_serial(&w.w, serial_bytes.data(), serial_bytes.size()) !=
+          0 ||
       mbedtls_x509write_crt_set_subject_name(&w.w, subject.c_str()) != 0 ||
       mbedtls_x509write_crt_set_issuer_name(&w.w, subject.c_str()) != 0 ||
       mbedtls_x509write_crt_set_validity(&w.w, not_before.c_str(), not_after.c_str()) != 0 ||
@@ -176,12 +168,13 @@ result<tls_identity> load(const std::string& key_path, const std::string& cert_p
   auto cert_pem = read_file(cert_path, kMaxFileBytes);
   if (!cert_pem) return error{cert_pem.error_message()};
   pk_holder key;
-  if (mbedtls_pk_parse_key(&key.pk, bytes(*key_pem), key_pem->size() + 1, nullptr, 0) != 0)
+  if (mbedtls_compat::pk_parse_key(&key.pk, bytes(*key_pem), key_pem->size() + 1, drbg, nullptr) !=
+      0)
     return error{key_path + ": not a PEM private key"};
   crt_holder crt;
   if (mbedtls_x509_crt_parse(&crt.crt, bytes(*cert_pem), cert_pem->size() + 1) != 0)
     return error{cert_path + ": not a PEM certificate"};
-  if (mbedtls_pk_check_pair(&crt.crt.pk, &key.pk) != 0)
+  if (mbedtls_compat::pk_check_pair(&crt.crt.pk, &key.pk, drbg, nullptr) != 0)
     return error{cert_path +
                  ": the certificate is not the key's; delete both files to make new ones"};
   tls_identity id;
@@ -200,8 +193,7 @@ bool exists(const std::string& path) {
 }  // namespace
 
 std::string sha256_fingerprint(std::string_view der) {
-  std::array<unsigned char, 32> digest{};
-  mbedtls_sha256_ret(bytes(der), der.size(), digest.data(), 0);
+  const sha256_digest digest = sha256(der);
   static constexpr char digits[] = "0123456789abcdef";
   std::string out;
   for (std::size_t i = 0; i < digest.size(); ++i) {

@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <utility>
 
-#include <mbedtls/sha256.h>
-
 #include "gateway/web/http/http_text.h"
+#include "platform/hmac_sha256.h"
 
 namespace portier::gateway::web {
 
@@ -13,10 +12,7 @@ session_store::session_store(session_limits limits, random_source random)
     : limits_(limits), random_(std::move(random)) {}
 
 session_store::digest session_store::hash(std::string_view cookie) {
-  digest d{};
-  mbedtls_sha256_ret(reinterpret_cast<const unsigned char*>(cookie.data()), cookie.size(), d.data(),
-                     0);
-  return d;
+  return platform::sha256(cookie);
 }
 
 bool session_store::expired(const session& s, std::int64_t now_ms) const {
