@@ -12,7 +12,7 @@ import threading
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import GatewayTest, decoded, main, on_topic, wait_until  # noqa: E402
+from harness import TIME_FACTOR, GatewayTest, decoded, main, on_topic, wait_until  # noqa: E402
 
 DEVICE = "zigbee2mqtt/Hall sensor"
 SERVICE = "portier/gw03/service/zigbee2mqtt-device/+"
@@ -92,7 +92,7 @@ class Restarts(GatewayTest):
         self.assertTrue(daemon.running())
 
         local.refuse = False  # the broker's administrator fixed the ACL
-        daemon.log.wait_for(r"local broker: subscribed to \d+ topic filters", timeout=30)
+        daemon.log.wait_for(r"local broker: subscribed to \d+ topic filters", timeout=30 * TIME_FACTOR)
         daemon.log.wait_for(r"local broker \S+: connected as ")
         self.assertTrue(daemon.running())
 

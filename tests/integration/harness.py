@@ -16,6 +16,7 @@ Run one file: /usr/bin/python3 tests/integration/01_minimisation_test.py [-k NAM
 CMakeLists.txt), with defaults for a source tree built into build/:
   PORTIERD, PORTIER_POLICY, PORTIER_GEN_CERTS, PORTIER_SOURCE_DIR
   PORTIER_IT_TIMEOUT  seconds for every "it happens" wait (default 10)
+  PORTIER_IT_TIMEOUT_FACTOR  multiplies every deadline (default 1; 4 under emulation)
   PORTIER_IT_VERBOSE  print the logs of passing tests too
   PORTIER_IT_STRICT   run tests marked as known bugs as plain tests
   PORTIER_IT_KEEP     keep each test's temporary directory (logs, state) for a post-mortem
@@ -52,7 +53,10 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 # Generous: under AddressSanitizer the daemon is several times slower. The happy path never
 # waits this long; only a failing test does.
-TIMEOUT = float(os.environ.get("PORTIER_IT_TIMEOUT", "10"))
+# PORTIER_IT_TIMEOUT_FACTOR scales it and every longer deadline a test sets itself: a cross build
+# runs portierd under qemu-user (tests/integration/CMakeLists.txt sets it there).
+TIME_FACTOR = float(os.environ.get("PORTIER_IT_TIMEOUT_FACTOR", "1"))
+TIMEOUT = float(os.environ.get("PORTIER_IT_TIMEOUT", "10")) * TIME_FACTOR
 
 
 
