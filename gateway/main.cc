@@ -20,7 +20,6 @@ stays); SIGTERM or SIGINT stop taking messages, send what is queued (drain_timeo
 }  // namespace
 
 int main(int argc, char** argv) {
-  portier::platform::use_one_malloc_arena();  // before any thread: see platform/memory.h
   std::string config;
   bool check = false;
   for (int i = 1; i < argc; ++i) {

@@ -8,12 +8,6 @@
 
 namespace portier::platform {
 
-void use_one_malloc_arena() {
-#if defined(__GLIBC__)
-  ::mallopt(M_ARENA_MAX, 1);
-#endif
-}
-
 void release_free_memory() {
 #if defined(__GLIBC__)
   ::malloc_trim(0);
