@@ -5,7 +5,6 @@
 
 #include "gateway/daemon.h"
 #include "gateway/status_report.h"
-#include "platform/memory.h"
 
 namespace {
 constexpr const char* kUsage = R"(usage: portierd --config FILE [--check-config]
