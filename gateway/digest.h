@@ -2,7 +2,6 @@
 // itself is platform's (which hides the mbedTLS version).
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -11,12 +10,8 @@
 
 namespace portier::gateway {
 
-using digest256 = std::array<std::uint8_t, 32>;
-
-// SHA-256 of a || b.
-inline digest256 sha256(std::string_view a, std::string_view b = {}) {
-  return platform::sha256(a, b);
-}
+using digest256 = platform::sha256_digest;
+using platform::sha256;  // SHA-256 of a || b
 
 inline std::string to_hex(const std::uint8_t* data, std::size_t n) {
   static constexpr char digits[] = "0123456789abcdef";
