@@ -7,18 +7,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <memory>
-
-#include <openssl/bio.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #include "platform/ecdsa_p256.h"
 #include "platform/file.h"
 #include "platform/unix_socket.h"
+#include "platform/x509_files.h"
 
 namespace portier::gateway {
 
@@ -27,21 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 using platform::field_step;
 
-// CA bundles (the system's is ~200 KiB) and PEM keys are far below this.
-constexpr std::size_t kMaxPemFileBytes = 4 << 20;
-
-struct bio_deleter {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct x509_deleter {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct pkey_deleter {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using x509_ptr = std::unique_ptr<X509, x509_deleter>;
-using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_deleter>;
-
 bool is_directory(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -49,61 +27,6 @@ bool is_directory(const std::string& path) {
 
 std::string quoted(const std::string& path) {
   return "\"" + path + "\"";
-}
-
-// The certificates of a PEM file, as OpenSSL (which makes Paho's TLS connections) reads them.
-// Empty with `why` set if the file holds none, or one that cannot be read.
-std::vector<x509_ptr> read_certificates(const std::string& path, std::string& why) {
-  std::vector<x509_ptr> certs;
-  if (is_directory(path)) {
-    why = quoted(path) + " is a directory, not a PEM file";
-    return certs;
-  }
-  auto text = platform::read_file(path, kMaxPemFileBytes);
-  if (!text) {
-    why = text.error_message();
-    return certs;
-  }
-  std::unique_ptr<BIO, bio_deleter> bio(
-      BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
-  ERR_clear_error();
-  for (;;) {
-    x509_ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-    if (!cert) break;
-    certs.push_back(std::move(cert));
-  }
-  const unsigned long last = ERR_peek_last_error();
-  ERR_clear_error();
-  // Reading stops at the end of the file with "no start line"; anything else is a broken block.
-  if (ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE) {
-    if (certs.empty()) why = quoted(path) + " holds no PEM certificate";
-  } else {
-    why = quoted(path) + ": certificate " + std::to_string(certs.size() + 1) +
-          " is not a valid PEM X.509 certificate";
-    certs.clear();
-  }
-  return certs;
-}
-
-// An unencrypted PEM private key (portierd cannot ask for a passphrase); null with `why` set.
-pkey_ptr read_private_key(const std::string& path, std::string& why) {
-  if (auto mode = platform::check_private_key_mode(path); !mode) {
-    why = mode.error_message();
-    return nullptr;
-  }
-  auto text = platform::read_file(path, kMaxPemFileBytes);
-  if (!text) {
-    why = text.error_message();
-    return nullptr;
-  }
-  std::unique_ptr<BIO, bio_deleter> bio(
-      BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
-  auto no_passphrase = [](char*, int, int, void*) { return 0; };
-  pkey_ptr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
-  ERR_clear_error();
-  OPENSSL_cleanse(text->data(), text->size());
-  if (!key) why = quoted(path) + " holds no unencrypted PEM private key";
-  return key;
 }
 
 class checker {
@@ -164,21 +87,19 @@ class checker {
 
   void upstream_tls() {
     const auto& up = config_.proto.upstream();
-    std::string why;
-    if (!up.ca_file().empty() && read_certificates(up.ca_file(), why).empty())
-      fail({{"upstream"}, {"ca_file"}}, why);
+    if (!up.ca_file().empty()) {
+      if (auto ca = platform::certificate_chain::load_pem_file(up.ca_file()); !ca)
+        fail({{"upstream"}, {"ca_file"}}, ca.error_message());
+    }
     if (!up.ca_path().empty() && !is_directory(up.ca_path()))
       fail({{"upstream"}, {"ca_path"}}, quoted(up.ca_path()) + " is not a directory");
     if (up.client_cert_file().empty() || up.client_key_file().empty()) return;
-    why.clear();
-    auto certs = read_certificates(up.client_cert_file(), why);
-    if (certs.empty()) fail({{"upstream"}, {"client_cert_file"}}, why);
-    why.clear();
-    pkey_ptr key = read_private_key(up.client_key_file(), why);
+    auto certs = platform::certificate_chain::load_pem_file(up.client_cert_file());
+    if (!certs) fail({{"upstream"}, {"client_cert_file"}}, certs.error_message());
+    auto key = platform::private_key::load_pem_file(up.client_key_file());
     if (!key) {
-      fail({{"upstream"}, {"client_key_file"}}, why);
-    } else if (!certs.empty() && X509_check_private_key(certs.front().get(), key.get()) != 1) {
-      ERR_clear_error();
+      fail({{"upstream"}, {"client_key_file"}}, key.error_message());
+    } else if (certs && !key->matches(*certs)) {
       fail({{"upstream"}, {"client_key_file"}},
            quoted(up.client_key_file()) +
                " is not the key of the certificate in upstream.client_cert_file");
