@@ -12,6 +12,7 @@
 #include <mbedtls/ecp.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
+#include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
 #if MBEDTLS_VERSION_NUMBER >= 0x04000000
@@ -130,6 +131,19 @@ inline int x509write_crt_set_serial(mbedtls_x509write_cert* w, const unsigned ch
   if (rc == 0) rc = mbedtls_x509write_crt_set_serial(w, &m);
   mbedtls_mpi_free(&m);
   return rc;
+#endif
+}
+
+// ------------------------------------------------------------------------------ SSL
+// TLS 1.2 exactly: 2.x names versions by major/minor numbers, 3.x by an enum (and would offer 1.3,
+// whose encrypted handshake hides the alerts tls_client's diagnosis reads).
+inline void ssl_conf_tls12_only(mbedtls_ssl_config* conf) {
+#if PORTIER_MBEDTLS_3
+  mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+  mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#else
+  mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+  mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 #endif
 }
 

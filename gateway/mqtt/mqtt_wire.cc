@@ -140,6 +140,10 @@ void encode_connect(std::string& out, const connect_options& o) {
   std::size_t remaining = 10 + 2 + o.client_id.size();
   // A password needs the user name flag (MQTT-3.1.2-22): without a user name an empty one is sent.
   const bool with_username = !o.username.empty() || !o.password.empty();
+  if (!o.will_topic.empty()) {
+    flags |= static_cast<std::uint8_t>(0x04 | (o.will_qos & 3) << 3 | (o.will_retain ? 0x20 : 0));
+    remaining += 2 + o.will_topic.size() + 2 + o.will_payload.size();
+  }
   if (with_username) {
     flags |= 0x80;
     remaining += 2 + o.username.size();
@@ -154,6 +158,10 @@ void encode_connect(std::string& out, const connect_options& o) {
   out.push_back(static_cast<char>(flags));
   put16(out, o.keepalive_seconds);
   put_string(out, o.client_id);
+  if (!o.will_topic.empty()) {
+    put_string(out, o.will_topic);
+    put_string(out, o.will_payload);
+  }
   if (with_username) put_string(out, o.username);
   if (!o.password.empty()) put_string(out, o.password);
 }
@@ -177,6 +185,15 @@ void encode_unsubscribe(std::string& out, std::uint16_t packet_id,
   put_header(out, 0xa2, remaining);
   put16(out, packet_id);
   for (const auto& f : filters) put_string(out, f);
+}
+
+void encode_publish(std::string& out, std::string_view topic, std::string_view payload, int qos,
+                    bool retain, std::uint16_t packet_id) {
+  const std::size_t remaining = 2 + topic.size() + (qos > 0 ? 2 : 0) + payload.size();
+  put_header(out, static_cast<std::uint8_t>(0x30 | (qos & 3) << 1 | (retain ? 1 : 0)), remaining);
+  put_string(out, topic);
+  if (qos > 0) put16(out, packet_id);
+  out.append(payload);
 }
 
 void encode_ack(std::string& out, packet_type type, std::uint16_t packet_id) {

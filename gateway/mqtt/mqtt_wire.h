@@ -93,6 +93,10 @@ struct connect_options {
   std::string_view password;  // omitted when empty
   std::uint16_t keepalive_seconds = 30;
   bool clean_session = false;
+  std::string_view will_topic;  // empty: no will
+  std::string_view will_payload;
+  int will_qos = 0;
+  bool will_retain = false;
 };
 
 void encode_connect(std::string& out, const connect_options& o);
@@ -100,6 +104,11 @@ void encode_subscribe(std::string& out, std::uint16_t packet_id,
                       const std::vector<std::string>& filters, int qos);
 void encode_unsubscribe(std::string& out, std::uint16_t packet_id,
                         const std::vector<std::string>& filters);
+// PUBLISH; `packet_id` is ignored (and not sent) at QoS 0. Topic and payload are not checked:
+// the caller keeps the topic valid and within 65,535 bytes, and the packet within
+// kMaxRemainingLength.
+void encode_publish(std::string& out, std::string_view topic, std::string_view payload, int qos,
+                    bool retain, std::uint16_t packet_id);
 // PUBACK, PUBREC, PUBREL (flags 0010 as the standard requires) or PUBCOMP.
 void encode_ack(std::string& out, packet_type type, std::uint16_t packet_id);
 void encode_pingreq(std::string& out);

@@ -1,8 +1,5 @@
 #include "gateway/mqtt/tls_diagnosis.h"
 
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
-
 #include <utility>
 
 namespace portier::gateway {
@@ -18,57 +15,26 @@ constexpr std::array<std::string_view, kTlsFailureKindCount> kTitles{
     "expired or not yet valid",   "client certificate refused",
     "invalid server certificate", "protocol"};
 
-tls_failure_kind kind_of_verify_result(long result) {
-  switch (result) {
-    case X509_V_ERR_HOSTNAME_MISMATCH:
-    case X509_V_ERR_IP_ADDRESS_MISMATCH:
-      return tls_failure_kind::host_name_mismatch;
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-    case X509_V_ERR_CERT_UNTRUSTED:
-      return tls_failure_kind::unknown_ca;
-    case X509_V_ERR_CERT_HAS_EXPIRED:
-    case X509_V_ERR_CERT_NOT_YET_VALID:
-    case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
-    case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
-      return tls_failure_kind::expired_or_not_yet_valid;
-    default:
-      return tls_failure_kind::invalid_server_certificate;
-  }
-}
-
 // Alerts with which a broker that asked for a client certificate refuses it (TLS 1.2 says
 // handshake_failure when none came, TLS 1.3 certificate_required).
 bool is_certificate_alert(int alert) {
   switch (alert) {
-    case SSL_AD_HANDSHAKE_FAILURE:
-    case SSL_AD_BAD_CERTIFICATE:
-    case SSL_AD_UNSUPPORTED_CERTIFICATE:
-    case SSL_AD_CERTIFICATE_REVOKED:
-    case SSL_AD_CERTIFICATE_EXPIRED:
-    case SSL_AD_CERTIFICATE_UNKNOWN:
-    case SSL_AD_UNKNOWN_CA:
-    case SSL_AD_ACCESS_DENIED:
-    case SSL_AD_CERTIFICATE_REQUIRED:
+    case 40:   // handshake_failure
+    case 42:   // bad_certificate
+    case 43:   // unsupported_certificate
+    case 44:   // certificate_revoked
+    case 45:   // certificate_expired
+    case 46:   // certificate_unknown
+    case 48:   // unknown_ca
+    case 49:   // access_denied
+    case 116:  // certificate_required
       return true;
     default:
       return false;
   }
 }
 
-std::string alert_detail(int alert) {
-  std::string name = SSL_alert_desc_string_long(alert);
-  // OpenSSL 3.0 has no name for the alerts TLS 1.3 added.
-  if (alert == SSL_AD_CERTIFICATE_REQUIRED) name = "certificate required";
-  if (alert == SSL_AD_MISSING_EXTENSION) name = "missing extension";
-  if (name == "unknown") name = "number " + std::to_string(alert);
-  return "the broker sent the alert \"" + name + "\"";
-}
-
-// OpenSSL's texts may end in a newline; a log line must not.
+// mbedTLS's texts may hold newlines; a log line must not.
 std::string one_line(std::string s) {
   for (auto& c : s) {
     if (c == '\n' || c == '\r') c = ' ';
@@ -87,37 +53,42 @@ std::string_view tls_failure_title(tls_failure_kind kind) {
   return kTitles[static_cast<std::size_t>(kind)];
 }
 
-std::optional<tls_diagnosis> diagnose_tls(const tls_evidence& e, std::string_view host) {
-  if (!e.tcp_connected) return std::nullopt;
-  if (e.verify_result != X509_V_OK) {
-    std::string detail = X509_verify_cert_error_string(e.verify_result);
-    if (e.verify_depth > 0)
-      detail += " (certificate " + std::to_string(e.verify_depth) + " of the chain)";
-    return tls_diagnosis{kind_of_verify_result(e.verify_result), one_line(std::move(detail))};
+std::optional<tls_diagnosis> diagnose_tls(const platform::tls_handshake_report& r,
+                                          std::string_view host) {
+  using namespace platform;
+  if (r.verify_problems != 0) {
+    // In the order a verifier meets them: an untrusted chain says nothing of its dates or names.
+    const auto p = r.verify_problems;
+    const auto kind = (p & tls_not_trusted) != 0 ? tls_failure_kind::unknown_ca
+                      : (p & (tls_expired | tls_not_yet_valid)) != 0
+                          ? tls_failure_kind::expired_or_not_yet_valid
+                      : (p & tls_host_mismatch) != 0 ? tls_failure_kind::host_name_mismatch
+                                                     : tls_failure_kind::invalid_server_certificate;
+    if (kind == tls_failure_kind::host_name_mismatch) {
+      return tls_diagnosis{
+          kind, "the broker's certificate does not name \"" + one_line(std::string(host)) + "\""};
+    }
+    return tls_diagnosis{kind, one_line(r.verify_text.empty() ? r.error : r.verify_text)};
   }
-  if (e.handshake_done && !e.host_matches) {
-    return tls_diagnosis{
-        tls_failure_kind::host_name_mismatch,
-        "the broker's certificate does not name \"" + one_line(std::string(host)) + "\""};
-  }
-  if (e.alert_received >= 0) {
-    const auto kind = e.certificate_requested && is_certificate_alert(e.alert_received)
+  if (r.handshake_done) return std::nullopt;  // the broker accepted the session
+  if (r.alert_received >= 0) {
+    const auto kind = r.certificate_requested && is_certificate_alert(r.alert_received)
                           ? tls_failure_kind::client_certificate_refused
                           : tls_failure_kind::protocol;
-    return tls_diagnosis{kind, alert_detail(e.alert_received)};
+    return tls_diagnosis{kind,
+                         "the broker sent the alert \"" + tls_alert_name(r.alert_received) + "\""};
   }
-  if (e.handshake_done && e.certificate_requested && e.closed_after_handshake) {
+  if (r.peer_closed && r.certificate_requested) {
     return tls_diagnosis{tls_failure_kind::client_certificate_refused,
-                         "the broker closed the connection after the handshake"};
+                         "the broker closed the connection after asking for a client certificate"};
   }
-  if (e.handshake_done) return std::nullopt;  // the broker accepted the session
-  if (e.timed_out)
-    return tls_diagnosis{tls_failure_kind::protocol, "no TLS handshake within the time limit"};
-  return tls_diagnosis{
-      tls_failure_kind::protocol,
-      e.error.empty()
-          ? "the broker closed the connection during the handshake (is the port a TLS listener?)"
-          : one_line(e.error)};
+  if (r.peer_closed) {
+    return tls_diagnosis{
+        tls_failure_kind::protocol,
+        "the broker closed the connection during the handshake (is the port a TLS listener?)"};
+  }
+  return tls_diagnosis{tls_failure_kind::protocol,
+                       r.error.empty() ? "the handshake failed" : one_line(r.error)};
 }
 
 std::string tls_failure_line(const tls_diagnosis& d) {

@@ -1,7 +1,7 @@
-// Why a TLS connection to the upstream broker failed, from what one handshake showed: the
-// certificate verification result, the host name check, the alert the broker sent and whether it
-// asked for a client certificate. Pure: no sockets, no clock of its own (tls_probe.h gathers the
-// evidence; upstream_egress logs and counts the result).
+// Why a TLS connection to the upstream broker failed, from what its handshake showed
+// (platform::tls_handshake_report): the certificate verification result, the host check, the
+// alert the broker sent and whether it asked for a client certificate. Pure: no sockets, no clock
+// of its own (mqtt_client hands the report over; upstream_egress logs and counts the result).
 //
 // Also the rule that keeps a broker that refuses every reconnect from flooding the log: the first
 // failure is logged at once, more of the same kind at most once a minute, with how many were not
@@ -16,11 +16,13 @@
 #include <string>
 #include <string_view>
 
+#include "platform/tls_client.h"
+
 namespace portier::gateway {
 
 enum class tls_failure_kind : std::uint8_t {
   // The chain is trusted and valid, but the certificate names neither the host name nor the IP
-  // address of upstream.uri (checked as Paho checks it, after the handshake).
+  // address of upstream.uri.
   host_name_mismatch,
   // The chain does not lead to a CA of ca_file / ca_path (or the system store): self-signed,
   // signed by another CA, or an intermediate missing.
@@ -45,28 +47,15 @@ std::string_view tls_failure_name(tls_failure_kind kind);
 // "host name mismatch", ...: for the log.
 std::string_view tls_failure_title(tls_failure_kind kind);
 
-// What one handshake with the broker showed (filled by probe_tls, or by a test).
-struct tls_evidence {
-  bool tcp_connected = false;           // false: nothing about TLS is known
-  bool handshake_done = false;          // SSL_connect succeeded
-  bool timed_out = false;               // the deadline passed during the handshake
-  long verify_result = 0;               // OpenSSL's X509_V_OK or X509_V_ERR_*
-  int verify_depth = -1;                // depth of the certificate verify_result is about
-  bool host_matches = true;             // the leaf names the dialled host (after the handshake)
-  int alert_received = -1;              // the TLS alert description the broker sent, -1 none
-  bool certificate_requested = false;   // the broker sent a CertificateRequest
-  bool closed_after_handshake = false;  // ... and then closed the connection, without an alert
-  std::string error;                    // OpenSSL's reason text of the failure, if any
-};
-
 struct tls_diagnosis {
   tls_failure_kind kind;
-  std::string detail;  // one line, no newline: what OpenSSL said, in its words
+  std::string detail;  // one line, no newline: what mbedTLS said, in its words, or the alert
 };
 
-// The kind of failure and a one-line detail; nullopt when the evidence shows no TLS failure
-// (no TCP connection at all, or a session the broker accepted).
-std::optional<tls_diagnosis> diagnose_tls(const tls_evidence& e, std::string_view host);
+// The kind of failure and a one-line detail; nullopt when the report shows no TLS failure (a
+// session the broker accepted).
+std::optional<tls_diagnosis> diagnose_tls(const platform::tls_handshake_report& r,
+                                          std::string_view host);
 
 // The log line's text after "upstream TLS: ": "<title>: <detail>".
 std::string tls_failure_line(const tls_diagnosis& d);

@@ -1,5 +1,7 @@
 #include "gateway/mqtt/upstream_egress.h"
 
+#include <algorithm>
+
 #include "gateway/status_report.h"
 #include "platform/log.h"
 #include "platform/wall_clock.h"
@@ -10,53 +12,38 @@ using platform::wall_ms;
 
 namespace {
 
-mqtt_session::settings egress_settings(const gateway_config& config) {
+mqtt_client::settings egress_settings(const gateway_config& config) {
   const auto& c = config.proto;
   const auto& up = c.upstream();
-  mqtt_session::settings s;
+  mqtt_client::settings s;
   s.name = "upstream";
   s.uri = up.uri();
+  // The server's certificate and host are always verified; there is no way to turn it off.
+  // Neither file given: the system's trust store (platform/tls_client.h).
+  s.tls_files.ca_file = up.ca_file();
+  s.tls_files.ca_path = up.ca_path();
+  s.tls_files.client_cert_file = up.client_cert_file();
+  s.tls_files.client_key_file = up.client_key_file();
   s.client_id = up.client_id();
-  // The server's certificate and host name are always verified; there is no way to turn it off.
-  // Paho's own TLS error texts are not logged: they cannot tell an unknown CA from an expired
-  // certificate and say nothing of a host name mismatch; a failed connect is diagnosed instead
-  // (diagnose_failure).
-  auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true).ssl_version(
-      MQTT_SSL_VERSION_TLS_1_2);
-  if (!up.ca_file().empty()) ssl.trust_store(up.ca_file());
-  if (!up.ca_path().empty()) ssl.ca_path(up.ca_path());
-  if (up.ca_file().empty() && up.ca_path().empty()) ssl.ca_path("/etc/ssl/certs");
-  if (!up.client_cert_file().empty()) {
-    ssl.key_store(up.client_cert_file());
-    ssl.private_key(up.client_key_file());
-  }
-  auto b = mqtt::connect_options_builder()
-               .mqtt_version(MQTTVERSION_3_1_1)  // no silent second attempt at 3.1
-               .clean_session(true)  // unacknowledged releases are ours to resend, not Paho's
-               .keep_alive_interval(std::chrono::seconds(up.keepalive_seconds()))
-               .connect_timeout(std::chrono::seconds(10))
-               .max_inflight(static_cast<int>(up.max_inflight()) + 8)
-               .will(mqtt::message(status_topic(c.gateway_id()), offline_status(c.gateway_id()), 1,
-                                   true))
-               .ssl(ssl.finalize());
-  if (!up.username().empty()) b.user_name(up.username());
-  if (!config.password_upstream.empty()) b.password(config.password_upstream);
-  s.options = b.finalize();
+  s.username = up.username();
+  s.password = config.password_upstream;
+  s.keepalive_seconds = static_cast<std::uint16_t>(up.keepalive_seconds());
+  s.clean_session = true;  // unacknowledged releases are ours to resend, from the spool
+  s.will_topic = status_topic(c.gateway_id());
+  s.will_payload = offline_status(c.gateway_id());
+  s.will_retain = true;
+  // The spool's window, the status and publish_and_wait's.
+  s.max_inflight = up.max_inflight() + 8;
+  s.connect_timeout = std::chrono::seconds(10);
   s.backoff_initial = std::chrono::milliseconds(c.reconnect().initial_ms());
   s.backoff_max = std::chrono::milliseconds(c.reconnect().max_ms());
   return s;
 }
 
-tls_probe_settings probe_settings(const gateway_config& config) {
-  const auto& up = config.proto.upstream();
-  tls_probe_settings p;
-  split_upstream_uri(up.uri(), p.host, p.port);
-  p.ca_file = up.ca_file();
-  p.ca_path = up.ca_path();
-  if (p.ca_file.empty() && p.ca_path.empty()) p.ca_path = "/etc/ssl/certs";  // as for Paho
-  p.client_cert_file = up.client_cert_file();
-  p.client_key_file = up.client_key_file();
-  return p;
+std::string host_of(const std::string& uri) {
+  mqtt_client::address a;
+  std::string why;
+  return mqtt_client::parse_uri(uri, a, why) ? a.host : std::string();
 }
 
 }  // namespace
@@ -69,29 +56,27 @@ upstream_egress::upstream_egress(const gateway_config& config, spool& s, counter
       status_(std::move(status)),
       status_interval_(config.proto.status().interval_seconds()),
       max_inflight_(config.proto.upstream().max_inflight()),
-      session_(egress_settings(config)),
-      probe_(probe_settings(config)) {
-  session_.on_connected([this](mqtt::async_client& client) {
-    mqtt_session::subscribe_checked(client, update_topics_, 1);  // throws: the session retries
-    publish_status();
+      host_(host_of(config.proto.upstream().uri())),
+      client_(egress_settings(config)) {
+  client_.on_connected([this] { publish_status(); });
+  client_.on_message([this](std::string_view topic, std::string_view payload, bool) {
+    if (on_update_) on_update_(std::string(topic), std::string(payload));
   });
-  session_.client().set_message_callback([this](mqtt::const_message_ptr m) {
-    if (on_update_) on_update_(m->get_topic(), m->get_payload_str());
-  });
-  session_.on_lost([this] { spool_.rewind(); });
-  session_.on_connect_result([this](bool ok) {
+  client_.on_ack([this](std::uint64_t ctx) { on_ack(ctx); });
+  client_.on_lost([this] { spool_.rewind(); });
+  client_.on_connect_result([this](bool ok, const platform::tls_handshake_report* tls) {
     ++(ok ? counters_.upstream_connects : counters_.upstream_connect_failures);
     if (ok) {
       tls_log_.reset();
-    } else if (!stopping_ && !probe_.host.empty()) {
-      diagnose_failure();
+    } else if (tls != nullptr && !stopping_) {
+      diagnose_failure(*tls);
     }
   });
 }
 
-void upstream_egress::diagnose_failure() {
-  const auto diagnosis = diagnose_tls(probe_tls(probe_), probe_.host);
-  if (!diagnosis) return;  // not TLS: the session's own line says what happened
+void upstream_egress::diagnose_failure(const platform::tls_handshake_report& report) {
+  const auto diagnosis = diagnose_tls(report, host_);
+  if (!diagnosis) return;
   ++counters_.upstream_tls_failures;
   ++counters_.upstream_tls_by_kind[static_cast<std::size_t>(diagnosis->kind)];
   // Keyed by kind: a detail that varies (which alert won the race with a reset) is no news.
@@ -111,25 +96,26 @@ upstream_egress::~upstream_egress() {
 }
 
 void upstream_egress::start() {
-  session_.start();
+  client_.start();
   publisher_ = std::thread([this] { publisher(); });
 }
 
-void upstream_egress::delivery_listener::on_success(const mqtt::token& tok) {
-  e_.spool_.acknowledge(reinterpret_cast<std::uintptr_t>(tok.get_user_context()));
-  ++e_.counters_.acknowledged;
-}
-
-void upstream_egress::delivery_listener::on_failure(const mqtt::token&) {
-  // Only a lost connection fails a QoS 1 publish; its handler rewinds the spool.
+void upstream_egress::on_ack(std::uint64_t ctx) {
+  if (ctx == kStatusCtx) return;
+  if ((ctx & kWaitedCtx) != 0) {
+    std::lock_guard lock(waited_mu_);
+    // Bounded: a waiter that timed out never takes its acknowledgement away.
+    if (waited_acked_.size() >= 64) waited_acked_.erase(waited_acked_.begin());
+    waited_acked_.push_back(ctx);
+    waited_cv_.notify_all();
+    return;
+  }
+  spool_.acknowledge(ctx);
+  ++counters_.acknowledged;
 }
 
 void upstream_egress::publish_status() {
-  try {
-    session_.client().publish(status_topic(gateway_id_), status_(), 1, true);
-  } catch (const mqtt::exception& e) {
-    platform::log_warning("upstream: cannot publish status: ", e.what());
-  }
+  if (client_.publish(status_topic(gateway_id_), status_(), 1, true, kStatusCtx)) client_.flush();
 }
 
 void upstream_egress::publisher() {
@@ -138,12 +124,12 @@ void upstream_egress::publisher() {
   while (!stopping_) {
     const auto now = clock::now();
     if (now >= next_status) {
-      if (session_.connected()) publish_status();
+      if (client_.connected()) publish_status();
       next_status = now + status_interval_;
     }
     const auto deadline = std::min(next_status, now + std::chrono::milliseconds(200));
-    if (!session_.connected()) {
-      session_.wait_connected(deadline);
+    if (!client_.connected()) {
+      client_.wait_connected(deadline);
       continue;
     }
     if (hold_ && hold_()) {  // paused by the household: what waits stays in the spool
@@ -160,31 +146,30 @@ void upstream_egress::publisher() {
       std::lock_guard lock(pump_mu_);
       sent_all = send_ready_locked();
     }
-    if (!sent_all) session_.wait_connected(clock::now() + std::chrono::milliseconds(200));
+    if (!sent_all) client_.wait_connected(clock::now() + std::chrono::milliseconds(200));
   }
 }
 
 bool upstream_egress::may_send() const {
-  return !stopping_ && session_.connected() && !(hold_ && hold_());
+  return !stopping_ && client_.connected() && !(hold_ && hold_());
 }
 
 bool upstream_egress::send_ready_locked() {
+  bool ok = true;
   while (may_send()) {
     auto item = spool_.next(std::chrono::steady_clock::now(), max_inflight_, wall_ms());
-    if (!item) return true;
-    try {
-      auto msg = mqtt::make_message(item->topic, item->payload, 1, false);
-      session_.client().publish(
-          msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(item->seq)), listener_);
-      ++counters_.published;
-      if (item->resend) ++counters_.resent;
-    } catch (const mqtt::exception& e) {
-      platform::log_warning("upstream: publish failed, will resend: ", e.what());
+    if (!item) break;
+    if (!client_.publish(item->topic, item->payload, 1, false, item->seq)) {
+      // The connection went (on_lost rewinds too) or the client has no slot: send it again.
       spool_.rewind();
-      return false;
+      ok = false;
+      break;
     }
+    ++counters_.published;
+    if (item->resend) ++counters_.resent;
   }
-  return true;
+  client_.flush();  // what this pump queued leaves together
+  return ok;
 }
 
 void upstream_egress::pump() {
@@ -199,15 +184,24 @@ void upstream_egress::pump() {
 
 bool upstream_egress::publish_and_wait(const std::string& topic, const std::string& payload,
                                        std::chrono::milliseconds timeout) {
-  if (!session_.connected()) return false;
-  try {
-    return session_.client()
-        .publish(topic, payload.data(), payload.size(), 1, false)
-        ->wait_for(timeout);
-  } catch (const mqtt::exception& e) {
-    platform::log_warning("upstream: cannot publish to ", topic, ": ", e.what());
-    return false;
+  return publish_waited(topic, payload, false, timeout);
+}
+
+bool upstream_egress::publish_waited(const std::string& topic, const std::string& payload,
+                                     bool retain, std::chrono::milliseconds timeout) {
+  std::uint64_t ctx;
+  {
+    std::lock_guard lock(waited_mu_);
+    ctx = kWaitedCtx | ++waited_next_;
   }
+  if (!client_.publish(topic, payload, 1, retain, ctx)) return false;
+  client_.flush();
+  std::unique_lock lock(waited_mu_);
+  const bool acked = waited_cv_.wait_for(lock, timeout, [&] {
+    return std::find(waited_acked_.begin(), waited_acked_.end(), ctx) != waited_acked_.end();
+  });
+  std::erase(waited_acked_, ctx);
+  return acked;
 }
 
 bool upstream_egress::drain(std::chrono::steady_clock::time_point deadline) {
@@ -218,15 +212,11 @@ void upstream_egress::stop() {
   if (stopping_.exchange(true)) return;
   spool_.stop_readers();  // the publisher may wait for a release until the next status
   if (publisher_.joinable()) publisher_.join();
-  if (session_.connected()) {
-    try {
-      session_.client()
-          .publish(status_topic(gateway_id_), offline_status(gateway_id_), 1, true)
-          ->wait_for(std::chrono::seconds(2));
-    } catch (const mqtt::exception&) {
-    }
+  if (client_.connected()) {
+    publish_waited(status_topic(gateway_id_), offline_status(gateway_id_), true,
+                   std::chrono::seconds(2));
   }
-  session_.stop(std::chrono::milliseconds(2000));
+  client_.stop(std::chrono::milliseconds(2000));
 }
 
 }  // namespace portier::gateway

@@ -7,9 +7,10 @@
 // leave it only on PUBACK; a lost connection rewinds the spool so the unacknowledged ones are sent
 // again. The spool drops a release that waited past its purpose's retention, unsent and counted.
 //
-// A failed connect is diagnosed with a TLS probe of its own (tls_probe.h) on the session's thread:
-// a TLS failure is counted by kind and logged as one line, "upstream TLS: <kind>: <detail>"; more
-// of the same kind are logged at most once a minute, with how many were not (tls_diagnosis.h).
+// The session is portierd's own MQTT client over mbedTLS (mqtt_client.h). A failed TLS handshake
+// is diagnosed from what the handshake showed (tls_diagnosis.h): counted by kind and logged as one
+// line, "upstream TLS: <kind>: <detail>"; more of the same kind are logged at most once a minute,
+// with how many were not. Releases queued together (a pump's worth) leave in one TLS write.
 //
 // Also keeps the retained status message on portier/{gateway}/status fresh, with a last will
 // that marks the gateway offline.
@@ -17,6 +18,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -25,9 +28,8 @@
 
 #include "gateway/counters.h"
 #include "gateway/gateway_config.h"
-#include "gateway/mqtt/mqtt_session.h"
+#include "gateway/mqtt/mqtt_client.h"
 #include "gateway/mqtt/tls_diagnosis.h"
-#include "gateway/mqtt/tls_probe.h"
 #include "gateway/store/spool.h"
 
 namespace portier::gateway {
@@ -46,14 +48,14 @@ class upstream_egress {
   bool drain(std::chrono::steady_clock::time_point deadline);
   // Publishes the offline status, stops the publisher and disconnects.
   void stop();
-  bool connected() const { return session_.connected(); }
+  bool connected() const { return client_.connected(); }
   void publish_status();
   // Set before start(): while `hold` returns true nothing is read from the spool (the household
   // paused); `updates` (subscribed at QoS 1 after every connect) go to `on_update`, called on
-  // Paho's thread: it must only hand the bytes over, never wait.
+  // the client's thread: it must only hand the bytes over, never wait.
   void set_hold(std::function<bool()> hold) { hold_ = std::move(hold); }
   void set_updates(std::vector<std::string> topics, update_sink on_update) {
-    update_topics_ = std::move(topics);
+    client_.set_subscriptions(std::move(topics));
     on_update_ = std::move(on_update);
   }
   // Publishes one message at QoS 1 (not retained) and waits for its PUBACK; false if not
@@ -61,26 +63,23 @@ class upstream_egress {
   bool publish_and_wait(const std::string& topic, const std::string& payload,
                         std::chrono::milliseconds timeout);
   // Sends what the spool has, now, on the calling thread (never waits): if another pump is
-  // running, wakes the publisher thread instead. Safe from Paho's callback thread.
+  // running, wakes the publisher thread instead. Safe from the client's callbacks.
   void pump();
 
  private:
-  class delivery_listener : public mqtt::iaction_listener {
-   public:
-    explicit delivery_listener(upstream_egress& e) : e_(e) {}
-    void on_success(const mqtt::token& tok) override;
-    void on_failure(const mqtt::token& tok) override;
+  // Contexts of PUBLISHes that are not spool records (those carry their sequence number).
+  static constexpr std::uint64_t kStatusCtx = ~std::uint64_t{0};
+  static constexpr std::uint64_t kWaitedCtx = std::uint64_t{1} << 63;  // | a counter
 
-   private:
-    upstream_egress& e_;
-  };
-
+  void on_ack(std::uint64_t ctx);
+  bool publish_waited(const std::string& topic, const std::string& payload, bool retain,
+                      std::chrono::milliseconds timeout);
   void publisher();
   // Sends what next() gives without waiting; pump_mu_ held. False if a publish failed (rewound).
   bool send_ready_locked();
   bool may_send() const;
-  // After a failed connect (session thread): probes, counts and logs a TLS failure.
-  void diagnose_failure();
+  // After a failed handshake (client's thread): counts and logs the TLS failure.
+  void diagnose_failure(const platform::tls_handshake_report& report);
 
   std::string gateway_id_;
   spool& spool_;
@@ -88,13 +87,15 @@ class upstream_egress {
   status_source status_;
   std::chrono::seconds status_interval_;
   std::size_t max_inflight_;
-  mqtt_session session_;
-  tls_probe_settings probe_;
-  repeat_limiter tls_log_{std::chrono::minutes(1)};  // session thread only
-  delivery_listener listener_{*this};
+  std::string host_;  // of upstream.uri, for the diagnosis
+  mqtt_client client_;
+  repeat_limiter tls_log_{std::chrono::minutes(1)};  // client's thread only
+  std::mutex waited_mu_;                             // publish_and_wait's acknowledgements
+  std::condition_variable waited_cv_;
+  std::uint64_t waited_next_ = 0;
+  std::vector<std::uint64_t> waited_acked_;
   std::atomic<bool> stopping_{false};
   std::function<bool()> hold_;
-  std::vector<std::string> update_topics_;
   update_sink on_update_;
   std::mutex pump_mu_;  // one sender at a time: releases leave in spool order
   std::thread publisher_;

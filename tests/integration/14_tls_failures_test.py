@@ -74,21 +74,21 @@ class TlsFailures(ControlGatewayTest):
                               server_cert="wrong-host")
 
     def test_unknown_ca(self):
-        self.assert_diagnosed("unknown_ca", r"unknown CA: unable to get local issuer certificate",
+        self.assert_diagnosed("unknown_ca", r"unknown CA: The certificate is not correctly signed by the trusted CA",
                               server_cert="untrusted")
 
     def test_expired_certificate(self):
-        self.assert_diagnosed("expired_or_not_yet_valid", r"expired or not yet valid: certificate has expired",
+        self.assert_diagnosed("expired_or_not_yet_valid", r"expired or not yet valid: The certificate validity has expired",
                               server_cert="expired")
 
     def test_certificate_not_yet_valid(self):
         self.assert_diagnosed("expired_or_not_yet_valid",
-                              r"expired or not yet valid: certificate is not yet valid",
+                              r"expired or not yet valid: The certificate validity starts in the future",
                               server_cert="not-yet-valid")
 
     def test_client_certificate_missing(self):
         self.assert_diagnosed("client_certificate_refused",
-                              r"client certificate refused: the broker sent the alert \"certificate required\"",
+                              r"client certificate refused: the broker sent the alert \"handshake failure\"",
                               require_certificate=True)
 
     def test_client_certificate_from_another_ca(self):
@@ -101,7 +101,7 @@ class TlsFailures(ControlGatewayTest):
                                           r"\(is the port a TLS listener\?\)", plain_port=True)
 
     def test_no_common_cipher_is_a_protocol_failure(self):
-        # The broker offers only cipher suites portierd's OpenSSL does not enable.
+        # The broker offers only cipher suites portierd's mbedTLS does not enable.
         self.assert_diagnosed("protocol", r"protocol: the broker sent the alert \"handshake failure\"",
                               listener_extra=("ciphers PSK-AES128-CBC-SHA", "ciphers_tls1.3 TLS_AES_128_CCM_8_SHA256"))
 
@@ -126,7 +126,7 @@ class TlsFailures(ControlGatewayTest):
         upstream.start()
         daemon.log.wait_for(TLS_LINE, 2, timeout=30)
         lines = re.findall(TLS_LINE, daemon.log.text(), re.MULTILINE)
-        self.assertEqual(lines, ["unknown CA: unable to get local issuer certificate"] * 2)
+        self.assertEqual(lines, ["unknown CA: The certificate is not correctly signed by the trusted CA"] * 2)
 
 
 if __name__ == "__main__":

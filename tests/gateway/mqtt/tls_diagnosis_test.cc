@@ -1,47 +1,39 @@
 #include "gateway/mqtt/tls_diagnosis.h"
 
+#include "gateway/mqtt/mqtt_client.h"
+
 #include <CppUTest/TestHarness.h>
 
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
-
-#include "gateway/mqtt/tls_probe.h"
-
 using namespace portier::gateway;
+using portier::platform::tls_handshake_report;
 using std::chrono::seconds;
+namespace tls = portier::platform;
 
 namespace {
 
-tls_evidence connected() {
-  tls_evidence e;
-  e.tcp_connected = true;
-  return e;
+tls_handshake_report verify_failed(std::uint32_t problems, std::string text = "") {
+  tls_handshake_report r;
+  r.verify_problems = problems;
+  r.verify_text = std::move(text);
+  r.error = "Certificate verification failed, e.g. CRL, CA or signature check failed";
+  return r;
 }
 
-tls_evidence verify_failed(long result, int depth = 0) {
-  auto e = connected();
-  e.verify_result = result;
-  e.verify_depth = depth;
-  e.error = "certificate verify failed";
-  return e;
-}
-
-tls_evidence alert(int description, bool certificate_requested, bool handshake_done = false) {
-  auto e = connected();
-  e.alert_received = description;
-  e.certificate_requested = certificate_requested;
-  e.handshake_done = handshake_done;
-  return e;
+tls_handshake_report alert(int description, bool certificate_requested) {
+  tls_handshake_report r;
+  r.alert_received = description;
+  r.certificate_requested = certificate_requested;
+  return r;
 }
 
 // "<title>: <detail>" of the diagnosis, or "none".
-std::string line_of(const tls_evidence& e) {
-  const auto d = diagnose_tls(e, "broker.example");
+std::string line_of(const tls_handshake_report& r, std::string_view host = "broker.example") {
+  const auto d = diagnose_tls(r, host);
   return d ? tls_failure_line(*d) : "none";
 }
 
-std::string kind_of(const tls_evidence& e) {
-  const auto d = diagnose_tls(e, "broker.example");
+std::string kind_of(const tls_handshake_report& r) {
+  const auto d = diagnose_tls(r, "broker.example");
   return d ? std::string(tls_failure_name(d->kind)) : "none";
 }
 
@@ -49,114 +41,98 @@ std::string kind_of(const tls_evidence& e) {
 
 TEST_GROUP(tls_diagnosis){};
 
-TEST(tls_diagnosis, each_verify_result_names_its_kind) {
-  STRCMP_EQUAL("unknown_ca",
-               kind_of(verify_failed(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY)).c_str());
-  STRCMP_EQUAL("unknown_ca",
-               kind_of(verify_failed(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT)).c_str());
-  STRCMP_EQUAL("unknown_ca",
-               kind_of(verify_failed(X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, 1)).c_str());
-  STRCMP_EQUAL("unknown_ca",
-               kind_of(verify_failed(X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE)).c_str());
+TEST(tls_diagnosis, each_verify_problem_names_its_kind) {
+  STRCMP_EQUAL("unknown_ca", kind_of(verify_failed(tls::tls_not_trusted)).c_str());
+  STRCMP_EQUAL("expired_or_not_yet_valid", kind_of(verify_failed(tls::tls_expired)).c_str());
+  STRCMP_EQUAL("expired_or_not_yet_valid", kind_of(verify_failed(tls::tls_not_yet_valid)).c_str());
+  STRCMP_EQUAL("host_name_mismatch", kind_of(verify_failed(tls::tls_host_mismatch)).c_str());
+  STRCMP_EQUAL("invalid_server_certificate",
+               kind_of(verify_failed(tls::tls_other_problem)).c_str());
+}
+
+TEST(tls_diagnosis, an_untrusted_chain_comes_first_then_dates_then_the_name) {
+  STRCMP_EQUAL("unknown_ca", kind_of(verify_failed(tls::tls_not_trusted | tls::tls_expired |
+                                                   tls::tls_host_mismatch))
+                                 .c_str());
   STRCMP_EQUAL("expired_or_not_yet_valid",
-               kind_of(verify_failed(X509_V_ERR_CERT_HAS_EXPIRED)).c_str());
-  STRCMP_EQUAL("expired_or_not_yet_valid",
-               kind_of(verify_failed(X509_V_ERR_CERT_NOT_YET_VALID)).c_str());
-  STRCMP_EQUAL("host_name_mismatch", kind_of(verify_failed(X509_V_ERR_HOSTNAME_MISMATCH)).c_str());
+               kind_of(verify_failed(tls::tls_expired | tls::tls_host_mismatch)).c_str());
   STRCMP_EQUAL("host_name_mismatch",
-               kind_of(verify_failed(X509_V_ERR_IP_ADDRESS_MISMATCH)).c_str());
-  STRCMP_EQUAL("invalid_server_certificate",
-               kind_of(verify_failed(X509_V_ERR_INVALID_PURPOSE)).c_str());
-  STRCMP_EQUAL("invalid_server_certificate",
-               kind_of(verify_failed(X509_V_ERR_CERT_SIGNATURE_FAILURE)).c_str());
-  STRCMP_EQUAL("invalid_server_certificate",
-               kind_of(verify_failed(X509_V_ERR_EE_KEY_TOO_SMALL)).c_str());
+               kind_of(verify_failed(tls::tls_host_mismatch | tls::tls_other_problem)).c_str());
 }
 
-TEST(tls_diagnosis, the_detail_is_openssls_verify_text_on_one_line) {
-  STRCMP_EQUAL("unknown CA: unable to get local issuer certificate",
-               line_of(verify_failed(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY)).c_str());
-  STRCMP_EQUAL("expired or not yet valid: certificate has expired",
-               line_of(verify_failed(X509_V_ERR_CERT_HAS_EXPIRED)).c_str());
+TEST(tls_diagnosis, the_detail_is_mbedtls_verify_text_on_one_line) {
+  STRCMP_EQUAL("unknown CA: The certificate is not correctly signed by the trusted CA",
+               line_of(verify_failed(tls::tls_not_trusted,
+                                     "The certificate is not correctly signed by the trusted CA"))
+                   .c_str());
   STRCMP_EQUAL(
-      "expired or not yet valid: certificate is not yet valid (certificate 1 of the chain)",
-      line_of(verify_failed(X509_V_ERR_CERT_NOT_YET_VALID, 1)).c_str());
+      "expired or not yet valid: The certificate validity has expired; x",
+      line_of(verify_failed(tls::tls_expired, "The certificate validity has expired;\nx")).c_str());
 }
 
-TEST(tls_diagnosis, a_trusted_certificate_for_another_name_is_a_host_name_mismatch) {
-  auto e = connected();
-  e.handshake_done = true;
-  e.host_matches = false;
+TEST(tls_diagnosis, a_host_mismatch_names_the_host_dialled) {
   STRCMP_EQUAL("host name mismatch: the broker's certificate does not name \"broker.example\"",
-               line_of(e).c_str());
+               line_of(verify_failed(tls::tls_host_mismatch, "CN mismatch")).c_str());
+  STRCMP_EQUAL("host name mismatch: the broker's certificate does not name \"127.0.0.1\"",
+               line_of(verify_failed(tls::tls_host_mismatch), "127.0.0.1").c_str());
 }
 
 TEST(tls_diagnosis,
      a_certificate_alert_after_a_certificate_request_is_a_refused_client_certificate) {
-  // TLS 1.3: the client's handshake is done when the broker refuses; TLS 1.2: it is not.
-  STRCMP_EQUAL("client certificate refused: the broker sent the alert \"certificate required\"",
-               line_of(alert(SSL_AD_CERTIFICATE_REQUIRED, true, true)).c_str());
+  STRCMP_EQUAL("client certificate refused: the broker sent the alert \"handshake failure\"",
+               line_of(alert(40, true)).c_str());
   STRCMP_EQUAL("client certificate refused: the broker sent the alert \"unknown CA\"",
-               line_of(alert(SSL_AD_UNKNOWN_CA, true, true)).c_str());
-  STRCMP_EQUAL("client_certificate_refused",
-               kind_of(alert(SSL_AD_HANDSHAKE_FAILURE, true)).c_str());
-  STRCMP_EQUAL("client_certificate_refused", kind_of(alert(SSL_AD_BAD_CERTIFICATE, true)).c_str());
-  STRCMP_EQUAL("client_certificate_refused",
-               kind_of(alert(SSL_AD_CERTIFICATE_EXPIRED, true)).c_str());
-}
-
-TEST(tls_diagnosis, a_close_right_after_a_certificate_request_is_a_refused_client_certificate) {
-  auto e = connected();
-  e.handshake_done = true;
-  e.certificate_requested = true;
-  e.closed_after_handshake = true;
-  STRCMP_EQUAL("client certificate refused: the broker closed the connection after the handshake",
-               line_of(e).c_str());
-  e.closed_after_handshake = false;  // it waited for MQTT's CONNECT: accepted
-  STRCMP_EQUAL("none", kind_of(e).c_str());
+               line_of(alert(48, true)).c_str());
+  STRCMP_EQUAL("client certificate refused: the broker sent the alert \"certificate required\"",
+               line_of(alert(116, true)).c_str());
+  STRCMP_EQUAL("client_certificate_refused", kind_of(alert(42, true)).c_str());
+  STRCMP_EQUAL("client_certificate_refused", kind_of(alert(45, true)).c_str());
 }
 
 TEST(tls_diagnosis, other_alerts_and_alerts_without_a_certificate_request_are_protocol) {
   STRCMP_EQUAL("protocol: the broker sent the alert \"protocol version\"",
-               line_of(alert(SSL_AD_PROTOCOL_VERSION, false)).c_str());
-  STRCMP_EQUAL("protocol", kind_of(alert(SSL_AD_PROTOCOL_VERSION, true)).c_str());
-  STRCMP_EQUAL("protocol", kind_of(alert(SSL_AD_HANDSHAKE_FAILURE, false)).c_str());
-  STRCMP_EQUAL("protocol", kind_of(alert(SSL_AD_INTERNAL_ERROR, true, true)).c_str());
+               line_of(alert(70, false)).c_str());
+  STRCMP_EQUAL("protocol", kind_of(alert(70, true)).c_str());
+  STRCMP_EQUAL("protocol: the broker sent the alert \"handshake failure\"",
+               line_of(alert(40, false)).c_str());
+  STRCMP_EQUAL("protocol: the broker sent the alert \"number 200\"",
+               line_of(alert(200, false)).c_str());
 }
 
-TEST(tls_diagnosis, a_failed_handshake_without_verify_error_or_alert_is_protocol) {
-  auto e = connected();
-  e.error = "wrong version number";
-  STRCMP_EQUAL("protocol: wrong version number", line_of(e).c_str());
-  e.error = "";
+TEST(tls_diagnosis, a_failed_handshake_without_verify_problem_or_alert_is_protocol) {
+  tls_handshake_report r;
+  r.error = "no TLS handshake within the time limit";
+  STRCMP_EQUAL("protocol: no TLS handshake within the time limit", line_of(r).c_str());
+  r.peer_closed = true;
   STRCMP_EQUAL(
       "protocol: the broker closed the connection during the handshake (is the port a TLS "
       "listener?)",
-      line_of(e).c_str());
-  e.timed_out = true;
-  STRCMP_EQUAL("protocol: no TLS handshake within the time limit", line_of(e).c_str());
+      line_of(r).c_str());
 }
 
-TEST(tls_diagnosis, newlines_in_openssl_texts_never_reach_the_line) {
-  auto e = connected();
-  e.error = "unexpected eof while reading\n";
-  STRCMP_EQUAL("protocol: unexpected eof while reading", line_of(e).c_str());
-  const auto d = diagnose_tls(
-      [] {
-        auto h = connected();
-        h.handshake_done = true;
-        h.host_matches = false;
-        return h;
-      }(),
-      "evil\nhost");
-  STRCMP_EQUAL("the broker's certificate does not name \"evil host\"", d->detail.c_str());
+TEST(tls_diagnosis, a_close_after_a_certificate_request_is_a_refused_client_certificate) {
+  tls_handshake_report r;
+  r.peer_closed = true;
+  r.certificate_requested = true;
+  STRCMP_EQUAL(
+      "client certificate refused: the broker closed the connection after asking for a client "
+      "certificate",
+      line_of(r).c_str());
 }
 
-TEST(tls_diagnosis, no_tcp_connection_or_an_accepted_session_is_no_tls_failure) {
-  STRCMP_EQUAL("none", kind_of(tls_evidence{}).c_str());
-  auto e = connected();
-  e.handshake_done = true;
-  STRCMP_EQUAL("none", kind_of(e).c_str());
+TEST(tls_diagnosis, newlines_never_reach_the_line) {
+  tls_handshake_report r;
+  r.error = "unexpected eof\nwhile reading\n";
+  STRCMP_EQUAL("protocol: unexpected eof while reading", line_of(r).c_str());
+  STRCMP_EQUAL("host name mismatch: the broker's certificate does not name \"evil host\"",
+               line_of(verify_failed(tls::tls_host_mismatch), "evil\nhost").c_str());
+}
+
+TEST(tls_diagnosis, an_accepted_session_is_no_tls_failure) {
+  tls_handshake_report r;
+  r.handshake_done = true;
+  r.certificate_requested = true;
+  STRCMP_EQUAL("none", kind_of(r).c_str());
 }
 
 TEST(tls_diagnosis, every_kind_has_a_name_and_a_title) {
@@ -192,19 +168,29 @@ TEST(repeat_limiter, a_different_line_or_a_reset_is_logged_at_once) {
   CHECK_EQUAL(0u, r.admit("a", t0 + seconds(4)).value());
 }
 
-TEST_GROUP(split_upstream_uri){};
+TEST_GROUP(mqtt_client_uri){};
 
-TEST(split_upstream_uri, host_and_port_of_names_addresses_and_ipv6) {
-  std::string host, port;
-  CHECK_TRUE(split_upstream_uri("ssl://cloud.example:8883", host, port));
-  STRCMP_EQUAL("cloud.example", host.c_str());
-  STRCMP_EQUAL("8883", port.c_str());
-  CHECK_TRUE(split_upstream_uri("mqtts://127.0.0.1:1234", host, port));
-  STRCMP_EQUAL("127.0.0.1", host.c_str());
-  STRCMP_EQUAL("1234", port.c_str());
-  CHECK_TRUE(split_upstream_uri("ssl://[::1]:8883", host, port));
-  STRCMP_EQUAL("::1", host.c_str());
-  STRCMP_EQUAL("8883", port.c_str());
-  CHECK_FALSE(split_upstream_uri("ssl://cloud.example", host, port));
-  CHECK_FALSE(split_upstream_uri("ssl://[::1]", host, port));
+TEST(mqtt_client_uri, scheme_host_and_port_of_names_addresses_and_ipv6) {
+  mqtt_client::address a;
+  std::string why;
+  CHECK_TRUE(mqtt_client::parse_uri("ssl://cloud.example:8883", a, why));
+  CHECK_TRUE(a.tls);
+  STRCMP_EQUAL("cloud.example", a.host.c_str());
+  STRCMP_EQUAL("8883", a.port.c_str());
+  CHECK_TRUE(mqtt_client::parse_uri("mqtts://127.0.0.1:1234", a, why));
+  STRCMP_EQUAL("127.0.0.1", a.host.c_str());
+  STRCMP_EQUAL("1234", a.port.c_str());
+  CHECK_TRUE(mqtt_client::parse_uri("ssl://[::1]:8883", a, why));
+  STRCMP_EQUAL("::1", a.host.c_str());
+  CHECK_TRUE(mqtt_client::parse_uri("tcp://localhost", a, why));
+  CHECK_FALSE(a.tls);
+  STRCMP_EQUAL("1883", a.port.c_str());
+  CHECK_TRUE(mqtt_client::parse_uri("mqtts://[::1]", a, why));
+  STRCMP_EQUAL("8883", a.port.c_str());
+  CHECK_FALSE(mqtt_client::parse_uri("http://x:1", a, why));
+  CHECK_FALSE(mqtt_client::parse_uri("ssl://:8883", a, why));
+  CHECK_FALSE(mqtt_client::parse_uri("ssl://x:0", a, why));
+  CHECK_FALSE(mqtt_client::parse_uri("ssl://x:65536", a, why));
+  CHECK_FALSE(mqtt_client::parse_uri("ssl://[::1", a, why));
+  CHECK_FALSE(why.empty());
 }
