@@ -12,32 +12,27 @@ constexpr auto kTick = std::chrono::seconds(1);
 // recorder is not written once a second.
 constexpr auto kCountsEvery = std::chrono::seconds(5);
 
-mqtt_session::settings link_settings(const gateway_config& config,
-                                     const home_assistant_topics& topics) {
+mqtt_client::settings link_settings(const gateway_config& config,
+                                    const home_assistant_topics& topics) {
   const auto& c = config.proto;
-  mqtt_session::settings s;
+  mqtt_client::settings s;
   s.name = "home-assistant";
   s.uri = c.local().uri();
-  if (s.uri.rfind("mqtt://", 0) == 0) s.uri = "tcp://" + s.uri.substr(7);
   s.client_id = "portier-" + c.gateway_id() + "-ha";
-  auto b = mqtt::connect_options_builder()
-               .mqtt_version(MQTTVERSION_3_1_1)
-               .clean_session(true)  // nothing to keep: the configs and the state are retained
-               .keep_alive_interval(std::chrono::seconds(c.local().keepalive_seconds()))
-               .connect_timeout(std::chrono::seconds(10))
-               .will(mqtt::message(topics.availability, "offline", 1, true));
-  if (!c.local().username().empty()) b.user_name(c.local().username());
-  if (!config.password_local.empty()) b.password(config.password_local);
-  s.options = b.finalize();
+  s.username = c.local().username();
+  s.password = config.password_local;
+  s.keepalive_seconds = static_cast<std::uint16_t>(c.local().keepalive_seconds());
+  s.clean_session = true;  // nothing to keep: the configs and the state are retained
+  s.will_topic = topics.availability;
+  s.will_payload = "offline";
+  s.will_retain = true;
+  s.subscriptions = {topics.command};
+  s.max_inflight = 32;
+  s.connect_timeout = std::chrono::seconds(10);
+  s.ack_timeout = kAckTimeout;
   s.backoff_initial = std::chrono::milliseconds(c.reconnect().initial_ms());
   s.backoff_max = std::chrono::milliseconds(c.reconnect().max_ms());
   return s;
-}
-
-// Publishes and waits for the PUBACK; throws mqtt::exception (the session connects again).
-void publish_acknowledged(mqtt::async_client& client, const mqtt_out& m) {
-  if (!client.publish(m.topic, m.payload, 1, true)->wait_for(kAckTimeout))
-    throw mqtt::exception(MQTTASYNC_FAILURE, "no PUBACK within 10 s for " + m.topic);
 }
 
 }  // namespace
@@ -52,30 +47,38 @@ home_assistant_link::home_assistant_link(const gateway_config& config, counters&
       stats_(stats),
       household_(household),
       state_(std::move(state)),
-      session_(link_settings(config, topics_)) {
-  session_.on_connected([this](mqtt::async_client& client) { set_up(client); });
-  session_.client().set_message_callback([this](mqtt::const_message_ptr m) { on_command(m); });
+      client_(link_settings(config, topics_)) {
+  client_.on_connected([this] {
+    std::lock_guard lock(mu_);
+    resend_ = true;
+    cv_.notify_all();
+  });
+  client_.on_message([this](std::string_view topic, std::string_view payload, bool retained) {
+    on_command(topic, payload, retained);
+  });
+  client_.on_ack([this](std::uint64_t ctx) {
+    if (ctx != kOfflineCtx) return;
+    std::lock_guard lock(mu_);
+    offline_acked_ = true;
+    cv_.notify_all();
+  });
 }
 
 home_assistant_link::~home_assistant_link() {
   stop();
 }
 
-void home_assistant_link::set_up(mqtt::async_client& client) {
-  for (const auto& m : home_assistant_discovery(topics_, gateway_id_, node_id_))
-    publish_acknowledged(client, m);
-  publish_acknowledged(client, {topics_.availability, "online"});
-  mqtt_session::subscribe_checked(client, {topics_.command}, 1);
-  std::lock_guard lock(mu_);
-  resend_ = true;
-  cv_.notify_all();
+bool home_assistant_link::set_up() {
+  for (const auto& m : home_assistant_discovery(topics_, gateway_id_, node_id_)) {
+    if (!client_.publish(m.topic, m.payload, 1, true, 0)) return false;
+  }
+  return client_.publish(topics_.availability, "online", 1, true, 0);
 }
 
-void home_assistant_link::on_command(const mqtt::const_message_ptr& m) {
-  if (m->get_topic() != topics_.command) return;  // nothing else is subscribed
-  const auto& payload = m->get_payload_ref();
-  const auto command = parse_home_assistant_command(
-      std::string_view(payload.data(), payload.size()), m->is_retained());
+void home_assistant_link::on_command(std::string_view topic, std::string_view payload,
+                                     bool retained) {
+  if (topic != topics_.command) return;  // nothing else is subscribed
+  const auto command = parse_home_assistant_command(payload, retained);
   std::lock_guard lock(mu_);
   switch (command) {
     case home_assistant_command::pause:
@@ -94,7 +97,7 @@ void home_assistant_link::on_command(const mqtt::const_message_ptr& m) {
 }
 
 void home_assistant_link::start() {
-  session_.start();
+  client_.start();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -106,14 +109,16 @@ void home_assistant_link::stop() {
     cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
-  if (session_.connected()) {
-    try {
-      publish_acknowledged(session_.client(), {topics_.availability, "offline"});
-    } catch (const mqtt::exception& e) {
-      platform::log_warning("home-assistant: could not say offline: ", e.what());
+  if (client_.connected()) {
+    bool acked = false;
+    if (client_.publish(topics_.availability, "offline", 1, true, kOfflineCtx)) {
+      client_.flush();
+      std::unique_lock lock(mu_);
+      acked = cv_.wait_for(lock, kAckTimeout, [&] { return offline_acked_; });
     }
+    if (!acked) platform::log_warning("home-assistant: could not say offline");
   }
-  session_.stop(std::chrono::milliseconds(1000));
+  client_.stop(std::chrono::milliseconds(1000));
 }
 
 void home_assistant_link::pause() {
@@ -137,24 +142,21 @@ bool home_assistant_link::publish_state(const home_assistant_state& now_state, b
   const bool paused = all || paused_again || now_state.paused != sent_.paused;
   if (!counts && !paused) return true;
   const auto messages = home_assistant_state_messages(topics_, now_state);
-  try {
-    // Not waited for: a PUBACK that does not come means a lost connection, and every
-    // reconnect publishes everything again.
-    if (counts) {
-      session_.client().publish(messages[0].topic, messages[0].payload, 1, true);
-      session_.client().publish(messages[1].topic, messages[1].payload, 1, true);
-      sent_.released = now_state.released;
-      sent_.dropped = now_state.dropped;
-      next_counts_ = now + kCountsEvery;
-    }
-    if (paused) {
-      session_.client().publish(messages[2].topic, messages[2].payload, 1, true);
-      sent_.paused = now_state.paused;
-    }
-  } catch (const mqtt::exception& e) {
-    platform::log_warning("home-assistant: publishing the state failed: ", e.what());
-    return false;
+  // Not waited for: a PUBACK that does not come means a lost connection, and every
+  // reconnect publishes everything again.
+  if (counts) {
+    if (!client_.publish(messages[0].topic, messages[0].payload, 1, true, 0) ||
+        !client_.publish(messages[1].topic, messages[1].payload, 1, true, 0))
+      return false;
+    sent_.released = now_state.released;
+    sent_.dropped = now_state.dropped;
+    next_counts_ = now + kCountsEvery;
   }
+  if (paused) {
+    if (!client_.publish(messages[2].topic, messages[2].payload, 1, true, 0)) return false;
+    sent_.paused = now_state.paused;
+  }
+  client_.flush();
   if (all) next_refresh_ = now + interval_;
   return true;
 }
@@ -166,13 +168,18 @@ void home_assistant_link::run() {
     if (stopping_) break;
     const bool pause_now = std::exchange(pause_asked_, false);
     const bool refused = std::exchange(refused_, false);
-    bool all = std::exchange(resend_, false);
+    const bool new_connection = std::exchange(resend_, false);
     lock.unlock();
     if (pause_now) pause();
     const auto now = std::chrono::steady_clock::now();
-    all = all || owe_all_ || now >= next_refresh_;
-    // After a failure, everything again at the next tick (not at once: no busy loop).
-    if (session_.connected()) owe_all_ = !publish_state(state_(), all, refused || pause_now, now);
+    set_up_owed_ = set_up_owed_ || new_connection;
+    const bool all = new_connection || owe_all_ || now >= next_refresh_;
+    // A new connection first gets the discovery configs and "online". After a failure,
+    // everything again at the next tick (not at once: no busy loop).
+    if (client_.connected()) {
+      if (set_up_owed_) set_up_owed_ = !set_up();
+      owe_all_ = set_up_owed_ || !publish_state(state_(), all, refused || pause_now, now);
+    }
     lock.lock();
   }
 }

@@ -1,20 +1,20 @@
 // The Home Assistant link: a local MQTT session of its own (client id portier-GATEWAY-ha, clean
-// session, Paho), separate from the ingress's, that announces portierd through MQTT discovery
-// and carries the one-way "Pause sharing" switch (home_assistant.h says what is published and
-// what a command means).
+// session, portierd's mqtt_client over plain TCP), separate from the ingress's, that announces
+// portierd through MQTT discovery and carries the one-way "Pause sharing" switch
+// (home_assistant.h says what is published and what a command means).
 //
-// On each connect: the four discovery configs (retained, QoS 1, each acknowledged), "online" on
-// the availability topic (retained; the will says "offline" there, retained, and so does a
-// clean stop), the subscription to the command topic, then the whole state. After that the
-// state is published (retained) when it changes — paused at once (checked every second), the
-// counts at most every 5 s — and all of it every state_interval_seconds.
+// On each connect: the subscription to the command topic (part of the connect), then the four
+// discovery configs (retained, QoS 1), "online" on the availability topic (retained; the will
+// says "offline" there, retained, and so does a clean stop, acknowledged), then the whole state.
+// After that the state is published (retained) when it changes — paused at once (checked every
+// second), the counts at most every 5 s — and all of it every state_interval_seconds. One
+// connection keeps the order; a PUBACK that never comes means a lost connection, and every
+// reconnect publishes everything again.
 //
-// Threading: the session's supervisor thread connects and does the above set-up (a failure
-// there is a reconnect). Paho's receive thread hands each command to the link, which only counts
-// and flags it: a Paho callback must never wait, it would stop the upstream client too. The
-// link's own thread makes the pause through the household service (`household` must serialize
-// calls with the control server: serialized_service.h) and publishes the state. `state` is
-// called on that thread.
+// Threading: the client's thread hands each command to the link, which only counts and flags it
+// (a callback must never wait). The link's own thread publishes the set-up and the state, and
+// makes the pause through the household service (`household` must serialize calls with the
+// control server: serialized_service.h). `state` is called on that thread.
 //
 // Nothing a client sent on the command topic is logged; only counters say what came.
 #pragma once
@@ -30,7 +30,7 @@
 #include "gateway/gateway_config.h"
 #include "gateway/household/control_server.h"
 #include "gateway/household/home_assistant.h"
-#include "gateway/mqtt/mqtt_session.h"
+#include "gateway/mqtt/mqtt_client.h"
 
 namespace portier::gateway {
 
@@ -47,11 +47,12 @@ class home_assistant_link {
   void start();
   // Publishes "offline" (retained) if connected, disconnects and joins. Idempotent.
   void stop();
-  bool connected() const { return session_.connected(); }
+  bool connected() const { return client_.connected(); }
 
  private:
-  void on_command(const mqtt::const_message_ptr& m);
-  void set_up(mqtt::async_client& client);
+  void on_command(std::string_view topic, std::string_view payload, bool retained);
+  // Discovery configs and "online"; false if the client refused them (not connected).
+  bool set_up();
   void run();
   void pause();
   // Publishes what is due of `now_state`; false if the session could not take it.
@@ -65,7 +66,8 @@ class home_assistant_link {
   counters& stats_;
   control_service& household_;
   std::function<home_assistant_state()> state_;
-  mqtt_session session_;
+  mqtt_client client_;
+  static constexpr std::uint64_t kOfflineCtx = 1;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -73,11 +75,13 @@ class home_assistant_link {
   bool pause_asked_ = false;  // an ON command waits for the link's thread
   bool refused_ = false;      // an OFF was refused: publish the real state again
   bool resend_ = false;       // a new connection: publish everything
+  bool offline_acked_ = false;
   std::thread thread_;
 
   // The link's thread's own.
   home_assistant_state sent_{};
-  bool owe_all_ = false;  // the last publication failed
+  bool owe_all_ = false;      // the last publication failed
+  bool set_up_owed_ = false;  // a new connection has not had its configs and "online" yet
   std::chrono::steady_clock::time_point next_refresh_{}, next_counts_{};
 };
 

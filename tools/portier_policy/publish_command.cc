@@ -2,19 +2,20 @@
 // broker, retained at QoS 1, where gateways pick it up (now, or when they next connect):
 //   bundles    portier/{gateway}/policy  or  portier/fleet/{name}/policy
 //   key lists  portier/{gateway}/keys    or  portier/fleet/{name}/keys
-// Like portierd's upstream connection: TLS only, the server's certificate and host name always
-// verified. The file is checked to be what it claims before it is sent; its signature is the
+// Like portierd's upstream connection, and with its client (gateway/mqtt/mqtt_client.h): TLS
+// only, the server's certificate and host name always verified. The file is checked to be what it claims before it is sent; its signature is the
 // gateways' to check (`portier-policy verify` does the same offline).
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
 
-#include <mqtt/async_client.h>
-
 #include "bundle.pb.h"
+#include "gateway/mqtt/mqtt_client.h"
+#include "gateway/mqtt/tls_diagnosis.h"
 #include "platform/file.h"
 #include "policies/bundle_verifier.h"
 #include "tools/portier_policy/args.h"
@@ -35,51 +36,79 @@ bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-// Connects, publishes `payload` retained at QoS 1 and waits for the broker's PUBACK.
+// Connects, publishes `payload` retained at QoS 1 and waits for the broker's PUBACK. The first
+// failed connect ends it (a TLS failure says why, as portierd's log would).
 int publish_retained(std::string_view command, const parsed_args& a, const std::string& topic,
                      const std::string& payload) {
   const std::string uri = *a.get("--broker");
   const auto timeout = std::chrono::seconds(std::stoi(a.get("--timeout").value_or("30")));
-  std::mutex mu;
-  std::string tls_error;
-  try {
-    mqtt::async_client client(uri, "portier-policy-" + std::to_string(::getpid()), nullptr);
-    auto ssl = mqtt::ssl_options_builder()
-                   .enable_server_cert_auth(true)
-                   .verify(true)
-                   .ssl_version(MQTT_SSL_VERSION_TLS_1_2)
-                   .error_handler([&](const std::string& msg) {
-                     std::lock_guard lock(mu);
-                     if (tls_error.empty())
-                       tls_error = msg.substr(0, msg.find_last_not_of(" \r\n") + 1);
-                   });
-    if (auto f = a.get("--cafile")) ssl.trust_store(*f);
-    if (auto p = a.get("--capath")) ssl.ca_path(*p);
-    if (!a.get("--cafile") && !a.get("--capath")) ssl.ca_path("/etc/ssl/certs");
-    if (auto c = a.get("--cert")) {
-      ssl.key_store(*c);
-      ssl.private_key(*a.get("--key"));
-    }
-    auto options = mqtt::connect_options_builder().clean_session(true).connect_timeout(timeout).ssl(
-        ssl.finalize());
-    if (auto u = a.get("--username")) options.user_name(*u);
-    if (auto pf = a.get("--password-file")) {
-      auto text = platform::read_file(*pf, 4096);
-      if (!text) return fail(command, text.error_message());
-      options.password(text->substr(0, text->find('\n')));
-    }
-    auto connecting = client.connect(options.finalize());
-    if (!connecting->wait_for(timeout))
-      return fail(command, "cannot connect to " + uri + ": timed out");
-    auto token = client.publish(topic, payload.data(), payload.size(), 1, true);
-    if (!token->wait_for(timeout))
-      return fail(command, "no acknowledgement from " + uri + " within the timeout");
-    client.disconnect()->wait_for(timeout);
-  } catch (const mqtt::exception& e) {
-    std::lock_guard lock(mu);
-    return fail(command, "cannot publish to " + uri + ": " + e.what() +
-                             (tls_error.empty() ? "" : " (TLS: " + tls_error + ")"));
+  gateway::mqtt_client::settings s;
+  s.name = "portier-policy";
+  s.uri = uri;
+  s.tls_files.ca_file = a.get("--cafile").value_or("");
+  s.tls_files.ca_path = a.get("--capath").value_or("");
+  s.tls_files.client_cert_file = a.get("--cert").value_or("");
+  s.tls_files.client_key_file = a.get("--key").value_or("");
+  s.client_id = "portier-policy-" + std::to_string(::getpid());
+  s.username = a.get("--username").value_or("");
+  if (auto pf = a.get("--password-file")) {
+    auto text = platform::read_file(*pf, 4096);
+    if (!text) return fail(command, text.error_message());
+    s.password = text->substr(0, text->find('\n'));
   }
+  s.clean_session = true;
+  s.max_inflight = 1;
+  s.connect_timeout = timeout;
+  s.backoff_initial = s.backoff_max = std::chrono::hours(1);  // one attempt
+  gateway::mqtt_client::address address;
+  std::string why;
+  if (!gateway::mqtt_client::parse_uri(uri, address, why)) return fail(command, uri + ": " + why);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool refused = false, acked = false;
+  std::string tls_line;
+  gateway::mqtt_client client(s);
+  client.on_connect_result([&](bool ok, const platform::tls_handshake_report* tls) {
+    if (ok) return;
+    std::lock_guard lock(mu);
+    refused = true;
+    if (tls != nullptr) {
+      if (auto d = gateway::diagnose_tls(*tls, address.host))
+        tls_line = gateway::tls_failure_line(*d);
+    }
+    cv.notify_all();
+  });
+  client.on_ack([&](std::uint64_t) {
+    std::lock_guard lock(mu);
+    acked = true;
+    cv.notify_all();
+  });
+  client.start();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  {
+    std::unique_lock lock(mu);
+    while (!refused && !client.connected() && std::chrono::steady_clock::now() < deadline)
+      cv.wait_for(lock, std::chrono::milliseconds(50));
+    if (refused) {
+      lock.unlock();
+      client.stop(std::chrono::milliseconds(0));
+      return fail(command, "cannot connect to " + uri +
+                               (tls_line.empty() ? " (see above)" : ": TLS: " + tls_line));
+    }
+  }
+  if (!client.connected() || !client.publish(topic, payload, 1, true, 1)) {
+    client.stop(std::chrono::milliseconds(0));
+    return fail(command, "cannot connect to " + uri + ": timed out");
+  }
+  client.flush();
+  bool ok;
+  {
+    std::unique_lock lock(mu);
+    ok = cv.wait_until(lock, deadline, [&] { return acked; });
+  }
+  client.stop(std::chrono::seconds(5));
+  if (!ok) return fail(command, "no acknowledgement from " + uri + " within the timeout");
   return 0;
 }
 
