@@ -4,7 +4,8 @@
 #include <sys/stat.h>
 
 #include <array>
-#include <ctime>
+#include <chrono>
+#include <cstdio>
 #include <memory>
 
 #include <mbedtls/ecp.h>
@@ -81,12 +82,20 @@ result<std::string> subject_alt_names(const std::vector<std::string>& dns_names,
   return '\x30' + der_length(names.size()) + names;
 }
 
+// "YYYYMMDDhhmmss" in UTC, computed on 64-bit seconds rather than through time_t and gmtime_r:
+// time_t has 32 bits on Debian 12 armhf, where a certificate made after January 2028 would
+// otherwise end 10 years later in the early 1900s.
 std::string utc_stamp(std::int64_t unix_seconds) {
-  const std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm);
+  using namespace std::chrono;
+  const sys_seconds t{seconds{unix_seconds}};
+  const sys_days day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{t - day};
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d%02u%02u%02d%02d%02d", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()));
   return buf;
 }
 

@@ -63,6 +63,25 @@ TEST(SelfSignedCert, MadeOnceWithTheNamesThenReused) {
   STRCMP_EQUAL(first->key_pem.c_str(), again->key_pem.c_str());
 }
 
+// Past 2038-01-19, where a 32-bit time_t (Debian 12 armhf) ends: made 2030-03-17, valid until
+// 2040-03-14 (10 years of 365 days), not until a date in 1904.
+TEST(SelfSignedCert, AValidityPast2038IsWrittenAsItIs) {
+  auto made = platform::load_or_make_self_signed(dir, {"portier.lan"}, {}, 1'900'000'000'000);
+  CHECK_TRUE_TEXT(made.ok(), made.ok() ? "" : made.error_message().c_str());
+  mbedtls_x509_crt crt;
+  mbedtls_x509_crt_init(&crt);
+  CHECK_EQUAL(0, mbedtls_x509_crt_parse_der(
+                     &crt, reinterpret_cast<const unsigned char*>(made->cert_der.data()),
+                     made->cert_der.size()));
+  CHECK_EQUAL(2030, crt.valid_from.year);
+  CHECK_EQUAL(3, crt.valid_from.mon);
+  CHECK_EQUAL(16, crt.valid_from.day);
+  CHECK_EQUAL(2040, crt.valid_to.year);
+  CHECK_EQUAL(3, crt.valid_to.mon);
+  CHECK_EQUAL(14, crt.valid_to.day);
+  mbedtls_x509_crt_free(&crt);
+}
+
 TEST(SelfSignedCert, AHalfPairOrAnOpenKeyIsRefusedNotOverwritten) {
   CHECK_TRUE(platform::load_or_make_self_signed(dir, {"portier.lan"}, {}, 0).ok());
   ::chmod((dir + "/portier-web-key.pem").c_str(), 0644);
