@@ -16,6 +16,7 @@
 #include "gateway/household/home_assistant_link.h"
 #include "gateway/household/household_service.h"
 #include "gateway/household/serialized_service.h"
+#include "gateway/main_chores.h"
 #include "gateway/mqtt/local_ingress.h"
 #include "gateway/mqtt/upstream_egress.h"
 #include "gateway/pipeline.h"
@@ -376,6 +377,12 @@ int run_daemon(const std::string& config_path) {
   if (!opened(announced, "announcements: ")) return 1;
   if (!(*announced)->problem().empty()) log_warning((*announced)->problem());
   log_info("announcements: ", (*announced)->size(), " state topics known");
+  // New work for the main loop's chores wakes it (before any thread that makes such work starts).
+  const auto wake_main = [&signals] { signals.wake(); };
+  (*record)->set_work_notifier(wake_main);
+  shapes->set_work_notifier(wake_main);
+  (*announced)->set_work_notifier(wake_main);
+  (*windows)->set_work_notifier(wake_main);
   std::unique_ptr<policy_updates> updates;
   if (!cfg.proto.updates().root_key_file().empty()) {
     auto u =
@@ -416,6 +423,7 @@ int run_daemon(const std::string& config_path) {
   }
   policy_installer installer(pipe, **consent, **store, *in, **record, identity, windows->get());
   window_releaser releaser(**windows, pipe, **store);
+  main_chores chores(**record, *shapes, announcements_saver, releaser, **windows);
   if (updates) {
     worker = std::make_unique<update_worker>(
         *updates, pipe, stats, **record,
@@ -480,13 +488,9 @@ int run_daemon(const std::string& config_path) {
   // Parsing the configuration and the policy, and compiling it, freed more than it kept.
   platform::release_free_memory();
   while (true) {
-    const int sig = signals.wait(std::chrono::milliseconds(1000));
-    (*record)->flush(
-        wall_ms());  // the ledger's finished minutes: written here, never on the message path
-    if (auto saved = shapes->save_if_due(std::chrono::steady_clock::now()); !saved)
-      log_warning("unmatched shapes: ", saved.error_message());
-    announcements_saver.tick(std::chrono::steady_clock::now(), std::chrono::seconds(5));
-    releaser.tick(wall_ms());  // windows due: snapshot first, then into the spool
+    // Asleep until a chore is due, a store has new work, or a signal.
+    const int sig = signals.wait(chores.wait(std::chrono::steady_clock::now(), wall_ms()));
+    chores.run(std::chrono::steady_clock::now(), wall_ms());
     if (sig == SIGHUP) {
       reload(config_path, cfg, stats, **record, installer, *up);
       platform::release_free_memory();

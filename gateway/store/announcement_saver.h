@@ -1,10 +1,12 @@
 // Writes portierd's announcement table (announcement_store) off the message path: from the main
-// loop at most every `every`, and once more at shutdown. The store itself writes only when an
+// loop at most every `every` (next_tick() says when, for a loop that sleeps until then), and once
+// more at shutdown. The store itself writes only when an
 // announcement changed. A failure (a full disk) is logged once, and again only after a write
 // succeeded in between; the table stays in memory and the next tick tries again.
 #pragma once
 
 #include <chrono>
+#include <optional>
 
 #include "gateway/store/announcement_store.h"
 #include "platform/log.h"
@@ -27,6 +29,11 @@ class announcement_saver {
     if (now - last_ < every) return;
     last_ = now;
     save();
+  }
+  // When tick() next writes: nullopt while no announcement changed.
+  std::optional<std::chrono::steady_clock::time_point> next_tick(std::chrono::seconds every) const {
+    if (!store_.dirty()) return std::nullopt;
+    return last_ + every;
   }
 
  private:

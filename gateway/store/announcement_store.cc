@@ -70,7 +70,7 @@ bool announcement_store::find(std::string_view state_topic, std::int64_t now_ms,
 }
 
 void announcement_store::record(const policies::announcement& a, std::int64_t now_ms) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (auto* e = table_.touch(a.state_topic, now_ms)) {
     const policies::announced_meaning merged = policies::merge_announcement(&e->value, a);
     if (merged == e->value) return;
@@ -81,7 +81,10 @@ void announcement_store::record(const policies::announcement& a, std::int64_t no
       if (evicted_counter_ != nullptr) ++*evicted_counter_;
     });
   }
+  const bool was_clean = !dirty_;
   dirty_ = true;
+  lock.unlock();
+  if (was_clean && notify_) notify_();
 }
 
 platform::result<bool> announcement_store::save() {

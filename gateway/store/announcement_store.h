@@ -25,6 +25,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -56,6 +57,9 @@ class announcement_store final : public policies::announcement_table {
   std::size_t size() const;
   std::uint64_t evicted() const;
   bool dirty() const;
+  // Called (on record()'s thread, without a lock held) when a change makes the table dirty
+  // where it was not. Set before other threads record.
+  void set_work_notifier(std::function<void()> notify) { notify_ = std::move(notify); }
   // Why the file read at open() was set aside, or empty.
   const std::string& problem() const { return problem_; }
 
@@ -69,6 +73,7 @@ class announcement_store final : public policies::announcement_table {
   segmented_lru<policies::announced_meaning> table_;
   bool dirty_ = false;
   std::uint64_t evicted_ = 0;
+  std::function<void()> notify_;
   std::string problem_;
 };
 

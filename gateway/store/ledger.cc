@@ -557,6 +557,18 @@ void ledger::roll_minute_agg_locked(std::int64_t now_ms) {
   }
 }
 
+bool ledger::idle_locked() const {
+  return open_.empty() && queued_.empty() && queued_access_.empty() &&
+         std::all_of(open_drops_.begin(), open_drops_.end(), [](auto n) { return n == 0; });
+}
+
+std::optional<std::int64_t> ledger::next_flush_ms() const {
+  std::lock_guard lock(agg_mu_);
+  if (!queued_.empty() || !queued_access_.empty()) return 0;
+  if (idle_locked()) return std::nullopt;
+  return (open_minute_ < 0 ? minute_of(last_now_ms_) : open_minute_) + kMinuteMs;
+}
+
 void ledger::write_queued_locked(std::int64_t now_ms, bool all) {
   std::vector<batch> batches;
   std::vector<access_entry> access;
@@ -653,7 +665,9 @@ bool ledger::record_release(std::string_view device_id, std::string_view device_
                             std::string_view purpose, std::span<const std::string_view> fields,
                             std::uint64_t bytes, std::int64_t now_ms, std::uint64_t epsilon_micro) {
   note_time(now_ms);
-  std::lock_guard lock(agg_mu_);
+  std::unique_lock lock(agg_mu_);
+  const bool was_idle = idle_locked();
+  const bool was_queued = !queued_.empty();
   roll_minute_agg_locked(now_ms);
   key_buf_.assign(device_id);
   key_buf_ += '\0';
@@ -677,14 +691,22 @@ bool ledger::record_release(std::string_view device_id, std::string_view device_
   for (std::string_view f : fields) {
     if (a.fields.find(f) == a.fields.end()) a.fields.emplace(clean_text(f, 1024));
   }
+  // Once a minute at most, or when the open minute was queued early (it is due at once).
+  const bool wake = was_idle || (!was_queued && !queued_.empty());
+  lock.unlock();
+  if (wake && notify_) notify_();
   return true;
 }
 
 void ledger::record_drops(const policies::drop_counts& drops, std::int64_t now_ms) {
   note_time(now_ms);
-  std::lock_guard lock(agg_mu_);
+  std::unique_lock lock(agg_mu_);
+  const bool was_idle = idle_locked();
   roll_minute_agg_locked(now_ms);
   for (std::size_t i = 0; i < drops.size(); ++i) open_drops_[i] += drops[i];
+  const bool wake = was_idle && !idle_locked();
+  lock.unlock();
+  if (wake && notify_) notify_();
 }
 
 void ledger::record_consent(const consent_receipt& receipt) {
@@ -780,13 +802,16 @@ void ledger::record_policy(std::string_view name, std::uint64_t version, std::st
 void ledger::record_access(std::string_view method, std::string_view command, bool ok,
                            std::int64_t now_ms) {
   note_time(now_ms);
-  std::lock_guard lock(agg_mu_);
+  std::unique_lock lock(agg_mu_);
+  const bool wake = queued_access_.empty() && queued_.empty();
   if (queued_access_.size() >= kMaxQueuedAccess) {
     queued_access_.pop_front();
     ++access_dropped_;
     if (options_.access_dropped_counter != nullptr) ++*options_.access_dropped_counter;
   }
   queued_access_.push_back({clean_text(method, 64), clean_text(command, 64), ok, now_ms});
+  lock.unlock();
+  if (wake && notify_) notify_();
 }
 
 void ledger::flush(std::int64_t now_ms) {

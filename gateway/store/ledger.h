@@ -48,6 +48,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -241,6 +242,14 @@ class ledger {
 
   // Writes the aggregates of minutes before now's minute.
   void flush(std::int64_t now_ms);
+  // When flush() next has something to write (wall-clock ms): 0 when something waits already
+  // (a finished minute, an access entry), the end of the open minute when only it has
+  // aggregates, nullopt when nothing is waiting.
+  std::optional<std::int64_t> next_flush_ms() const;
+  // Called (on the recording thread, without a lock held) when something for flush() appears
+  // where nothing was waiting, so that a main loop asleep until its next deadline wakes up.
+  // Set before other threads record.
+  void set_work_notifier(std::function<void()> notify) { notify_ = std::move(notify); }
   // Writes every aggregate, the current minute's too.
   void flush_all(std::int64_t now_ms);
 
@@ -307,6 +316,8 @@ class ledger {
   // Aggregation lock held: queues the open minute (if anything is in it) for writing.
   void queue_open_agg_locked();
   void roll_minute_agg_locked(std::int64_t now_ms);
+  // Aggregation lock held: nothing waits for flush().
+  bool idle_locked() const;
   // I/O lock held: writes queued batches (and the open minute too when `all`).
   void write_queued_locked(std::int64_t now_ms, bool all);
   struct access_entry;
@@ -365,6 +376,7 @@ class ledger {
   };
   std::deque<access_entry> queued_access_;
   std::uint64_t access_dropped_ = 0;
+  std::function<void()> notify_;
 };
 
 }  // namespace portier::gateway

@@ -81,7 +81,7 @@ void unmatched_shapes::record(const std::shared_ptr<const policies::compiled_pol
   }
   const std::string key = policies::topic_shape(topic, *vocabulary_);
   const policies::payload_shape seen = policies::payload_shape_of(payload);
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   table::entry* e = table_.touch(key, now_ms);
   if (e == nullptr) {
     e = &table_.insert(key, shape{}, now_ms, [&](table::entry&&) {
@@ -91,7 +91,10 @@ void unmatched_shapes::record(const std::shared_ptr<const policies::compiled_pol
   }
   ++e->value.messages;
   policies::merge_payload_shape(e->value.payload, seen);
+  const bool was_clean = !dirty_;
   dirty_ = true;
+  lock.unlock();
+  if (was_clean && notify_) notify_();
 }
 
 void unmatched_shapes::to_proto(const table::entry& e, unmatched::Shape& out) {
@@ -161,6 +164,15 @@ platform::result<bool> unmatched_shapes::save() {
     return platform::error{w.error_message()};
   }
   return true;
+}
+
+std::optional<std::chrono::steady_clock::time_point> unmatched_shapes::next_save() const {
+  {
+    std::lock_guard lock(mu_);
+    if (!dirty_) return std::nullopt;
+  }
+  if (last_save_ == std::chrono::steady_clock::time_point{}) return last_save_;
+  return last_save_ + options_.save_interval;
 }
 
 platform::result<bool> unmatched_shapes::save_if_due(std::chrono::steady_clock::time_point now) {

@@ -23,8 +23,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +71,12 @@ class unmatched_shapes {
   platform::result<bool> save();
   // save(), when something changed and save_interval has passed since the last write.
   platform::result<bool> save_if_due(std::chrono::steady_clock::time_point now);
+  // When save_if_due() next writes: nullopt while nothing changed, the epoch (at once) before
+  // the first write. Call from save_if_due()'s thread.
+  std::optional<std::chrono::steady_clock::time_point> next_save() const;
+  // Called (on record()'s thread, without a lock held) when a change makes a save due where
+  // none was. Set before other threads record.
+  void set_work_notifier(std::function<void()> notify) { notify_ = std::move(notify); }
 
  private:
   explicit unmatched_shapes(unmatched_shapes_options options);
@@ -92,6 +100,7 @@ class unmatched_shapes {
 
   std::mutex io_mu_;  // one write of the file at a time, in order
   std::chrono::steady_clock::time_point last_save_{};
+  std::function<void()> notify_;
 };
 
 }  // namespace portier::gateway

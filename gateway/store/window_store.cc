@@ -423,8 +423,10 @@ bool window_store::journal_locked(const policies::window_input& in) {
 bool window_store::add(const policies::compiled_policy& policy, const policies::decision& d,
                        std::int64_t now_ms) {
   bool ok = true;
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (closed_) return false;
+  const std::size_t windows_before = agg_->open_windows();
+  const bool compact_before = journal_size_ > options_.compact_bytes;
   policies::for_each_window_input(policy, d, now_ms, [&](const policies::window_input& in) {
     if (!ok) return;
     if (!journal_locked(in)) {
@@ -434,7 +436,22 @@ bool window_store::add(const policies::compiled_policy& policy, const policies::
     agg_->add(in);
   });
   count_locked(now_ms);
+  const bool wake = agg_->open_windows() > windows_before ||
+                    (!compact_before && journal_size_ > options_.compact_bytes);
+  lock.unlock();
+  if (wake && notify_) notify_();
   return ok;
+}
+
+std::optional<std::int64_t> window_store::next_tick_ms(std::int64_t now_ms) const {
+  std::lock_guard io(io_mu_);
+  std::lock_guard lock(mu_);
+  if (closed_) return std::nullopt;
+  if (journal_size_ > options_.compact_bytes) return 0;
+  std::int64_t next = agg_->next_due_ms();
+  if (!pending_.empty()) next = std::min(next, now_ms + 1000);  // the spool refused: try again
+  if (next == INT64_MAX) return std::nullopt;
+  return next;
 }
 
 bool window_store::sync() {

@@ -53,6 +53,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -146,6 +147,14 @@ class window_store {
   std::optional<cap_raise> last_cap_raise(std::string_view purpose) const;
 
   std::size_t open_windows() const;
+  // When tick() next has something to do (wall-clock ms): a window's end or release time, 0
+  // when the journal waits to be compacted, a second after `now_ms` while releases wait for the
+  // spool; nullopt when nothing is open or waiting (or after close()).
+  std::optional<std::int64_t> next_tick_ms(std::int64_t now_ms) const;
+  // Called (on add()'s thread, without a lock held) when add() opens a window (its end may come
+  // before every deadline known so far) or makes the journal due for compaction. Set before
+  // other threads add.
+  void set_work_notifier(std::function<void()> notify) { notify_ = std::move(notify); }
   // Why the state on disk was set aside at open(), or empty.
   const std::string& problem() const { return problem_; }
   std::uint64_t journal_bytes() const;
@@ -210,6 +219,7 @@ class window_store {
   std::condition_variable background_cv_;  // entries to sync while background_idle_, closed
   bool background_idle_ = false;           // background() sleeps until an entry is appended
   std::thread syncer_;
+  std::function<void()> notify_;
 };
 
 }  // namespace portier::gateway
