@@ -64,6 +64,9 @@ printf '/etc/portier/portierd.conf\n/etc/portier/portier-web.conf\n' | diff -u -
 depends=$(dpkg-deb -f "$deb" Depends)
 grep -q 'libc6 (>=' <<<"$depends" || fail "Depends has no libc6: $depends"
 grep -q 'systemd | systemd-sysusers' <<<"$depends" || fail "Depends has no systemd-sysusers: $depends"
+# portierd's upstream MQTT client is its own, over mbedTLS: neither Paho nor OpenSSL is linked.
+grep -q 'libmbedtls' <<<"$depends" || fail "Depends has no libmbedtls (the upstream TLS): $depends"
+if grep -qE 'libpaho|libssl' <<<"$depends"; then fail "Depends names Paho or OpenSSL: $depends"; fi
 for s in postinst prerm postrm; do [ -x "$tmp/control/$s" ] || fail "no executable $s"; done
 echo "control: conffiles, Depends ($depends), scripts"
 

@@ -495,5 +495,42 @@ for b in $(grep -o '(CMAKE_BINARY_DIR)/[A-Za-z0-9/_-]*' "$mk" | sed 's/(CMAKE_BI
 done
 check "Makefile: default policies are .textproto" test -n "$(ls "$src"/policies/defaults/*.textproto)"
 
+# 12. the feed and the package's dependencies. Every package of the feed has a Makefile naming it
+#     and is needed by portier (a library no package needs is a leftover). Every shared library
+#     portierd links (its NEEDED entries, from this build) is one the package depends on, by
+#     the OpenWrt package that installs it; a library missing from the map below fails the case.
+feed="$src/gateway/packaging/openwrt"
+for d in "$feed"/*/; do
+  name=$(basename "$d")
+  check "feed: $name/Makefile is package $name" has "$d/Makefile" "PKG_NAME:=$name"
+  [ "$name" = portier ] ||
+    check "feed: $name is needed by portier" grep -qE "DEPENDS:=.*[ +=]$name( |/|$)" "$mk"
+done
+portier_depends=" $(sed -n '/^define Package\/portier$/,/^endef/s/^ *DEPENDS:=//p' "$mk") "
+check "Makefile: portier has DEPENDS" test -n "${portier_depends// /}"
+openwrt_package() { # soname: the OpenWrt package installing it, "-" when the toolchain's libc/libgcc
+  case "$1" in
+    libmbedtls.so* | libmbedx509.so* | libmbedcrypto.so*) echo libmbedtls ;;
+    libprotobuf.so*) echo protobuf-compat ;;
+    libstdc++.so*) echo libstdcpp ;;
+    libatomic.so*) echo libatomic ;;
+    libpthread.so*) echo libpthread ;;
+    libc.so* | libm.so* | libgcc_s.so* | ld-linux*) echo - ;;
+    *) echo "unknown" ;;
+  esac
+}
+needed=$(readelf -d "$portierd" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+check "portierd: NEEDED entries read" test -n "$needed"
+for lib in $needed; do
+  pkg=$(openwrt_package "$lib")
+  case "$pkg" in
+    -) ;;
+    unknown)
+      cases=$((cases + 1))
+      fail "Makefile: portierd's $lib" "no OpenWrt package known for it (add it to DEPENDS and to openwrt_package)" ;;
+    *) check "Makefile: portierd's $lib comes with +$pkg" has_text <(echo "$portier_depends") " +$pkg " ;;
+  esac
+done
+
 echo "openwrt_test: $cases checks, $failures failed"
 [ "$failures" -eq 0 ]
