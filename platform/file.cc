@@ -1,9 +1,11 @@
 #include "platform/file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -103,6 +105,27 @@ bool pwrite_all(int fd, const char* buf, std::size_t n, std::uint64_t offset) {
     done += static_cast<std::size_t>(r);
   }
   return true;
+}
+
+result<std::vector<std::string>> list_directory(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return os_error("cannot open the directory", dir);
+  std::vector<std::string> names;
+  while (true) {
+    errno = 0;
+    const dirent* e = ::readdir(d);
+    if (e == nullptr) break;
+    const std::string_view name = e->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  const int read_errno = errno;
+  ::closedir(d);
+  if (read_errno != 0) {
+    errno = read_errno;
+    return os_error("cannot read the directory", dir);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 }  // namespace portier::platform

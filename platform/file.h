@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "platform/result.h"
 
@@ -21,6 +22,12 @@ result<bool> check_private_key_mode(const std::string& path);
 
 // Replaces `path` atomically with `content`, created with `mode` permissions.
 result<bool> write_file_atomic(const std::string& path, std::string_view content, unsigned mode);
+
+// The names in directory `dir` (not "." or ".."), sorted. Fails with a message naming the
+// directory when it cannot be opened or when reading it fails part-way (readdir's errors, e.g.
+// EOVERFLOW on a 32-bit build without 64-bit offsets): a caller must never take an unreadable
+// directory for an empty one (the spool would start over and overwrite its first segment).
+result<std::vector<std::string>> list_directory(const std::string& dir);
 
 // Reads (writes) exactly n bytes at `offset`, retrying short transfers and EINTR: the record
 // files of the spool and the window journal. False on an error or (reading) the end of the file.

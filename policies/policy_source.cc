@@ -17,7 +17,9 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-bool is_json_path(std::string_view path) { return ends_with(path, ".json"); }
+bool is_json_path(std::string_view path) {
+  return ends_with(path, ".json");
+}
 
 }  // namespace
 
@@ -26,7 +28,8 @@ bool is_policy_file_name(std::string_view name) {
          is_json_path(name);
 }
 
-platform::result<policy_source> parse_policy_source(const std::string& path, std::string_view text) {
+platform::result<policy_source> parse_policy_source(const std::string& path,
+                                                    std::string_view text) {
   policy_source src;
   src.path = path;
   if (text.size() > kMaxPolicyFileBytes) return platform::error{path + ": larger than 1 MiB"};
@@ -52,14 +55,12 @@ platform::result<policy_source> load_policy_file(const std::string& path) {
 }
 
 platform::result<std::vector<policy_source>> load_policy_dir(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return platform::error{dir + ": cannot open policy directory"};
+  auto listed = platform::list_directory(dir);
+  if (!listed) return platform::error{dir + ": cannot open policy directory"};
   std::vector<std::string> names;
-  while (const dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.' && is_policy_file_name(e->d_name)) names.emplace_back(e->d_name);
+  for (const auto& n : *listed) {
+    if (n[0] != '.' && is_policy_file_name(n)) names.push_back(n);
   }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
   if (names.empty()) return platform::error{dir + ": no policy files (.textproto or .json)"};
   std::vector<policy_source> out;
   for (const auto& n : names) {

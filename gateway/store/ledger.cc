@@ -41,7 +41,9 @@ constexpr std::size_t kEvictedIdsPerEntry = 4096;
 constexpr std::size_t kMaxPseudonyms = 256;
 const std::string kZeroHash(32, '\0');
 
-std::int64_t minute_of(std::int64_t ms) { return ms <= 0 ? 0 : ms - ms % kMinuteMs; }
+std::int64_t minute_of(std::int64_t ms) {
+  return ms <= 0 ? 0 : ms - ms % kMinuteMs;
+}
 
 std::string segment_name(std::uint64_t index) {
   char buf[32];
@@ -62,7 +64,8 @@ std::string device_aad(std::uint64_t key_id) {
 }
 
 bool valid_device(std::string_view id) {
-  return !id.empty() && id.size() <= 256 && id.find('\0') == std::string_view::npos && policies::valid_utf8(id);
+  return !id.empty() && id.size() <= 256 && id.find('\0') == std::string_view::npos &&
+         policies::valid_utf8(id);
 }
 
 // The kind of a decoded entry; an eviction (never read out) counts as none of them.
@@ -115,16 +118,17 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
-std::vector<std::pair<std::uint64_t, std::string>> list_segments(const std::string& dir) {
+// An unreadable directory is an error, never "no segments".
+platform::result<std::vector<std::pair<std::uint64_t, std::string>>> list_segments(
+    const std::string& dir) {
+  auto names = platform::list_directory(dir);
+  if (!names) return platform::error{names.error_message()};
   std::vector<std::pair<std::uint64_t, std::string>> out;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (const dirent* e = ::readdir(d)) {
-      const std::string name = e->d_name;
-      if (name.size() != kSegmentNameLength || name.substr(20) != kSuffix) continue;
-      if (!std::all_of(name.begin(), name.begin() + 20, [](char c) { return c >= '0' && c <= '9'; })) continue;
-      out.emplace_back(std::strtoull(name.c_str(), nullptr, 10), dir + "/" + name);
-    }
-    ::closedir(d);
+  for (const auto& name : *names) {
+    if (name.size() != kSegmentNameLength || name.substr(20) != kSuffix) continue;
+    if (!std::all_of(name.begin(), name.begin() + 20, [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    out.emplace_back(std::strtoull(name.c_str(), nullptr, 10), dir + "/" + name);
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -186,19 +190,28 @@ void parse_segment(std::uint64_t index, std::string_view bytes, std::vector<Fram
 
 std::string_view ledger_problem_name(ledger_problem p) {
   switch (p) {
-    case ledger_problem::none: return "ok";
-    case ledger_problem::corrupt: return "corrupt";
-    case ledger_problem::edited: return "edited";
-    case ledger_problem::removed: return "removed";
-    case ledger_problem::reordered: return "reordered";
-    case ledger_problem::broken_link: return "broken_link";
-    case ledger_problem::truncated: return "truncated";
-    case ledger_problem::head_mismatch: return "head_mismatch";
+    case ledger_problem::none:
+      return "ok";
+    case ledger_problem::corrupt:
+      return "corrupt";
+    case ledger_problem::edited:
+      return "edited";
+    case ledger_problem::removed:
+      return "removed";
+    case ledger_problem::reordered:
+      return "reordered";
+    case ledger_problem::broken_link:
+      return "broken_link";
+    case ledger_problem::truncated:
+      return "truncated";
+    case ledger_problem::head_mismatch:
+      return "head_mismatch";
   }
   return "unknown";
 }
 
-ledger::ledger(ledger_options options, platform::key_directory& keys, std::span<const std::uint8_t> secret)
+ledger::ledger(ledger_options options, platform::key_directory& keys,
+               std::span<const std::uint8_t> secret)
     : options_(std::move(options)), keys_(keys), secret_(secret.begin(), secret.end()) {
   options_.segment_bytes = std::max<std::uint64_t>(options_.segment_bytes, 4096);
   options_.max_bytes = std::max<std::uint64_t>(options_.max_bytes, 2 * options_.segment_bytes);
@@ -211,10 +224,12 @@ ledger::ledger(ledger_options options, platform::key_directory& keys, std::span<
   anchor_prev_ = kZeroHash;
 }
 
-platform::result<std::unique_ptr<ledger>> ledger::open(ledger_options options, platform::key_directory& keys,
+platform::result<std::unique_ptr<ledger>> ledger::open(ledger_options options,
+                                                       platform::key_directory& keys,
                                                        std::span<const std::uint8_t> secret) {
   if (::mkdir(options.dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return platform::error{options.dir + ": cannot create ledger directory: " + std::strerror(errno)};
+    return platform::error{options.dir +
+                           ": cannot create ledger directory: " + std::strerror(errno)};
   }
   std::unique_ptr<ledger> l(new ledger(std::move(options), keys, secret));
   std::lock_guard lock(l->mu_);
@@ -241,8 +256,8 @@ platform::result<bool> ledger::recover() {
   std::string head_path = dir + "/head";
   if (auto text = platform::read_file(head_path, 4096)) {
     lp::LedgerHead head;
-    if (head.ParseFromString(*text) && head.format() == kHeadFormat && head.last_hash().size() == 32 &&
-        head.anchor_prev_hash().size() == 32) {
+    if (head.ParseFromString(*text) && head.format() == kHeadFormat &&
+        head.last_hash().size() == 32 && head.anchor_prev_hash().size() == 32) {
       have_head = true;
       last_seq_ = head.last_seq();
       last_hash_ = head.last_hash();
@@ -254,7 +269,9 @@ platform::result<bool> ledger::recover() {
   }
 
   std::vector<parsed_frame> frames;
-  const auto files = list_segments(dir);
+  const auto listed = list_segments(dir);
+  if (!listed) return platform::error{listed.error_message()};
+  const auto& files = *listed;
   for (std::size_t i = 0; i < files.size(); ++i) {
     const auto& [index, path] = files[i];
     auto bytes = platform::read_file(path, options_.max_bytes + 2 * kMaxBody);
@@ -316,7 +333,8 @@ platform::result<bool> ledger::recover() {
     if (!write_head_locked()) return platform::error{head_path + ": cannot write the ledger head"};
     have_head = true;
   } else if (!have_head) {
-    platform::log_warning("ledger: ", head_path, " is missing while entries exist; verify() will report it");
+    platform::log_warning("ledger: ", head_path,
+                          " is missing while entries exist; verify() will report it");
     head_lost_ = true;
     anchor_seq_ = good.front()->entry.seq();
     anchor_prev_ = good.front()->entry.prev_hash();
@@ -328,14 +346,18 @@ platform::result<bool> ledger::recover() {
     for (const parsed_frame* f : good) {
       if (f->entry.seq() <= last_seq_) continue;
       const digest256 h = sha256(f->entry.prev_hash(), f->body);
-      if (f->entry.seq() != last_seq_ + 1 || f->entry.prev_hash() != last_hash_ || as_bytes(h) != f->hash) break;
+      if (f->entry.seq() != last_seq_ + 1 || f->entry.prev_hash() != last_hash_ ||
+          as_bytes(h) != f->hash)
+        break;
       last_seq_ = f->entry.seq();
       last_hash_ = f->hash;
       ++adopted;
     }
     if (adopted > 0) {
-      platform::log_info("ledger: adopted ", adopted, " entries written after the last head update");
-      if (!write_head_locked()) return platform::error{head_path + ": cannot write the ledger head"};
+      platform::log_info("ledger: adopted ", adopted,
+                         " entries written after the last head update");
+      if (!write_head_locked())
+        return platform::error{head_path + ": cannot write the ledger head"};
     }
   }
 
@@ -343,7 +365,8 @@ platform::result<bool> ledger::recover() {
   if (!segments_.empty()) {
     const segment& s = segments_.back();
     fd_ = ::open(s.path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd_ < 0) return platform::error{s.path + ": cannot open ledger segment: " + std::strerror(errno)};
+    if (fd_ < 0)
+      return platform::error{s.path + ": cannot open ledger segment: " + std::strerror(errno)};
   }
   return true;
 }
@@ -374,7 +397,8 @@ bool ledger::append_locked(std::vector<lp::LedgerEntry>& entries) {
     e.set_prev_hash(last_hash_);
     const std::string body = e.SerializeAsString();
     if (body.size() > kMaxBody) {
-      platform::log_error("ledger: an entry of ", body.size(), " bytes is over the limit; not written");
+      platform::log_error("ledger: an entry of ", body.size(),
+                          " bytes is over the limit; not written");
       ++write_errors_;
       continue;
     }
@@ -385,7 +409,8 @@ bool ledger::append_locked(std::vector<lp::LedgerEntry>& entries) {
     frame += as_bytes(h);
     frame += body;
 
-    if (segments_.empty() || (segments_.back().size > 0 && segments_.back().size + frame.size() > options_.segment_bytes)) {
+    if (segments_.empty() || (segments_.back().size > 0 &&
+                              segments_.back().size + frame.size() > options_.segment_bytes)) {
       if (fd_ >= 0) {
         ::fsync(fd_);
         ::close(fd_);
@@ -410,7 +435,8 @@ bool ledger::append_locked(std::vector<lp::LedgerEntry>& entries) {
       ++write_errors_;
       // Leave no partial frame behind: the next entry must follow a whole one.
       if (::ftruncate(fd_, static_cast<off_t>(s.size)) != 0) {
-        platform::log_error("ledger: ", s.path, ": cannot cut a partial write: ", std::strerror(errno));
+        platform::log_error("ledger: ", s.path,
+                            ": cannot cut a partial write: ", std::strerror(errno));
       }
       ok = false;
       break;
@@ -451,7 +477,8 @@ bool ledger::append_locked(std::vector<lp::LedgerEntry>& entries) {
 }
 
 std::string ledger::index_ref(std::string_view device_id) const {
-  const auto mac = platform::hmac_sha256::mac(secret_, "portier/ledger-device/v1/" + std::string(device_id));
+  const auto mac =
+      platform::hmac_sha256::mac(secret_, "portier/ledger-device/v1/" + std::string(device_id));
   return to_hex(mac.data(), 16);
 }
 
@@ -730,11 +757,21 @@ void ledger::record_consent(const consent_receipt& receipt) {
   }
   r->set_purpose(clean_text(receipt.purpose, 256));
   switch (receipt.decision) {
-    case receipt_decision::granted: r->set_decision(portier::consent::RECEIPT_GRANTED); break;
-    case receipt_decision::refused: r->set_decision(portier::consent::RECEIPT_REFUSED); break;
-    case receipt_decision::cleared: r->set_decision(portier::consent::RECEIPT_CLEARED); break;
-    case receipt_decision::paused: r->set_decision(portier::consent::RECEIPT_PAUSED); break;
-    case receipt_decision::resumed: r->set_decision(portier::consent::RECEIPT_RESUMED); break;
+    case receipt_decision::granted:
+      r->set_decision(portier::consent::RECEIPT_GRANTED);
+      break;
+    case receipt_decision::refused:
+      r->set_decision(portier::consent::RECEIPT_REFUSED);
+      break;
+    case receipt_decision::cleared:
+      r->set_decision(portier::consent::RECEIPT_CLEARED);
+      break;
+    case receipt_decision::paused:
+      r->set_decision(portier::consent::RECEIPT_PAUSED);
+      break;
+    case receipt_decision::resumed:
+      r->set_decision(portier::consent::RECEIPT_RESUMED);
+      break;
   }
   r->set_method(clean_text(receipt.method, 64));
   r->set_purpose_title(clean_text(receipt.shown.purpose_title, 1024));
@@ -828,10 +865,11 @@ void ledger::flush_all(std::int64_t now_ms) {
 
 // ---- erasure ----------------------------------------------------------------------------------
 
-platform::result<erase_outcome> ledger::erase_device(std::string_view device_id,
-                                                     std::span<const std::pair<std::string, std::string>> pseudonyms,
-                                                     std::uint64_t spool_records, std::int64_t now_ms) {
-  if (!valid_device(device_id)) return platform::error{"a device id must be 1 to 256 bytes of UTF-8 without NUL"};
+platform::result<erase_outcome> ledger::erase_device(
+    std::string_view device_id, std::span<const std::pair<std::string, std::string>> pseudonyms,
+    std::uint64_t spool_records, std::int64_t now_ms) {
+  if (!valid_device(device_id))
+    return platform::error{"a device id must be 1 to 256 bytes of UTF-8 without NUL"};
   if (pseudonyms.size() > kMaxPseudonyms) {
     return platform::error{"at most " + std::to_string(kMaxPseudonyms) + " pseudonyms per erasure"};
   }
@@ -861,7 +899,8 @@ platform::result<erase_outcome> ledger::erase_device(std::string_view device_id,
   erase_outcome out;
   for (const auto& f : frames) {
     if (f.bad) continue;
-    if (const lp::SealedDevice* d = sealed_of(f.entry); d && doomed.count(d->key_id())) ++out.ledger_entries;
+    if (const lp::SealedDevice* d = sealed_of(f.entry); d && doomed.count(d->key_id()))
+      ++out.ledger_entries;
   }
   for (std::uint64_t key_id : doomed) {
     keys_table_->drop(key_id);
@@ -885,7 +924,9 @@ platform::result<erase_outcome> ledger::erase_device(std::string_view device_id,
   }
   er->set_spool_records(spool_records);
   er->set_ledger_entries(out.ledger_entries);
-  if (!append_locked(entries)) return platform::error{options_.dir + ": the device is erased, but its erasure entry could not be written"};
+  if (!append_locked(entries))
+    return platform::error{options_.dir +
+                           ": the device is erased, but its erasure entry could not be written"};
   return out;
 }
 
@@ -893,7 +934,15 @@ platform::result<erase_outcome> ledger::erase_device(std::string_view device_id,
 
 std::vector<ledger::parsed_frame> ledger::read_all_locked() const {
   std::vector<parsed_frame> frames;
-  for (const auto& [index, path] : list_segments(options_.dir)) {
+  const auto listed = list_segments(options_.dir);
+  if (!listed) {  // reported as unreadable, like a segment that cannot be read
+    parsed_frame f;
+    f.bad = true;
+    f.why = listed.error_message();
+    frames.push_back(std::move(f));
+    return frames;
+  }
+  for (const auto& [index, path] : *listed) {
     auto bytes = platform::read_file(path, options_.max_bytes + 2 * kMaxBody);
     if (!bytes) {
       parsed_frame f;
@@ -914,7 +963,8 @@ std::optional<std::string> ledger::open_device_locked(const lp::SealedDevice& d)
   platform::aes_gcm::nonce nonce{};
   std::memcpy(nonce.data(), d.nonce().data(), nonce.size());
   std::string plain;
-  if (!platform::aes_gcm(*key).open(nonce, device_aad(d.key_id()), d.sealed(), plain)) return std::nullopt;
+  if (!platform::aes_gcm(*key).open(nonce, device_aad(d.key_id()), d.sealed(), plain))
+    return std::nullopt;
   return plain;
 }
 
@@ -938,29 +988,36 @@ ledger_check ledger::verify() const {
     return out;
   };
   for (const auto& f : frames) {
-    const std::string where = "segment " + std::to_string(f.segment) + " offset " + std::to_string(f.offset);
+    const std::string where =
+        "segment " + std::to_string(f.segment) + " offset " + std::to_string(f.offset);
     if (f.bad) return fail(ledger_problem::corrupt, expected, where + ": " + f.why);
     const std::uint64_t seq = f.entry.seq();
-    if (seq < anchor_seq_ && expected == anchor_seq_) continue;  // left from an interrupted rotation
+    if (seq < anchor_seq_ && expected == anchor_seq_)
+      continue;  // left from an interrupted rotation
     if (as_bytes(sha256(f.entry.prev_hash(), f.body)) != f.hash) {
-      return fail(ledger_problem::edited, seq, where + ": the entry's content does not match its hash");
+      return fail(ledger_problem::edited, seq,
+                  where + ": the entry's content does not match its hash");
     }
     if (seq > expected) {
       if (seqs.count(expected)) {
-        return fail(ledger_problem::reordered, expected, where + ": entry " + std::to_string(seq) + " stands where " +
-                                                             std::to_string(expected) + " belongs");
+        return fail(ledger_problem::reordered, expected,
+                    where + ": entry " + std::to_string(seq) + " stands where " +
+                        std::to_string(expected) + " belongs");
       }
       return fail(ledger_problem::removed, expected,
-                  "entries " + std::to_string(expected) + " to " + std::to_string(seq - 1) + " are missing");
+                  "entries " + std::to_string(expected) + " to " + std::to_string(seq - 1) +
+                      " are missing");
     }
     if (seq < expected) {
-      return fail(ledger_problem::reordered, seq, where + ": entry " + std::to_string(seq) + " appears after entry " +
-                                                      std::to_string(expected - 1));
+      return fail(ledger_problem::reordered, seq,
+                  where + ": entry " + std::to_string(seq) + " appears after entry " +
+                      std::to_string(expected - 1));
     }
     if (f.entry.prev_hash() != prev) {
       return fail(ledger_problem::broken_link, seq,
                   where + ": does not chain onto " +
-                      (seq == anchor_seq_ ? std::string("the anchor") : "entry " + std::to_string(seq - 1)) +
+                      (seq == anchor_seq_ ? std::string("the anchor")
+                                          : "entry " + std::to_string(seq - 1)) +
                       ", which was replaced");
     }
     prev = f.hash;
@@ -970,16 +1027,20 @@ ledger_check ledger::verify() const {
   const std::uint64_t last = expected - 1;
   if (last < last_seq_) {
     return fail(ledger_problem::truncated, last + 1,
-                "the files end at entry " + std::to_string(last) + ", the head records " + std::to_string(last_seq_));
+                "the files end at entry " + std::to_string(last) + ", the head records " +
+                    std::to_string(last_seq_));
   }
   if (last > last_seq_) {
     return fail(ledger_problem::head_mismatch, last_seq_ + 1,
-                "the files go on to entry " + std::to_string(last) + ", the head records " + std::to_string(last_seq_));
+                "the files go on to entry " + std::to_string(last) + ", the head records " +
+                    std::to_string(last_seq_));
   }
   if (prev != last_hash_) {
-    return fail(ledger_problem::head_mismatch, last, "the last entry's hash differs from the head's: it was replaced");
+    return fail(ledger_problem::head_mismatch, last,
+                "the last entry's hash differs from the head's: it was replaced");
   }
-  if (head_lost_) return fail(ledger_problem::head_mismatch, last, "the head file was missing at start-up");
+  if (head_lost_)
+    return fail(ledger_problem::head_mismatch, last, "the head file was missing at start-up");
   return out;
 }
 

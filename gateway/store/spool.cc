@@ -122,13 +122,13 @@ platform::result<bool> spool::recover() {
     }
   }
   std::vector<std::uint64_t> indices;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (const dirent* e = ::readdir(d)) {
-      const std::string name = e->d_name;
-      if (name.size() == 24 && name.substr(20) == ".seg")
-        indices.push_back(std::strtoull(name.c_str(), nullptr, 10));
-    }
-    ::closedir(d);
+  // A directory that cannot be read is an error, never "no segments": starting over would
+  // overwrite segment 1.
+  auto names = platform::list_directory(dir);
+  if (!names) return platform::error{names.error_message()};
+  for (const auto& name : *names) {
+    if (name.size() == 24 && name.substr(20) == ".seg")
+      indices.push_back(std::strtoull(name.c_str(), nullptr, 10));
   }
   std::sort(indices.begin(), indices.end());
   position cursor{indices.empty() ? 1 : indices.front(), 0};
