@@ -176,14 +176,14 @@ bool mqtt_client::write_locked() {
       const auto r = tls_->write(p, n, wrote);
       if (r == tls_io::want_write || r == tls_io::want_read) return true;
       if (r != tls_io::done) {
-        error_ = "TLS write: " + tls_->report().error;
+        write_error_ = "TLS write: " + tls_->report().error;
         return false;
       }
     } else {
       const ssize_t w = ::send(fd_, p, n, MSG_NOSIGNAL);
       if (w < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return true;
-        error_ = std::strerror(errno);
+        write_error_ = std::strerror(errno);
         return false;
       }
       wrote = static_cast<std::size_t>(w);
@@ -360,10 +360,11 @@ bool mqtt_client::serve_connection() {
   }
   bool connack = false;
   std::uint8_t refused = 0;
-  while (!connack && !write_failed_ && error_.empty()) {
+  while (!connack && error_.empty()) {
     bool pending;
     {
       std::lock_guard lock(mu_);
+      if (write_failed_) break;
       pending = out_sent_ < out_.size();
     }
     if (!wait_io(static_cast<short>(POLLIN | (pending ? POLLOUT : 0)), deadline)) {
@@ -380,7 +381,7 @@ bool mqtt_client::serve_connection() {
   }
   {
     std::lock_guard lock(mu_);
-    if (write_failed_) fail("write failed");
+    if (write_failed_) fail(write_error_.empty() ? "write failed" : write_error_);
     refused = phase_ == phase::closed ? 1 : 0;
   }
   if (!connack || refused != 0) {
@@ -435,7 +436,7 @@ bool mqtt_client::serve_connection() {
       }
       if (out_sent_ < out_.size() && !write_locked()) write_failed_ = true;
       if (write_failed_) {
-        fail("write failed");
+        fail(write_error_.empty() ? "write failed" : write_error_);
         break;
       }
       pending = out_sent_ < out_.size();
@@ -642,6 +643,7 @@ void mqtt_client::close_connection(bool graceful, std::chrono::milliseconds ling
   out_.clear();
   out_sent_ = 0;
   write_failed_ = false;
+  write_error_.clear();
   for (auto& s : slots_) s.used = false;
   inflight_ = 0;
   cv_.notify_all();

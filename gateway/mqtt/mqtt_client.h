@@ -165,6 +165,7 @@ class mqtt_client {
   std::uint16_t last_id_ = 0;
   clock::time_point last_sent_{};
   bool write_failed_ = false;
+  std::string write_error_;  // why (writes happen on any thread: never in error_)
 
   // The client's thread's own.
   std::uint16_t subscribe_id_ = 0;
