@@ -516,6 +516,8 @@ openwrt_package() { # soname: the OpenWrt package installing it, "-" when the to
     libatomic.so*) echo libatomic ;;
     libpthread.so*) echo libpthread ;;
     libc.so* | libm.so* | libgcc_s.so* | ld-linux*) echo - ;;
+    # The sanitizers' runtimes: tools/test runs this test in its ASan + UBSan tree too.
+    libasan.so* | libubsan.so* | liblsan.so* | libtsan.so*) echo - ;;
     *) echo "unknown" ;;
   esac
 }
