@@ -7,12 +7,15 @@
 #   - the init script's start_service / reload_service / service_triggers: the procd calls made
 #     (command line, user, respawn, file, reload trigger, SIGHUP or restart), enabled=0, and
 #     invalid values refused with a message, no instance and no partial file.
-# Usage: openwrt_test.sh PATH/TO/portierd SOURCE_DIR   (KEEP=1: keep the temporary tree;
+# Usage: openwrt_test.sh PATH/TO/portierd SOURCE_DIR [PORTIERD_ELF]   (KEEP=1: keep the temporary tree;
 # DEBUG=1: print what the first start logged)
 # Every case prints "FAIL: <case>: <why>" when it fails; the exit status is 1 if any failed.
 set -u
 
-portierd=$(realpath "${1:?usage: $0 PATH/TO/portierd SOURCE_DIR}")
+portierd=$(realpath "${1:?usage: $0 PATH/TO/portierd SOURCE_DIR [PORTIERD_ELF]}")
+# The program file whose libraries are checked: the third argument when the first is a wrapper
+# (a cross build runs portierd under qemu through a script).
+portierd_elf=$(realpath "${3:-$1}")
 src=$(realpath "${2:?usage: $0 PATH/TO/portierd SOURCE_DIR}")
 files="$src/gateway/packaging/openwrt/portier/files"
 tmp=$(mktemp -d)
@@ -521,7 +524,7 @@ openwrt_package() { # soname: the OpenWrt package installing it, "-" when the to
     *) echo "unknown" ;;
   esac
 }
-needed=$(readelf -d "$portierd" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+needed=$(readelf -d "$portierd_elf" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
 check "portierd: NEEDED entries read" test -n "$needed"
 for lib in $needed; do
   pkg=$(openwrt_package "$lib")
