@@ -128,11 +128,6 @@ bool mqtt_client::wait_connected(std::chrono::steady_clock::time_point deadline)
          connected_;
 }
 
-std::size_t mqtt_client::inflight() const {
-  std::lock_guard lock(mu_);
-  return inflight_;
-}
-
 std::uint16_t mqtt_client::next_id_locked() {
   const std::size_t mask = slots_.size() - 1;
   do {
@@ -358,8 +353,7 @@ bool mqtt_client::serve_connection() {
     wire::encode_connect(out_, o);
     if (!write_locked()) write_failed_ = true;
   }
-  bool connack = false;
-  std::uint8_t refused = 0;
+  bool connack = false;  // set once handle() took an accepting CONNACK (a refusal ends the loop)
   while (!connack && error_.empty()) {
     bool pending;
     {
@@ -382,9 +376,8 @@ bool mqtt_client::serve_connection() {
   {
     std::lock_guard lock(mu_);
     if (write_failed_) fail(write_error_.empty() ? "write failed" : write_error_);
-    refused = phase_ == phase::closed ? 1 : 0;
   }
-  if (!connack || refused != 0) {
+  if (!connack) {
     bool stopping;
     {
       std::lock_guard lock(mu_);

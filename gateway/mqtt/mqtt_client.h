@@ -103,8 +103,6 @@ class mqtt_client {
   void flush();
   bool connected() const { return connected_; }
   bool wait_connected(std::chrono::steady_clock::time_point deadline);
-  // QoS 1 PUBLISHes sent and not yet acknowledged.
-  std::size_t inflight() const;
 
   struct address {
     bool tls = false;
@@ -151,7 +149,7 @@ class mqtt_client {
   int wake_fd_ = -1;
   std::atomic<bool> connected_{false};
 
-  mutable std::mutex mu_;  // everything below, and every read or write on the connection
+  std::mutex mu_;  // everything below, and every read or write on the connection
   std::condition_variable cv_;
   bool stopping_ = false;
   std::chrono::milliseconds linger_{0};
